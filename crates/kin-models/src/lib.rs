@@ -1,0 +1,5 @@
+//! kin's model registry, model sources and cache.
+
+mod error;
+
+pub use error::{Error, Result};
