@@ -6,8 +6,25 @@
 //! # Ok::<(), kin_embed::Error>(())
 //! ```
 
+mod backbone;
+mod batch;
+mod bert;
 mod embedder;
 mod error;
+mod kernels;
+mod linear;
+mod mpnet;
+mod pooling;
+mod remote;
+mod sbert;
+mod text;
+mod tokenize;
+mod transformer;
+mod weights;
 
+pub use batch::{plan_batches, DEFAULT_TOKEN_BUDGET};
 pub use embedder::{Embedder, Embeddings};
 pub use error::{Error, Result};
+pub use pooling::Pooling;
+pub use text::TextEncoder;
+pub use remote::{RemoteConfig, RemoteEmbedder};

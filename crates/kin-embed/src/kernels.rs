@@ -1,0 +1,269 @@
+//! Element-wise and row kernels of the transformer encoders: GELU, softmax, layer norm, dot, axpy.
+//!
+//! Each kernel is written once as plain Rust over 8-wide accumulators and compiled twice: for
+//! AVX2+FMA (selected at run time when the CPU has it) and for the baseline target (its scalar
+//! twin). The tests check that both agree.
+
+const LANES: usize = 8;
+
+/// Whether the AVX2+FMA versions can run on this CPU.
+#[inline]
+pub fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Declares `pub fn $name` dispatching to an AVX2+FMA build of `$body` or its scalar twin.
+macro_rules! multiversion {
+    ($(#[$doc:meta])* fn $name:ident / $scalar:ident / $avx2:ident ($($arg:ident : $ty:ty),*) $(-> $ret:ty)? $body:block) => {
+        $(#[$doc])*
+        #[inline]
+        pub fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            if $crate::kernels::has_avx2() {
+                // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+                return unsafe { $avx2($($arg),*) };
+            }
+            $scalar($($arg),*)
+        }
+
+        #[inline(always)]
+        pub(crate) fn $scalar($($arg: $ty),*) $(-> $ret)? $body
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $avx2($($arg: $ty),*) $(-> $ret)? $body
+    };
+}
+pub(crate) use multiversion;
+
+/// Dot product with eight partial sums (vectorisable, deterministic for a given length).
+#[inline(always)]
+pub(crate) fn dot_body(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0f32; LANES];
+    let chunks = n / LANES;
+    for c in 0..chunks {
+        let (x, y) = (&a[c * LANES..c * LANES + LANES], &b[c * LANES..c * LANES + LANES]);
+        for l in 0..LANES {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut tail = 0f32;
+    for i in chunks * LANES..n {
+        tail += a[i] * b[i];
+    }
+    let s01 = (acc[0] + acc[4]) + (acc[1] + acc[5]);
+    let s23 = (acc[2] + acc[6]) + (acc[3] + acc[7]);
+    s01 + s23 + tail
+}
+
+/// `y += alpha * x`.
+#[inline(always)]
+pub(crate) fn axpy_body(alpha: f32, x: &[f32], y: &mut [f32]) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y += alpha * *x;
+    }
+}
+
+/// `exp(x)` to about 2 ulp on the range softmax uses, branch-free so it vectorises.
+#[inline(always)]
+pub(crate) fn exp_approx(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let x = x.clamp(-87.3, 88.7);
+    let n = (x * LOG2E + 0.5).floor();
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let mut p = 1.987_569_1e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 5.000_000_1e-1;
+    let y = p * r * r + r + 1.0;
+    let scale = f32::from_bits(((n as i32 + 127) << 23) as u32);
+    y * scale
+}
+
+/// `erf(x)` as a rational function, accurate to a few ulp in f32.
+#[inline(always)]
+pub(crate) fn erf_approx(x: f32) -> f32 {
+    let x = x.clamp(-4.0, 4.0);
+    let x2 = x * x;
+    let mut p = -2.726_142_3e-10f32;
+    p = p * x2 + 2.770_681_4e-8;
+    p = p * x2 + -2.101_024e-6;
+    p = p * x2 + -5.692_506_4e-5;
+    p = p * x2 + -7.349_906_3e-4;
+    p = p * x2 + -2.954_6e-3;
+    p = p * x2 + -1.609_603_3e-2;
+    p *= x;
+    let mut q = -1.456_607_2e-5f32;
+    q = q * x2 + -2.133_740_6e-4;
+    q = q * x2 + -1.682_827e-3;
+    q = q * x2 + -7.373_329e-3;
+    q = q * x2 + -1.426_474e-2;
+    p / q
+}
+
+multiversion! {
+    /// Dot product of two equally long slices.
+    fn dot / dot_scalar / dot_avx2 (a: &[f32], b: &[f32]) -> f32 { dot_body(a, b) }
+}
+
+multiversion! {
+    /// GELU with the exact (erf) formulation, in place.
+    fn gelu / gelu_scalar / gelu_avx2 (x: &mut [f32]) {
+        for v in x.iter_mut() {
+            *v = 0.5 * *v * (1.0 + erf_approx(*v * std::f32::consts::FRAC_1_SQRT_2));
+        }
+    }
+}
+
+multiversion! {
+    /// Softmax of one row, in place.
+    fn softmax / softmax_scalar / softmax_avx2 (x: &mut [f32]) {
+        let max = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        let mut acc = [0f32; LANES];
+        let mut chunks = x.chunks_exact_mut(LANES);
+        for c in &mut chunks {
+            for l in 0..LANES {
+                c[l] = exp_approx(c[l] - max);
+                acc[l] += c[l];
+            }
+        }
+        let mut sum = acc.iter().sum::<f32>();
+        for v in chunks.into_remainder() {
+            *v = exp_approx(*v - max);
+            sum += *v;
+        }
+        let inv = 1.0 / sum;
+        for v in x.iter_mut() {
+            *v *= inv;
+        }
+    }
+}
+
+multiversion! {
+    /// `x = LayerNorm(x + residual) * gamma + beta` over one row; `residual` may be empty.
+    fn add_layer_norm / add_layer_norm_scalar / add_layer_norm_avx2
+        (x: &mut [f32], residual: &[f32], gamma: &[f32], beta: &[f32], eps: f32) {
+        if !residual.is_empty() {
+            for (v, r) in x.iter_mut().zip(residual) {
+                *v += *r;
+            }
+        }
+        let n = x.len() as f32;
+        let ones = [1f32; LANES];
+        let mut acc = [0f32; LANES];
+        for c in x.chunks(LANES) {
+            for (l, v) in c.iter().enumerate() {
+                acc[l] += *v * ones[l];
+            }
+        }
+        let mean = acc.iter().sum::<f32>() / n;
+        let mut acc = [0f32; LANES];
+        for c in x.chunks(LANES) {
+            for (l, v) in c.iter().enumerate() {
+                let d = *v - mean;
+                acc[l] += d * d;
+            }
+        }
+        let var = acc.iter().sum::<f32>() / n;
+        let inv = 1.0 / (var + eps).sqrt();
+        for ((v, g), b) in x.iter_mut().zip(gamma).zip(beta) {
+            *v = (*v - mean) * inv * *g + *b;
+        }
+    }
+}
+
+/// Scales a vector to unit length (a zero vector stays zero).
+pub fn normalize(v: &mut [f32]) {
+    let norm = dot(v, v).sqrt().max(1e-12);
+    v.iter_mut().for_each(|x| *x /= norm);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ramp(n: usize, scale: f32) -> Vec<f32> {
+        (0..n).map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * scale).collect()
+    }
+
+    #[test]
+    fn exp_matches_std() {
+        for i in -8700..=0 {
+            let x = i as f32 / 100.0;
+            let (got, want) = (exp_approx(x) as f64, (x as f64).exp());
+            assert!((got - want).abs() <= want * 3e-7 + 1e-37, "exp({x}) = {got}, want {want}");
+        }
+    }
+
+    #[test]
+    fn erf_matches_reference() {
+        for i in -600..=600 {
+            let x = i as f64 / 100.0;
+            let (got, want) = (erf_approx(x as f32) as f64, libm::erf(x));
+            assert!((got - want).abs() < 4e-7, "erf({x}) = {got}, want {want}");
+        }
+    }
+
+    #[test]
+    fn simd_twins_agree_with_scalar() {
+        for n in [1, 7, 8, 31, 32, 384, 1000] {
+            let (a, b) = (ramp(n, 3.0), ramp(n + 3, 2.0));
+            let (d1, d2) = (dot(&a, &b[..n]), dot_scalar(&a, &b[..n]));
+            assert!((d1 - d2).abs() <= 1e-5 * d2.abs().max(1.0), "dot n={n}: {d1} vs {d2}");
+
+            let (mut g1, mut g2) = (a.clone(), a.clone());
+            gelu(&mut g1);
+            gelu_scalar(&mut g2);
+            let (mut s1, mut s2) = (a.clone(), a.clone());
+            softmax(&mut s1);
+            softmax_scalar(&mut s2);
+            let gamma = ramp(n, 1.0);
+            let (mut l1, mut l2) = (a.clone(), a.clone());
+            add_layer_norm(&mut l1, &b[..n], &gamma, &a, 1e-12);
+            add_layer_norm_scalar(&mut l2, &b[..n], &gamma, &a, 1e-12);
+            for (x, y) in g1.iter().zip(&g2).chain(s1.iter().zip(&s2)).chain(l1.iter().zip(&l2)) {
+                assert!((x - y).abs() <= 1e-5 * y.abs().max(1.0), "n={n}: {x} vs {y}");
+            }
+        }
+    }
+
+    #[test]
+    fn softmax_and_layer_norm_are_right() {
+        let mut row = vec![1.0, 2.0, 3.0];
+        softmax(&mut row);
+        let e: Vec<f64> = [1.0f64, 2.0, 3.0].iter().map(|x| x.exp()).collect();
+        let s: f64 = e.iter().sum();
+        for (got, want) in row.iter().zip(e.iter().map(|x| x / s)) {
+            assert!((*got as f64 - want).abs() < 1e-7);
+        }
+        let mut x = vec![1.0, 2.0, 3.0, 4.0];
+        add_layer_norm(&mut x, &[], &[1.0; 4], &[0.0; 4], 0.0);
+        let want = [-1.341_640_8, -0.447_213_6, 0.447_213_6, 1.341_640_8];
+        for (g, w) in x.iter().zip(want) {
+            assert!((g - w).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn gelu_matches_erf_definition() {
+        let mut x: Vec<f32> = (-50..=50).map(|i| i as f32 / 10.0).collect();
+        let want: Vec<f64> = x.iter().map(|&v| 0.5 * v as f64 * (1.0 + libm::erf(v as f64 / 2f64.sqrt()))).collect();
+        gelu(&mut x);
+        for (g, w) in x.iter().zip(want) {
+            assert!((*g as f64 - w).abs() < 1e-6, "{g} vs {w}");
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Dense layers over row-major activations, on the `gemm` kernels.
+
+use gemm::Parallelism;
+
+use crate::weights::Weights;
+use crate::Result;
+
+/// Below this many multiply-adds a matrix product runs on the calling thread.
+const PARALLEL_MIN_WORK: usize = 1 << 18;
+
+/// `y = x · Wᵀ + b`, with `W` stored as the checkpoint has it: `[out, in]`, row-major.
+pub struct Linear {
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    inputs: usize,
+    outputs: usize,
+}
+
+impl Linear {
+    pub fn new(weight: Vec<f32>, bias: Vec<f32>, inputs: usize, outputs: usize) -> Self {
+        debug_assert_eq!(weight.len(), inputs * outputs);
+        debug_assert_eq!(bias.len(), outputs);
+        Linear { weight, bias, inputs, outputs }
+    }
+
+    /// Loads `{prefix}.weight` `[out, in]` and `{prefix}.bias` `[out]`.
+    pub fn load(weights: &Weights, prefix: &str, inputs: usize, outputs: usize) -> Result<Self> {
+        let weight = weights.get(&format!("{prefix}.weight"), &[outputs, inputs])?;
+        let bias = weights.get(&format!("{prefix}.bias"), &[outputs])?;
+        Ok(Linear::new(weight, bias, inputs, outputs))
+    }
+
+    /// Stacks layers that read the same input into one (e.g. query, key and value).
+    pub fn concat(parts: Vec<Linear>) -> Self {
+        let inputs = parts[0].inputs;
+        let outputs = parts.iter().map(|p| p.outputs).sum();
+        let mut weight = Vec::with_capacity(inputs * outputs);
+        let mut bias = Vec::with_capacity(outputs);
+        for p in parts {
+            debug_assert_eq!(p.inputs, inputs);
+            weight.extend(p.weight);
+            bias.extend(p.bias);
+        }
+        Linear::new(weight, bias, inputs, outputs)
+    }
+
+    pub fn outputs(&self) -> usize {
+        self.outputs
+    }
+
+    /// `y[rows, out] = x[rows, in] · Wᵀ + b`; `y` is overwritten.
+    pub fn forward(&self, x: &[f32], rows: usize, y: &mut Vec<f32>) {
+        y.clear();
+        y.reserve(rows * self.outputs);
+        for _ in 0..rows {
+            y.extend_from_slice(&self.bias);
+        }
+        self.accumulate(x, rows, y);
+    }
+
+    /// `y += x · Wᵀ` for `rows` rows.
+    fn accumulate(&self, x: &[f32], rows: usize, y: &mut [f32]) {
+        assert!(x.len() >= rows * self.inputs && y.len() >= rows * self.outputs);
+        if rows == 0 {
+            return;
+        }
+        let work = rows * self.inputs * self.outputs;
+        let parallelism = if work >= PARALLEL_MIN_WORK && rayon::current_num_threads() > 1 {
+            Parallelism::Rayon(rayon::current_num_threads())
+        } else {
+            Parallelism::None
+        };
+        let (m, n, k) = (rows, self.outputs, self.inputs);
+        // SAFETY: the pointers cover `m·k` (x), `n·k` (W) and `m·n` (y) elements, checked by the
+        // assert above and the constructor; the strides describe row-major x and y and the
+        // transpose of row-major W; y does not alias x or W.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                y.as_mut_ptr(),
+                1,
+                n as isize,
+                true,
+                x.as_ptr(),
+                1,
+                k as isize,
+                self.weight.as_ptr(),
+                k as isize,
+                1,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_naive_product() {
+        let (rows, inputs, outputs) = (37, 19, 23);
+        let w: Vec<f32> = (0..inputs * outputs).map(|i| ((i * 31 % 17) as f32 - 8.0) / 8.0).collect();
+        let b: Vec<f32> = (0..outputs).map(|i| i as f32 / 10.0).collect();
+        let x: Vec<f32> = (0..rows * inputs).map(|i| ((i * 13 % 11) as f32 - 5.0) / 5.0).collect();
+        let layer = Linear::new(w.clone(), b.clone(), inputs, outputs);
+        let mut y = Vec::new();
+        layer.forward(&x, rows, &mut y);
+        for r in 0..rows {
+            for o in 0..outputs {
+                let want: f32 = b[o] + (0..inputs).map(|i| x[r * inputs + i] * w[o * inputs + i]).sum::<f32>();
+                assert!((y[r * outputs + o] - want).abs() < 1e-4);
+            }
+        }
+    }
+}

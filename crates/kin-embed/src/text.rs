@@ -1,0 +1,151 @@
+//! `TextEncoder`: a local transformer text model (BERT or MPNet) behind the `Embedder` seam.
+
+use std::path::Path;
+
+use kin_core::Modality;
+use rayon::prelude::*;
+use serde::Deserialize;
+
+use crate::backbone::Backbone;
+use crate::batch::{plan_batches, DEFAULT_TOKEN_BUDGET};
+use crate::bert::{BertConfig, BertModel};
+use crate::kernels::normalize;
+use crate::mpnet::{MpnetConfig, MpnetModel};
+use crate::sbert::{read_json, SentencePipeline};
+use crate::tokenize::TextTokenizer;
+use crate::transformer::Packed;
+use crate::weights::Weights;
+use crate::{Embedder, Embeddings, Error, Result};
+
+/// Upper bound on sequences in one forward pass.
+const MAX_BATCH_ITEMS: usize = 512;
+
+#[derive(Deserialize)]
+struct ArchitectureProbe {
+    model_type: Option<String>,
+}
+
+/// A sentence-transformers (or plain Hugging Face) text encoder loaded from a folder.
+pub struct TextEncoder {
+    name: String,
+    tokenizer: TextTokenizer,
+    backbone: Box<dyn Backbone>,
+    pipeline: SentencePipeline,
+    token_budget: usize,
+    max_items: usize,
+}
+
+impl TextEncoder {
+    /// Loads a model folder; `config.json`'s `model_type` picks the architecture.
+    pub fn load(dir: &Path, name: &str) -> Result<Self> {
+        let config_path = dir.join("config.json");
+        let probe: ArchitectureProbe = read_json(&config_path)?;
+        let weights_path = dir.join("model.safetensors");
+        if !weights_path.exists() {
+            return Err(Error::CorruptWeights {
+                path: weights_path,
+                message: "file not found (kin reads safetensors checkpoints)".into(),
+            });
+        }
+        let model_type = probe.model_type.unwrap_or_default();
+        let backbone: Box<dyn Backbone> = match model_type.as_str() {
+            "bert" => {
+                let cfg: BertConfig = read_json(&config_path)?;
+                cfg.validate(&config_path)?;
+                Box::new(BertModel::load(&Weights::open(&weights_path, &["bert."])?, &cfg)?)
+            }
+            "mpnet" => {
+                let cfg: MpnetConfig = read_json(&config_path)?;
+                cfg.validate(&config_path)?;
+                Box::new(MpnetModel::load(&Weights::open(&weights_path, &["mpnet."])?, &cfg)?)
+            }
+            _ => return Err(Error::UnsupportedArchitecture { path: config_path, model_type }),
+        };
+        let pipeline = SentencePipeline::load(dir)?;
+        let max_tokens = pipeline.max_seq_length.unwrap_or(usize::MAX).min(backbone.max_tokens());
+        let tokenizer = TextTokenizer::load(&dir.join("tokenizer.json"), max_tokens, pipeline.lowercase)?;
+        tracing::debug!(model = name, ?pipeline, max_tokens, "text encoder loaded");
+        Ok(TextEncoder {
+            name: name.to_string(),
+            tokenizer,
+            backbone,
+            pipeline,
+            token_budget: DEFAULT_TOKEN_BUDGET,
+            max_items: MAX_BATCH_ITEMS,
+        })
+    }
+
+    /// Bounds each forward pass to `tokens` tokens and `items` sequences.
+    pub fn with_batch_limits(mut self, tokens: usize, items: usize) -> Self {
+        self.token_budget = tokens.max(1);
+        self.max_items = items.max(1);
+        self
+    }
+
+    /// Token ids per text, as the model sees them (special tokens included, truncated).
+    pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
+        self.tokenizer.encode(texts)
+    }
+
+    fn pooled_dim(&self) -> usize {
+        self.backbone.hidden_size() * self.pipeline.pooling.len()
+    }
+
+    /// Embeds already tokenised sequences (each non-empty).
+    fn embed_ids(&self, ids: &[Vec<u32>]) -> Result<Embeddings> {
+        let lengths: Vec<usize> = ids.iter().map(Vec::len).collect();
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); ids.len()];
+        let h = self.backbone.hidden_size();
+        for batch in plan_batches(&lengths, self.token_budget, self.max_items) {
+            let packed = Packed::from_sequences(batch.iter().map(|&i| ids[i].as_slice()));
+            let hidden = self.backbone.forward(&packed)?;
+            let ranges: Vec<_> = packed.ranges().collect();
+            let pooled: Vec<Vec<f32>> = ranges
+                .par_iter()
+                .map(|r| {
+                    let mut v = Vec::with_capacity(self.pooled_dim());
+                    for p in &self.pipeline.pooling {
+                        p.pool(&hidden[r.start * h..r.end * h], h, &mut v);
+                    }
+                    if self.pipeline.normalize {
+                        normalize(&mut v);
+                    }
+                    v
+                })
+                .collect();
+            for (i, v) in batch.into_iter().zip(pooled) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Embedder for TextEncoder {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn dim(&self) -> usize {
+        self.pooled_dim()
+    }
+
+    fn modalities(&self) -> &[Modality] {
+        &[Modality::Text]
+    }
+
+    fn normalized(&self) -> bool {
+        self.pipeline.normalize
+    }
+
+    fn embed_text(&self, texts: &[&str]) -> Result<Embeddings> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = self.tokenize(texts)?;
+        if let Some(index) = ids.iter().position(Vec::is_empty) {
+            return Err(Error::Tokenize { index, message: "the tokenizer produced no tokens".into() });
+        }
+        self.embed_ids(&ids)
+    }
+}

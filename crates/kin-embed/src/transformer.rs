@@ -1,0 +1,242 @@
+//! The post-LayerNorm transformer encoder layer shared by BERT and MPNet, run on packed
+//! sequences: every token of every sequence in one matrix, with no padding anywhere.
+
+use rayon::prelude::*;
+
+use crate::kernels::{self, add_layer_norm, gelu, multiversion};
+use crate::linear::Linear;
+use crate::weights::Weights;
+use crate::Result;
+
+/// Sequences laid end to end: token `t` of sequence `s` is row `offsets[s] + t`.
+#[derive(Debug, Clone, Default)]
+pub struct Packed {
+    pub ids: Vec<u32>,
+    pub offsets: Vec<usize>,
+}
+
+impl Packed {
+    pub fn from_sequences<'a>(seqs: impl IntoIterator<Item = &'a [u32]>) -> Self {
+        let mut packed = Packed { ids: Vec::new(), offsets: vec![0] };
+        for s in seqs {
+            packed.ids.extend_from_slice(s);
+            packed.offsets.push(packed.ids.len());
+        }
+        packed
+    }
+
+    pub fn tokens(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn ranges(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        self.offsets.windows(2).map(|w| w[0]..w[1])
+    }
+}
+
+/// Layer normalisation parameters.
+pub struct LayerNorm {
+    gamma: Vec<f32>,
+    beta: Vec<f32>,
+    eps: f32,
+}
+
+impl LayerNorm {
+    pub fn load(weights: &Weights, prefix: &str, size: usize, eps: f32) -> Result<Self> {
+        Ok(LayerNorm {
+            gamma: weights.get(&format!("{prefix}.weight"), &[size])?,
+            beta: weights.get(&format!("{prefix}.bias"), &[size])?,
+            eps,
+        })
+    }
+
+    /// `x = LN(x + residual)` row by row (`residual` may be empty).
+    pub fn apply(&self, x: &mut [f32], residual: &[f32]) {
+        let h = self.gamma.len();
+        if residual.is_empty() {
+            x.par_chunks_mut(h).for_each(|row| add_layer_norm(row, &[], &self.gamma, &self.beta, self.eps));
+        } else {
+            x.par_chunks_mut(h)
+                .zip(residual.par_chunks(h))
+                .for_each(|(row, res)| add_layer_norm(row, res, &self.gamma, &self.beta, self.eps));
+        }
+    }
+}
+
+/// An additive attention bias that depends only on the key's offset from the query
+/// (MPNet's relative position buckets): `table[head][(j − i) + max_len − 1]`.
+pub struct RelativeBias {
+    pub table: Vec<Vec<f32>>,
+    pub max_len: usize,
+}
+
+impl RelativeBias {
+    /// The biases of query `i` against keys `0..len` for one head.
+    fn row(&self, head: usize, i: usize, len: usize) -> &[f32] {
+        let start = self.max_len - 1 - i;
+        &self.table[head][start..start + len]
+    }
+}
+
+/// Tensor names of one layer, relative to the layer's prefix.
+pub struct LayerNames {
+    pub query: &'static str,
+    pub key: &'static str,
+    pub value: &'static str,
+    pub attn_out: &'static str,
+    pub attn_norm: &'static str,
+    pub ffn_in: &'static str,
+    pub ffn_out: &'static str,
+    pub ffn_norm: &'static str,
+}
+
+/// Sizes shared by the encoder architectures kin runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Dims {
+    pub hidden: usize,
+    pub heads: usize,
+    pub intermediate: usize,
+    pub eps: f32,
+}
+
+/// Self-attention and feed-forward blocks, each followed by residual add and LayerNorm.
+pub struct EncoderLayer {
+    qkv: Linear,
+    attn_out: Linear,
+    attn_norm: LayerNorm,
+    ffn_in: Linear,
+    ffn_out: Linear,
+    ffn_norm: LayerNorm,
+    dims: Dims,
+}
+
+/// Buffers reused from layer to layer.
+#[derive(Default)]
+pub struct Scratch {
+    qkv: Vec<f32>,
+    ctx: Vec<f32>,
+    attn: Vec<f32>,
+    inter: Vec<f32>,
+}
+
+impl EncoderLayer {
+    pub fn load(weights: &Weights, prefix: &str, names: &LayerNames, dims: Dims) -> Result<Self> {
+        let (h, i) = (dims.hidden, dims.intermediate);
+        let linear = |name: &str, inputs, outputs| Linear::load(weights, &format!("{prefix}.{name}"), inputs, outputs);
+        let qkv = Linear::concat(vec![linear(names.query, h, h)?, linear(names.key, h, h)?, linear(names.value, h, h)?]);
+        Ok(EncoderLayer {
+            qkv,
+            attn_out: linear(names.attn_out, h, h)?,
+            attn_norm: LayerNorm::load(weights, &format!("{prefix}.{}", names.attn_norm), h, dims.eps)?,
+            ffn_in: linear(names.ffn_in, h, i)?,
+            ffn_out: linear(names.ffn_out, i, h)?,
+            ffn_norm: LayerNorm::load(weights, &format!("{prefix}.{}", names.ffn_norm), h, dims.eps)?,
+            dims,
+        })
+    }
+
+    /// Runs the layer on `hidden` (`[tokens, hidden]`), in place.
+    pub fn forward(&self, hidden: &mut Vec<f32>, packed: &Packed, bias: Option<&RelativeBias>, s: &mut Scratch) {
+        let rows = packed.tokens();
+        self.qkv.forward(hidden, rows, &mut s.qkv);
+        attention(&s.qkv, packed, self.dims, bias, &mut s.ctx);
+        self.attn_out.forward(&s.ctx, rows, &mut s.attn);
+        self.attn_norm.apply(&mut s.attn, hidden);
+
+        self.ffn_in.forward(&s.attn, rows, &mut s.inter);
+        let chunk = self.dims.intermediate * 16;
+        s.inter.par_chunks_mut(chunk).for_each(|c| gelu(c));
+        self.ffn_out.forward(&s.inter, rows, hidden);
+        self.ffn_norm.apply(hidden, &s.attn);
+    }
+}
+
+/// Scaled dot-product attention of every sequence with itself; `qkv` rows are `[q | k | v]`.
+fn attention(qkv: &[f32], packed: &Packed, dims: Dims, bias: Option<&RelativeBias>, ctx: &mut Vec<f32>) {
+    let h = dims.hidden;
+    ctx.clear();
+    ctx.resize(packed.tokens() * h, 0.0);
+    // Split the output into one disjoint slice per sequence, then work on them in parallel.
+    let mut outs = Vec::with_capacity(packed.len());
+    let mut rest = ctx.as_mut_slice();
+    for r in packed.ranges() {
+        let (head, tail) = rest.split_at_mut(r.len() * h);
+        outs.push((r, head));
+        rest = tail;
+    }
+    outs.into_par_iter().for_each_init(Vec::new, |scores, (r, out)| {
+        attend_sequence(&qkv[r.start * 3 * h..r.end * 3 * h], out, dims.heads, h, bias, scores);
+    });
+}
+
+multiversion! {
+    /// Attention of one sequence: `qkv` is `[len, 3·hidden]`, `out` is `[len, hidden]`.
+    fn attend_sequence / attend_sequence_scalar / attend_sequence_avx2 (
+        qkv: &[f32], out: &mut [f32], heads: usize, hidden: usize, bias: Option<&RelativeBias>, scores: &mut Vec<f32>
+    ) {
+        let d = hidden / heads;
+        let len = out.len() / hidden;
+        let stride = 3 * hidden;
+        let scale = 1.0 / (d as f32).sqrt();
+        scores.resize(len, 0.0);
+        for head in 0..heads {
+            let (qo, ko, vo) = (head * d, hidden + head * d, 2 * hidden + head * d);
+            for i in 0..len {
+                let q = &qkv[i * stride + qo..i * stride + qo + d];
+                for (j, s) in scores.iter_mut().enumerate() {
+                    *s = kernels::dot_body(q, &qkv[j * stride + ko..j * stride + ko + d]) * scale;
+                }
+                if let Some(bias) = bias {
+                    for (s, b) in scores.iter_mut().zip(bias.row(head, i, len)) {
+                        *s += *b;
+                    }
+                }
+                kernels::softmax_scalar(scores);
+                let o = &mut out[i * hidden + head * d..i * hidden + head * d + d];
+                for (j, &p) in scores.iter().enumerate() {
+                    kernels::axpy_body(p, &qkv[j * stride + vo..j * stride + vo + d], o);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attention_twins_agree_and_rows_are_convex_mixes_of_values() {
+        let (len, hidden, heads) = (9, 16, 2);
+        let qkv: Vec<f32> = (0..len * 3 * hidden).map(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0).collect();
+        let (mut a, mut b) = (vec![0.0; len * hidden], vec![0.0; len * hidden]);
+        attend_sequence(&qkv, &mut a, heads, hidden, None, &mut Vec::new());
+        attend_sequence_scalar(&qkv, &mut b, heads, hidden, None, &mut Vec::new());
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() < 1e-5);
+        }
+        // Each output lies within the range of its value column.
+        for c in 0..hidden {
+            let vals: Vec<f32> = (0..len).map(|j| qkv[j * 3 * hidden + 2 * hidden + c]).collect();
+            let (lo, hi) = vals.iter().fold((f32::MAX, f32::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+            for i in 0..len {
+                assert!(a[i * hidden + c] >= lo - 1e-5 && a[i * hidden + c] <= hi + 1e-5);
+            }
+        }
+    }
+
+    #[test]
+    fn packing_keeps_sequence_bounds() {
+        let p = Packed::from_sequences([&[1u32, 2, 3][..], &[4][..], &[][..]]);
+        assert_eq!(p.tokens(), 4);
+        assert_eq!(p.ranges().collect::<Vec<_>>(), vec![0..3, 3..4, 4..4]);
+    }
+}
