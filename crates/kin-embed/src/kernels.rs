@@ -41,7 +41,6 @@ macro_rules! multiversion {
         unsafe fn $avx2($($arg: $ty),*) $(-> $ret)? $body
     };
 }
-pub(crate) use multiversion;
 
 /// Dot product with eight partial sums (vectorisable, deterministic for a given length).
 #[inline(always)]
@@ -63,14 +62,6 @@ pub(crate) fn dot_body(a: &[f32], b: &[f32]) -> f32 {
     let s01 = (acc[0] + acc[4]) + (acc[1] + acc[5]);
     let s23 = (acc[2] + acc[6]) + (acc[3] + acc[7]);
     s01 + s23 + tail
-}
-
-/// `y += alpha * x`.
-#[inline(always)]
-pub(crate) fn axpy_body(alpha: f32, x: &[f32], y: &mut [f32]) {
-    for (y, x) in y.iter_mut().zip(x) {
-        *y += alpha * *x;
-    }
 }
 
 /// `exp(x)` to about 2 ulp on the range softmax uses, branch-free so it vectorises.

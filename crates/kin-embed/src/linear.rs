@@ -44,10 +44,6 @@ impl Linear {
         Linear::new(weight, bias, inputs, outputs)
     }
 
-    pub fn outputs(&self) -> usize {
-        self.outputs
-    }
-
     /// `y[rows, out] = x[rows, in] · Wᵀ + b`; `y` is overwritten.
     pub fn forward(&self, x: &[f32], rows: usize, y: &mut Vec<f32>) {
         y.clear();

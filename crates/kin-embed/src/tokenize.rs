@@ -2,7 +2,7 @@
 //! sentence-transformers: surrounding whitespace stripped, longest-first to `max_seq_length`
 //! including the special tokens.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationParams};
@@ -12,7 +12,6 @@ use crate::{Error, Result};
 pub struct TextTokenizer {
     inner: Tokenizer,
     lowercase: bool,
-    path: PathBuf,
 }
 
 impl TextTokenizer {
@@ -26,11 +25,7 @@ impl TextTokenizer {
             .with_truncation(Some(TruncationParams { max_length: max_tokens, ..Default::default() }))
             .map_err(|e| err(e.to_string()))?;
         inner.with_padding(None);
-        Ok(TextTokenizer { inner, lowercase, path: path.to_path_buf() })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(TextTokenizer { inner, lowercase })
     }
 
     /// Token ids of each text, special tokens included.

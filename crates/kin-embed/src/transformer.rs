@@ -3,7 +3,9 @@
 
 use rayon::prelude::*;
 
-use crate::kernels::{self, add_layer_norm, gelu, multiversion};
+use gemm::Parallelism;
+
+use crate::kernels::{add_layer_norm, gelu, softmax};
 use crate::linear::Linear;
 use crate::weights::Weights;
 use crate::Result;
@@ -31,10 +33,6 @@ impl Packed {
 
     pub fn len(&self) -> usize {
         self.offsets.len().saturating_sub(1)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     pub fn ranges(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
@@ -177,34 +175,48 @@ fn attention(qkv: &[f32], packed: &Packed, dims: Dims, bias: Option<&RelativeBia
     });
 }
 
-multiversion! {
-    /// Attention of one sequence: `qkv` is `[len, 3·hidden]`, `out` is `[len, hidden]`.
-    fn attend_sequence / attend_sequence_scalar / attend_sequence_avx2 (
-        qkv: &[f32], out: &mut [f32], heads: usize, hidden: usize, bias: Option<&RelativeBias>, scores: &mut Vec<f32>
-    ) {
-        let d = hidden / heads;
-        let len = out.len() / hidden;
-        let stride = 3 * hidden;
-        let scale = 1.0 / (d as f32).sqrt();
-        scores.resize(len, 0.0);
-        for head in 0..heads {
-            let (qo, ko, vo) = (head * d, hidden + head * d, 2 * hidden + head * d);
-            for i in 0..len {
-                let q = &qkv[i * stride + qo..i * stride + qo + d];
-                for (j, s) in scores.iter_mut().enumerate() {
-                    *s = kernels::dot_body(q, &qkv[j * stride + ko..j * stride + ko + d]) * scale;
-                }
-                if let Some(bias) = bias {
-                    for (s, b) in scores.iter_mut().zip(bias.row(head, i, len)) {
-                        *s += *b;
-                    }
-                }
-                kernels::softmax_scalar(scores);
-                let o = &mut out[i * hidden + head * d..i * hidden + head * d + d];
-                for (j, &p) in scores.iter().enumerate() {
-                    kernels::axpy_body(p, &qkv[j * stride + vo..j * stride + vo + d], o);
+/// Attention of one sequence: `qkv` is `[len, 3·hidden]`, `out` is `[len, hidden]`.
+/// Per head: `S = Q·Kᵀ/√d (+ bias)`, row softmax, `O = S·V`, the products on `gemm`.
+fn attend_sequence(qkv: &[f32], out: &mut [f32], heads: usize, hidden: usize, bias: Option<&RelativeBias>, scores: &mut Vec<f32>) {
+    let d = hidden / heads;
+    let len = out.len() / hidden;
+    assert!(qkv.len() >= len * 3 * hidden && len * hidden == out.len());
+    let stride = 3 * hidden;
+    let scale = 1.0 / (d as f32).sqrt();
+    scores.clear();
+    scores.resize(len * len, 0.0);
+    for head in 0..heads {
+        let (q, k, v) = (head * d, hidden + head * d, 2 * hidden + head * d);
+        // SAFETY: `q`, `k`, `v` start inside `qkv` and the strides visit `len` rows of `d`
+        // columns within it (asserted above); `scores` holds `len²` values; the output block
+        // (rows of `hidden`, columns `head·d..head·d + d`) lies inside `out`. No operand aliases
+        // the destination.
+        unsafe {
+            gemm::gemm(
+                len, len, d,
+                scores.as_mut_ptr(), 1, len as isize, false,
+                qkv.as_ptr().add(q), 1, stride as isize,
+                qkv.as_ptr().add(k), stride as isize, 1,
+                0.0, scale, false, false, false, Parallelism::None,
+            );
+        }
+        for (i, row) in scores.chunks_exact_mut(len).enumerate() {
+            if let Some(bias) = bias {
+                for (s, b) in row.iter_mut().zip(bias.row(head, i, len)) {
+                    *s += *b;
                 }
             }
+            softmax(row);
+        }
+        // SAFETY: as above.
+        unsafe {
+            gemm::gemm(
+                len, d, len,
+                out.as_mut_ptr().add(head * d), 1, hidden as isize, false,
+                scores.as_ptr(), 1, len as isize,
+                qkv.as_ptr().add(v), 1, stride as isize,
+                0.0, 1.0, false, false, false, Parallelism::None,
+            );
         }
     }
 }
@@ -214,14 +226,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn attention_twins_agree_and_rows_are_convex_mixes_of_values() {
+    fn attention_matches_naive_and_rows_are_convex_mixes_of_values() {
         let (len, hidden, heads) = (9, 16, 2);
+        let d = hidden / heads;
         let qkv: Vec<f32> = (0..len * 3 * hidden).map(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0).collect();
-        let (mut a, mut b) = (vec![0.0; len * hidden], vec![0.0; len * hidden]);
+        let mut a = vec![0.0; len * hidden];
         attend_sequence(&qkv, &mut a, heads, hidden, None, &mut Vec::new());
-        attend_sequence_scalar(&qkv, &mut b, heads, hidden, None, &mut Vec::new());
-        for (x, y) in a.iter().zip(&b) {
-            assert!((x - y).abs() < 1e-5);
+        let at = |r: usize, c: usize| qkv[r * 3 * hidden + c] as f64;
+        for head in 0..heads {
+            for i in 0..len {
+                let s: Vec<f64> = (0..len)
+                    .map(|j| (0..d).map(|t| at(i, head * d + t) * at(j, hidden + head * d + t)).sum::<f64>() / (d as f64).sqrt())
+                    .collect();
+                let m = s.iter().cloned().fold(f64::MIN, f64::max);
+                let e: Vec<f64> = s.iter().map(|x| (x - m).exp()).collect();
+                let z: f64 = e.iter().sum();
+                for t in 0..d {
+                    let want: f64 = (0..len).map(|j| e[j] / z * at(j, 2 * hidden + head * d + t)).sum();
+                    assert!((a[i * hidden + head * d + t] as f64 - want).abs() < 1e-5);
+                }
+            }
         }
         // Each output lies within the range of its value column.
         for c in 0..hidden {

@@ -32,19 +32,9 @@ impl Weights {
         Ok(Weights { path: path.to_path_buf(), mmap, prefixes: all })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn tensors(&self) -> SafeTensors<'_> {
         // Validated in `open`; the mapping does not change afterwards.
         SafeTensors::deserialize(&self.mmap).expect("checkpoint header validated in Weights::open")
-    }
-
-    /// Whether a tensor exists under any accepted prefix.
-    pub fn contains(&self, name: &str) -> bool {
-        let tensors = self.tensors();
-        self.prefixes.iter().any(|p| tensors.tensor(&format!("{p}{name}")).is_ok())
     }
 
     /// Reads a tensor as `f32` and checks its shape.

