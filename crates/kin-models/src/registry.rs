@@ -90,9 +90,28 @@ fn keys(card: &ModelCard) -> impl Iterator<Item = &'static str> {
 fn distance(query: &str, key: &str) -> usize {
     if query.len() >= 3 && key.contains(query) {
         0
+    } else if query.len() >= 5 {
+        levenshtein(query, key).min(infix_distance(query, key) + 1)
     } else {
         levenshtein(query, key)
     }
+}
+
+/// The edit distance from `query` to the closest stretch of `key` (text before and after that
+/// stretch is free), so "mpnet-base-v3" is near "all-mpnet-base-v2".
+fn infix_distance(query: &str, key: &str) -> usize {
+    let key: Vec<char> = key.chars().collect();
+    let mut row = vec![0usize; key.len() + 1];
+    for (i, cq) in query.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &ck) in key.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(cq != ck)).min(above + 1).min(row[j] + 1);
+            diagonal = above;
+        }
+    }
+    row.into_iter().min().unwrap_or(0)
 }
 
 /// The number of single-character insertions, deletions and substitutions turning `a` into `b`.
