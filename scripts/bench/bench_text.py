@@ -255,6 +255,11 @@ def main() -> int:
     except ImportError:
         print()
 
+    load1 = os.getloadavg()[0]
+    if load1 > 0.5:
+        print(f"# WARNING: 1-minute load average is {load1:.2f} before the benchmark; "
+              "other processes are competing for the CPU and the timings will be low", flush=True)
+
     results = []  # dicts: name, times, emb, note
 
     # ---- sentence-transformers

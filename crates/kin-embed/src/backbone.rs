@@ -2,9 +2,7 @@
 
 use std::path::Path;
 
-use rayon::prelude::*;
-
-use crate::transformer::{LayerNorm, Packed};
+use crate::transformer::{Exec, LayerNorm, Packed};
 use crate::weights::Weights;
 use crate::{Error, Result};
 
@@ -14,7 +12,7 @@ pub trait Backbone: Send + Sync {
     /// The longest sequence its position embeddings allow.
     fn max_tokens(&self) -> usize;
     /// `[tokens, hidden]` last hidden states.
-    fn forward(&self, packed: &Packed) -> Result<Vec<f32>>;
+    fn forward(&self, packed: &Packed, exec: Exec) -> Result<Vec<f32>>;
 }
 
 /// Only the exact, erf-based GELU is implemented; refuse silently different activations.
@@ -81,7 +79,7 @@ impl TokenEmbeddings {
     }
 
     /// `LN(word[id] + extra + position[p(t)])` for every token `t` of every sequence.
-    pub fn embed(&self, packed: &Packed, positions: Positions, extra: &[f32]) -> Result<Vec<f32>> {
+    pub fn embed(&self, packed: &Packed, positions: Positions, extra: &[f32], exec: Exec) -> Result<Vec<f32>> {
         let h = self.hidden;
         if let Some(&bad) = packed.ids.iter().find(|&&id| id as usize >= self.vocab) {
             return Err(Error::Tokenize {
@@ -100,14 +98,15 @@ impl TokenEmbeddings {
             });
         }
         let mut out = vec![0f32; packed.tokens() * h];
-        out.par_chunks_mut(h).zip(packed.ids.par_iter().zip(&position)).for_each(|(row, (&id, &pos))| {
-            let w = &self.words[id as usize * h..id as usize * h + h];
+        exec.for_rows(&mut out, h, |t, row| {
+            let (id, pos) = (packed.ids[t] as usize, position[t]);
+            let w = &self.words[id * h..id * h + h];
             let p = &self.positions[pos * h..pos * h + h];
             for (k, o) in row.iter_mut().enumerate() {
                 *o = (w[k] + extra.get(k).copied().unwrap_or(0.0)) + p[k];
             }
         });
-        self.norm.apply(&mut out, &[]);
+        self.norm.apply(&mut out, &[], exec);
         Ok(out)
     }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::backbone::{check_activation, Backbone, Positions, TokenEmbeddings};
-use crate::transformer::{Dims, EncoderLayer, LayerNames, Packed, Scratch};
+use crate::transformer::{Dims, Exec, EncoderLayer, LayerNames, Packed, Scratch};
 use crate::weights::Weights;
 use crate::{Error, Result};
 
@@ -97,12 +97,12 @@ impl Backbone for BertModel {
         self.embeddings.max_positions
     }
 
-    fn forward(&self, packed: &Packed) -> Result<Vec<f32>> {
+    fn forward(&self, packed: &Packed, exec: Exec) -> Result<Vec<f32>> {
         // Positions count from 0 in each sequence; every token has token type 0.
-        let mut hidden = self.embeddings.embed(packed, Positions::FromZero, &self.token_type)?;
+        let mut hidden = self.embeddings.embed(packed, Positions::FromZero, &self.token_type, exec)?;
         let mut scratch = Scratch::default();
         for layer in &self.layers {
-            layer.forward(&mut hidden, packed, None, &mut scratch);
+            layer.forward(&mut hidden, packed, None, &mut scratch, exec);
         }
         Ok(hidden)
     }

@@ -80,7 +80,11 @@ pub(crate) fn exp_approx(x: f32) -> f32 {
     p = p * r + 1.666_666_5e-1;
     p = p * r + 5.000_000_1e-1;
     let y = p * r * r + r + 1.0;
-    let scale = f32::from_bits(((n as i32 + 127) << 23) as u32);
+    // 2ⁿ built from bits: adding 1.5·2²³ puts the integer n in the low mantissa bits (no
+    // float-to-int conversion, so the loop vectorises).
+    const MAGIC: f32 = 12_582_912.0;
+    let n_bits = (n + MAGIC).to_bits().wrapping_sub(MAGIC.to_bits());
+    let scale = f32::from_bits(n_bits.wrapping_add(127) << 23);
     y * scale
 }
 
@@ -122,7 +126,14 @@ multiversion! {
 multiversion! {
     /// Softmax of one row, in place.
     fn softmax / softmax_scalar / softmax_avx2 (x: &mut [f32]) {
-        let max = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        let mut maxes = [f32::NEG_INFINITY; LANES];
+        let mut chunks = x.chunks_exact(LANES);
+        for c in &mut chunks {
+            for l in 0..LANES {
+                maxes[l] = if c[l] > maxes[l] { c[l] } else { maxes[l] };
+            }
+        }
+        let max = maxes.iter().chain(chunks.remainder()).fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
         let mut acc = [0f32; LANES];
         let mut chunks = x.chunks_exact_mut(LANES);
         for c in &mut chunks {

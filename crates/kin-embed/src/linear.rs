@@ -2,6 +2,7 @@
 
 use gemm::Parallelism;
 
+use crate::transformer::Exec;
 use crate::weights::Weights;
 use crate::Result;
 
@@ -45,23 +46,23 @@ impl Linear {
     }
 
     /// `y[rows, out] = x[rows, in] · Wᵀ + b`; `y` is overwritten.
-    pub fn forward(&self, x: &[f32], rows: usize, y: &mut Vec<f32>) {
+    pub fn forward(&self, x: &[f32], rows: usize, y: &mut Vec<f32>, exec: Exec) {
         y.clear();
         y.reserve(rows * self.outputs);
         for _ in 0..rows {
             y.extend_from_slice(&self.bias);
         }
-        self.accumulate(x, rows, y);
+        self.accumulate(x, rows, y, exec);
     }
 
     /// `y += x · Wᵀ` for `rows` rows.
-    fn accumulate(&self, x: &[f32], rows: usize, y: &mut [f32]) {
+    fn accumulate(&self, x: &[f32], rows: usize, y: &mut [f32], exec: Exec) {
         assert!(x.len() >= rows * self.inputs && y.len() >= rows * self.outputs);
         if rows == 0 {
             return;
         }
         let work = rows * self.inputs * self.outputs;
-        let parallelism = if work >= PARALLEL_MIN_WORK && rayon::current_num_threads() > 1 {
+        let parallelism = if exec == Exec::Parallel && work >= PARALLEL_MIN_WORK && rayon::current_num_threads() > 1 {
             Parallelism::Rayon(rayon::current_num_threads())
         } else {
             Parallelism::None
@@ -108,7 +109,7 @@ mod tests {
         let x: Vec<f32> = (0..rows * inputs).map(|i| ((i * 13 % 11) as f32 - 5.0) / 5.0).collect();
         let layer = Linear::new(w.clone(), b.clone(), inputs, outputs);
         let mut y = Vec::new();
-        layer.forward(&x, rows, &mut y);
+        layer.forward(&x, rows, &mut y, Exec::Parallel);
         for r in 0..rows {
             for o in 0..outputs {
                 let want: f32 = b[o] + (0..inputs).map(|i| x[r * inputs + i] * w[o * inputs + i]).sum::<f32>();

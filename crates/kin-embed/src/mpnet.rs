@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::backbone::{check_activation, Backbone, Positions, TokenEmbeddings};
-use crate::transformer::{Dims, EncoderLayer, LayerNames, Packed, RelativeBias, Scratch};
+use crate::transformer::{Dims, Exec, EncoderLayer, LayerNames, Packed, RelativeBias, Scratch};
 use crate::weights::Weights;
 use crate::{Error, Result};
 
@@ -135,11 +135,11 @@ impl Backbone for MpnetModel {
         self.bias.max_len
     }
 
-    fn forward(&self, packed: &Packed) -> Result<Vec<f32>> {
-        let mut hidden = self.embeddings.embed(packed, Positions::AfterPadding { pad_id: self.pad_id }, &[])?;
+    fn forward(&self, packed: &Packed, exec: Exec) -> Result<Vec<f32>> {
+        let mut hidden = self.embeddings.embed(packed, Positions::AfterPadding { pad_id: self.pad_id }, &[], exec)?;
         let mut scratch = Scratch::default();
         for layer in &self.layers {
-            layer.forward(&mut hidden, packed, Some(&self.bias), &mut scratch);
+            layer.forward(&mut hidden, packed, Some(&self.bias), &mut scratch, exec);
         }
         Ok(hidden)
     }

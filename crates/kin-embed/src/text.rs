@@ -13,7 +13,7 @@ use crate::kernels::normalize;
 use crate::mpnet::{MpnetConfig, MpnetModel};
 use crate::sbert::{read_json, SentencePipeline};
 use crate::tokenize::TextTokenizer;
-use crate::transformer::Packed;
+use crate::transformer::{Exec, Packed};
 use crate::weights::Weights;
 use crate::{Embedder, Embeddings, Error, Result};
 
@@ -92,32 +92,44 @@ impl TextEncoder {
     }
 
     /// Embeds already tokenised sequences (each non-empty).
+    ///
+    /// Several batches run side by side, one per thread, each on its own thread only: no
+    /// synchronisation inside a forward pass. A single batch spreads over all threads instead.
     fn embed_ids(&self, ids: &[Vec<u32>]) -> Result<Embeddings> {
         let lengths: Vec<usize> = ids.iter().map(Vec::len).collect();
+        let batches = plan_batches(&lengths, self.token_budget, self.max_items);
+        let pooled: Vec<Vec<Vec<f32>>> = if batches.len() > 1 && rayon::current_num_threads() > 1 {
+            batches.par_iter().map(|b| self.embed_batch(ids, b, Exec::Sequential)).collect::<Result<_>>()?
+        } else {
+            batches.iter().map(|b| self.embed_batch(ids, b, Exec::Parallel)).collect::<Result<_>>()?
+        };
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); ids.len()];
-        let h = self.backbone.hidden_size();
-        for batch in plan_batches(&lengths, self.token_budget, self.max_items) {
-            let packed = Packed::from_sequences(batch.iter().map(|&i| ids[i].as_slice()));
-            let hidden = self.backbone.forward(&packed)?;
-            let ranges: Vec<_> = packed.ranges().collect();
-            let pooled: Vec<Vec<f32>> = ranges
-                .par_iter()
-                .map(|r| {
-                    let mut v = Vec::with_capacity(self.pooled_dim());
-                    for p in &self.pipeline.pooling {
-                        p.pool(&hidden[r.start * h..r.end * h], h, &mut v);
-                    }
-                    if self.pipeline.normalize {
-                        normalize(&mut v);
-                    }
-                    v
-                })
-                .collect();
-            for (i, v) in batch.into_iter().zip(pooled) {
+        for (batch, vectors) in batches.into_iter().zip(pooled) {
+            for (i, v) in batch.into_iter().zip(vectors) {
                 out[i] = v;
             }
         }
         Ok(out)
+    }
+
+    /// Pooled (and normalised) vectors of the sequences `batch` of `ids`, in batch order.
+    fn embed_batch(&self, ids: &[Vec<u32>], batch: &[usize], exec: Exec) -> Result<Vec<Vec<f32>>> {
+        let h = self.backbone.hidden_size();
+        let packed = Packed::from_sequences(batch.iter().map(|&i| ids[i].as_slice()));
+        let hidden = self.backbone.forward(&packed, exec)?;
+        Ok(packed
+            .ranges()
+            .map(|r| {
+                let mut v = Vec::with_capacity(self.pooled_dim());
+                for p in &self.pipeline.pooling {
+                    p.pool(&hidden[r.start * h..r.end * h], h, &mut v);
+                }
+                if self.pipeline.normalize {
+                    normalize(&mut v);
+                }
+                v
+            })
+            .collect())
     }
 }
 

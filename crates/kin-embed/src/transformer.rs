@@ -10,6 +10,24 @@ use crate::linear::Linear;
 use crate::weights::Weights;
 use crate::Result;
 
+/// Whether one forward pass spreads its work over all threads, or keeps to the calling thread
+/// (when several batches run side by side, one per thread).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exec {
+    Parallel,
+    Sequential,
+}
+
+impl Exec {
+    /// Runs `f(i, row)` over the `width`-wide rows of `x`.
+    pub fn for_rows(self, x: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) + Send + Sync) {
+        match self {
+            Exec::Parallel => x.par_chunks_mut(width).enumerate().for_each(|(i, row)| f(i, row)),
+            Exec::Sequential => x.chunks_mut(width).enumerate().for_each(|(i, row)| f(i, row)),
+        }
+    }
+}
+
 /// Sequences laid end to end: token `t` of sequence `s` is row `offsets[s] + t`.
 #[derive(Debug, Clone, Default)]
 pub struct Packed {
@@ -57,15 +75,12 @@ impl LayerNorm {
     }
 
     /// `x = LN(x + residual)` row by row (`residual` may be empty).
-    pub fn apply(&self, x: &mut [f32], residual: &[f32]) {
+    pub fn apply(&self, x: &mut [f32], residual: &[f32], exec: Exec) {
         let h = self.gamma.len();
-        if residual.is_empty() {
-            x.par_chunks_mut(h).for_each(|row| add_layer_norm(row, &[], &self.gamma, &self.beta, self.eps));
-        } else {
-            x.par_chunks_mut(h)
-                .zip(residual.par_chunks(h))
-                .for_each(|(row, res)| add_layer_norm(row, res, &self.gamma, &self.beta, self.eps));
-        }
+        exec.for_rows(x, h, |i, row| {
+            let res = residual.get(i * h..(i + 1) * h).unwrap_or(&[]);
+            add_layer_norm(row, res, &self.gamma, &self.beta, self.eps);
+        });
     }
 }
 
@@ -142,23 +157,22 @@ impl EncoderLayer {
     }
 
     /// Runs the layer on `hidden` (`[tokens, hidden]`), in place.
-    pub fn forward(&self, hidden: &mut Vec<f32>, packed: &Packed, bias: Option<&RelativeBias>, s: &mut Scratch) {
+    pub fn forward(&self, hidden: &mut Vec<f32>, packed: &Packed, bias: Option<&RelativeBias>, s: &mut Scratch, exec: Exec) {
         let rows = packed.tokens();
-        self.qkv.forward(hidden, rows, &mut s.qkv);
-        attention(&s.qkv, packed, self.dims, bias, &mut s.ctx);
-        self.attn_out.forward(&s.ctx, rows, &mut s.attn);
-        self.attn_norm.apply(&mut s.attn, hidden);
+        self.qkv.forward(hidden, rows, &mut s.qkv, exec);
+        attention(&s.qkv, packed, self.dims, bias, &mut s.ctx, exec);
+        self.attn_out.forward(&s.ctx, rows, &mut s.attn, exec);
+        self.attn_norm.apply(&mut s.attn, hidden, exec);
 
-        self.ffn_in.forward(&s.attn, rows, &mut s.inter);
-        let chunk = self.dims.intermediate * 16;
-        s.inter.par_chunks_mut(chunk).for_each(|c| gelu(c));
-        self.ffn_out.forward(&s.inter, rows, hidden);
-        self.ffn_norm.apply(hidden, &s.attn);
+        self.ffn_in.forward(&s.attn, rows, &mut s.inter, exec);
+        exec.for_rows(&mut s.inter, self.dims.intermediate * 16, |_, c| gelu(c));
+        self.ffn_out.forward(&s.inter, rows, hidden, exec);
+        self.ffn_norm.apply(hidden, &s.attn, exec);
     }
 }
 
 /// Scaled dot-product attention of every sequence with itself; `qkv` rows are `[q | k | v]`.
-fn attention(qkv: &[f32], packed: &Packed, dims: Dims, bias: Option<&RelativeBias>, ctx: &mut Vec<f32>) {
+fn attention(qkv: &[f32], packed: &Packed, dims: Dims, bias: Option<&RelativeBias>, ctx: &mut Vec<f32>, exec: Exec) {
     let h = dims.hidden;
     ctx.clear();
     ctx.resize(packed.tokens() * h, 0.0);
@@ -170,9 +184,16 @@ fn attention(qkv: &[f32], packed: &Packed, dims: Dims, bias: Option<&RelativeBia
         outs.push((r, head));
         rest = tail;
     }
-    outs.into_par_iter().for_each_init(Vec::new, |scores, (r, out)| {
+    let run = |scores: &mut Vec<f32>, (r, out): (std::ops::Range<usize>, &mut [f32])| {
         attend_sequence(&qkv[r.start * 3 * h..r.end * 3 * h], out, dims.heads, h, bias, scores);
-    });
+    };
+    match exec {
+        Exec::Parallel => outs.into_par_iter().for_each_init(Vec::new, run),
+        Exec::Sequential => {
+            let mut scores = Vec::new();
+            outs.into_iter().for_each(|item| run(&mut scores, item));
+        }
+    }
 }
 
 /// Attention of one sequence: `qkv` is `[len, 3·hidden]`, `out` is `[len, hidden]`.
