@@ -52,7 +52,9 @@ impl FromStr for Modality {
 /// Returns `None` for bytes that are neither a known media container nor valid UTF-8 text.
 pub fn detect_modality(head: &[u8]) -> Option<Modality> {
     let starts = |magic: &[u8]| head.starts_with(magic);
-    let at = |offset: usize, magic: &[u8]| head.len() >= offset + magic.len() && &head[offset..offset + magic.len()] == magic;
+    let at = |offset: usize, magic: &[u8]| {
+        head.len() >= offset + magic.len() && &head[offset..offset + magic.len()] == magic
+    };
 
     if starts(b"\xFF\xD8\xFF")
         || starts(b"\x89PNG\r\n\x1a\n")

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::backbone::{check_activation, Backbone, Positions, TokenEmbeddings};
-use crate::transformer::{Dims, Exec, EncoderLayer, LayerNames, Packed, Scratch};
+use crate::transformer::{Dims, EncoderLayer, Exec, LayerNames, Packed, Scratch};
 use crate::weights::Weights;
 use crate::{Error, Result};
 
@@ -49,7 +49,10 @@ impl BertConfig {
         if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
             return Err(Error::InvalidConfig {
                 path: path.to_path_buf(),
-                message: format!("hidden_size {} is not divisible by num_attention_heads {}", self.hidden_size, self.num_attention_heads),
+                message: format!(
+                    "hidden_size {} is not divisible by num_attention_heads {}",
+                    self.hidden_size, self.num_attention_heads
+                ),
             });
         }
         Ok(())
@@ -107,4 +110,3 @@ impl Backbone for BertModel {
         Ok(hidden)
     }
 }
-

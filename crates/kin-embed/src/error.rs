@@ -25,6 +25,11 @@ pub enum Error {
     #[error("{path}: unreadable weights ({message}); delete the file and run `kin models pull` again")]
     CorruptWeights { path: PathBuf, message: String },
 
+    #[error(
+        "{path}: not found; a model folder needs safetensors weights (`kin models pull NAME` fetches complete folders)"
+    )]
+    MissingWeights { path: PathBuf },
+
     #[error("{path}: tensor {name:?} is missing; the checkpoint does not match its config.json")]
     MissingTensor { path: PathBuf, name: String },
 

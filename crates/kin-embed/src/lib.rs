@@ -28,5 +28,5 @@ pub use embedder::{Embedder, Embeddings};
 pub use error::{Error, Result};
 pub use load::{load, load_with, LoadOptions};
 pub use pooling::Pooling;
-pub use text::TextEncoder;
 pub use remote::{RemoteConfig, RemoteEmbedder};
+pub use text::TextEncoder;

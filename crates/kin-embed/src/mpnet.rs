@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::backbone::{check_activation, Backbone, Positions, TokenEmbeddings};
-use crate::transformer::{Dims, Exec, EncoderLayer, LayerNames, Packed, RelativeBias, Scratch};
+use crate::transformer::{Dims, EncoderLayer, Exec, LayerNames, Packed, RelativeBias, Scratch};
 use crate::weights::Weights;
 use crate::{Error, Result};
 
@@ -57,7 +57,9 @@ impl MpnetConfig {
             ));
         }
         if self.max_position_embeddings <= self.pad_token_id + 1 || self.relative_attention_num_buckets < 4 {
-            return invalid("max_position_embeddings, pad_token_id or relative_attention_num_buckets out of range".into());
+            return invalid(
+                "max_position_embeddings, pad_token_id or relative_attention_num_buckets out of range".into(),
+            );
         }
         Ok(())
     }
@@ -104,7 +106,13 @@ impl MpnetModel {
                     .collect()
             })
             .collect();
-        Ok(MpnetModel { embeddings, layers, bias: RelativeBias { table: per_head, max_len }, pad_id: cfg.pad_token_id as u32, hidden: h })
+        Ok(MpnetModel {
+            embeddings,
+            layers,
+            bias: RelativeBias { table: per_head, max_len },
+            pad_id: cfg.pad_token_id as u32,
+            hidden: h,
+        })
     }
 }
 

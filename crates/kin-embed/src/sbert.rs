@@ -60,15 +60,24 @@ impl SentencePipeline {
         let modules_path = dir.join("modules.json");
         if !modules_path.exists() {
             tracing::info!(dir = %dir.display(), "no modules.json: mean pooling, no normalisation");
-            return Ok(SentencePipeline { pooling: vec![Pooling::Mean], normalize: false, max_seq_length: None, lowercase: false });
+            return Ok(SentencePipeline {
+                pooling: vec![Pooling::Mean],
+                normalize: false,
+                max_seq_length: None,
+                lowercase: false,
+            });
         }
         let modules: Vec<Module> = read_json(&modules_path)?;
         let sbert: SbertConfig = match dir.join("sentence_bert_config.json") {
             p if p.exists() => read_json(&p)?,
             _ => SbertConfig::default(),
         };
-        let mut pipeline =
-            SentencePipeline { pooling: Vec::new(), normalize: false, max_seq_length: sbert.max_seq_length, lowercase: sbert.do_lower_case };
+        let mut pipeline = SentencePipeline {
+            pooling: Vec::new(),
+            normalize: false,
+            max_seq_length: sbert.max_seq_length,
+            lowercase: sbert.do_lower_case,
+        };
         for (i, module) in modules.iter().enumerate() {
             let kind = module.kind.rsplit('.').next().unwrap_or_default();
             match (i, kind) {
@@ -131,7 +140,15 @@ mod tests {
         fs::write(d.join("1_Pooling/config.json"), r#"{"pooling_mode_mean_tokens": true}"#).unwrap();
         fs::write(d.join("sentence_bert_config.json"), r#"{"max_seq_length": 128, "do_lower_case": false}"#).unwrap();
         let p = SentencePipeline::load(d).unwrap();
-        assert_eq!(p, SentencePipeline { pooling: vec![Pooling::Mean], normalize: true, max_seq_length: Some(128), lowercase: false });
+        assert_eq!(
+            p,
+            SentencePipeline {
+                pooling: vec![Pooling::Mean],
+                normalize: true,
+                max_seq_length: Some(128),
+                lowercase: false
+            }
+        );
 
         fs::write(d.join("modules.json"), r#"[{"path":"","type":"sentence_transformers.models.Transformer"},{"path":"2_Dense","type":"sentence_transformers.models.Dense"}]"#).unwrap();
         let err = SentencePipeline::load(d).unwrap_err().to_string();

@@ -42,10 +42,7 @@ impl TextEncoder {
         let probe: ArchitectureProbe = read_json(&config_path)?;
         let weights_path = dir.join("model.safetensors");
         if !weights_path.exists() {
-            return Err(Error::CorruptWeights {
-                path: weights_path,
-                message: "file not found (kin reads safetensors checkpoints)".into(),
-            });
+            return Err(Error::MissingWeights { path: weights_path });
         }
         let model_type = probe.model_type.unwrap_or_default();
         let backbone: Box<dyn Backbone> = match model_type.as_str() {

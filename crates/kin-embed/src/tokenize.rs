@@ -40,9 +40,7 @@ impl TextTokenizer {
                 } else {
                     self.inner.encode(text, true)
                 };
-                encoding
-                    .map(|e| e.get_ids().to_vec())
-                    .map_err(|e| Error::Tokenize { index, message: e.to_string() })
+                encoding.map(|e| e.get_ids().to_vec()).map_err(|e| Error::Tokenize { index, message: e.to_string() })
             })
             .collect()
     }

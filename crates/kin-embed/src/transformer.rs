@@ -144,7 +144,8 @@ impl EncoderLayer {
     pub fn load(weights: &Weights, prefix: &str, names: &LayerNames, dims: Dims) -> Result<Self> {
         let (h, i) = (dims.hidden, dims.intermediate);
         let linear = |name: &str, inputs, outputs| Linear::load(weights, &format!("{prefix}.{name}"), inputs, outputs);
-        let qkv = Linear::concat(vec![linear(names.query, h, h)?, linear(names.key, h, h)?, linear(names.value, h, h)?]);
+        let qkv =
+            Linear::concat(vec![linear(names.query, h, h)?, linear(names.key, h, h)?, linear(names.value, h, h)?]);
         Ok(EncoderLayer {
             qkv,
             attn_out: linear(names.attn_out, h, h)?,
@@ -157,7 +158,14 @@ impl EncoderLayer {
     }
 
     /// Runs the layer on `hidden` (`[tokens, hidden]`), in place.
-    pub fn forward(&self, hidden: &mut Vec<f32>, packed: &Packed, bias: Option<&RelativeBias>, s: &mut Scratch, exec: Exec) {
+    pub fn forward(
+        &self,
+        hidden: &mut Vec<f32>,
+        packed: &Packed,
+        bias: Option<&RelativeBias>,
+        s: &mut Scratch,
+        exec: Exec,
+    ) {
         let rows = packed.tokens();
         self.qkv.forward(hidden, rows, &mut s.qkv, exec);
         attention(&s.qkv, packed, self.dims, bias, &mut s.ctx, exec);
@@ -198,7 +206,14 @@ fn attention(qkv: &[f32], packed: &Packed, dims: Dims, bias: Option<&RelativeBia
 
 /// Attention of one sequence: `qkv` is `[len, 3·hidden]`, `out` is `[len, hidden]`.
 /// Per head: `S = Q·Kᵀ/√d (+ bias)`, row softmax, `O = S·V`, the products on `gemm`.
-fn attend_sequence(qkv: &[f32], out: &mut [f32], heads: usize, hidden: usize, bias: Option<&RelativeBias>, scores: &mut Vec<f32>) {
+fn attend_sequence(
+    qkv: &[f32],
+    out: &mut [f32],
+    heads: usize,
+    hidden: usize,
+    bias: Option<&RelativeBias>,
+    scores: &mut Vec<f32>,
+) {
     let d = hidden / heads;
     let len = out.len() / hidden;
     assert!(qkv.len() >= len * 3 * hidden && len * hidden == out.len());
@@ -214,11 +229,25 @@ fn attend_sequence(qkv: &[f32], out: &mut [f32], heads: usize, hidden: usize, bi
         // the destination.
         unsafe {
             gemm::gemm(
-                len, len, d,
-                scores.as_mut_ptr(), 1, len as isize, false,
-                qkv.as_ptr().add(q), 1, stride as isize,
-                qkv.as_ptr().add(k), stride as isize, 1,
-                0.0, scale, false, false, false, Parallelism::None,
+                len,
+                len,
+                d,
+                scores.as_mut_ptr(),
+                1,
+                len as isize,
+                false,
+                qkv.as_ptr().add(q),
+                1,
+                stride as isize,
+                qkv.as_ptr().add(k),
+                stride as isize,
+                1,
+                0.0,
+                scale,
+                false,
+                false,
+                false,
+                Parallelism::None,
             );
         }
         for (i, row) in scores.chunks_exact_mut(len).enumerate() {
@@ -232,11 +261,25 @@ fn attend_sequence(qkv: &[f32], out: &mut [f32], heads: usize, hidden: usize, bi
         // SAFETY: as above.
         unsafe {
             gemm::gemm(
-                len, d, len,
-                out.as_mut_ptr().add(head * d), 1, hidden as isize, false,
-                scores.as_ptr(), 1, len as isize,
-                qkv.as_ptr().add(v), 1, stride as isize,
-                0.0, 1.0, false, false, false, Parallelism::None,
+                len,
+                d,
+                len,
+                out.as_mut_ptr().add(head * d),
+                1,
+                hidden as isize,
+                false,
+                scores.as_ptr(),
+                1,
+                len as isize,
+                qkv.as_ptr().add(v),
+                1,
+                stride as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                Parallelism::None,
             );
         }
     }
@@ -257,7 +300,10 @@ mod tests {
         for head in 0..heads {
             for i in 0..len {
                 let s: Vec<f64> = (0..len)
-                    .map(|j| (0..d).map(|t| at(i, head * d + t) * at(j, hidden + head * d + t)).sum::<f64>() / (d as f64).sqrt())
+                    .map(|j| {
+                        (0..d).map(|t| at(i, head * d + t) * at(j, hidden + head * d + t)).sum::<f64>()
+                            / (d as f64).sqrt()
+                    })
                     .collect();
                 let m = s.iter().cloned().fold(f64::MIN, f64::max);
                 let e: Vec<f64> = s.iter().map(|x| (x - m).exp()).collect();

@@ -23,10 +23,8 @@ impl Weights {
         // checkpoint while it is loaded, and a file truncated underneath is caught by the
         // length checks safetensors performs on every access.
         let mmap = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
-        SafeTensors::deserialize(&mmap).map_err(|e| Error::CorruptWeights {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        SafeTensors::deserialize(&mmap)
+            .map_err(|e| Error::CorruptWeights { path: path.to_path_buf(), message: e.to_string() })?;
         let mut all = vec![String::new()];
         all.extend(prefixes.iter().map(|p| p.to_string()));
         Ok(Weights { path: path.to_path_buf(), mmap, prefixes: all })
@@ -56,14 +54,8 @@ impl Weights {
         let bytes = view.data();
         let out = match view.dtype() {
             Dtype::F32 => bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-            Dtype::F16 => bytes
-                .chunks_exact(2)
-                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
-            Dtype::BF16 => bytes
-                .chunks_exact(2)
-                .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
+            Dtype::F16 => bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+            Dtype::BF16 => bytes.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
             other => {
                 return Err(Error::TensorDtype {
                     path: self.path.clone(),

@@ -21,7 +21,8 @@ fn read_npy(path: &Path) -> (Vec<f32>, usize, usize) {
     let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
     assert!(header.contains("'<f4'") && header.contains("'fortran_order': False"), "{header}");
     let shape = &header[header.find("'shape': (").unwrap() + 10..];
-    let shape: Vec<usize> = shape[..shape.find(')').unwrap()].split(',').filter_map(|s| s.trim().parse().ok()).collect();
+    let shape: Vec<usize> =
+        shape[..shape.find(')').unwrap()].split(',').filter_map(|s| s.trim().parse().ok()).collect();
     let data = bytes[10 + header_len..].chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
     (data, shape[0], shape[1])
 }
@@ -59,7 +60,8 @@ fn check_model(name: &str, golden: &str) {
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
 
     let tokens: Vec<usize> =
-        serde_json::from_str(&std::fs::read_to_string(golden_dir().join(format!("{golden}.tokens.json"))).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(golden_dir().join(format!("{golden}.tokens.json"))).unwrap())
+            .unwrap();
     let ids = model.tokenize(&refs).unwrap();
     for (i, (got, want)) in ids.iter().map(Vec::len).zip(&tokens).enumerate() {
         assert_eq!(got, *want, "token count of input {i} {:?}", texts[i]);
@@ -76,7 +78,13 @@ fn check_model(name: &str, golden: &str) {
         }
     }
     println!("{name}: min cosine {:.9} at input {}", worst.0, worst.1);
-    assert!(worst.0 >= MIN_COSINE, "{name}: cosine {} < {MIN_COSINE} for input {} {:?}", worst.0, worst.1, texts[worst.1]);
+    assert!(
+        worst.0 >= MIN_COSINE,
+        "{name}: cosine {} < {MIN_COSINE} for input {} {:?}",
+        worst.0,
+        worst.1,
+        texts[worst.1]
+    );
 
     // Batched equals one at a time.
     for (i, text) in refs.iter().enumerate().step_by(7) {

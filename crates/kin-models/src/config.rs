@@ -45,15 +45,8 @@ impl FetchConfig {
         let cache_root = get("XDG_CACHE_HOME")
             .map(PathBuf::from)
             .or_else(|| get("HOME").map(|home| PathBuf::from(home).join(".cache")));
-        let under_cache_root = |rel: &str| {
-            cache_root
-                .as_ref()
-                .map(|root| root.join(rel))
-                .unwrap_or_default()
-        };
-        let kin_home = get("KIN_HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| under_cache_root("kin"));
+        let under_cache_root = |rel: &str| cache_root.as_ref().map(|root| root.join(rel)).unwrap_or_default();
+        let kin_home = get("KIN_HOME").map(PathBuf::from).unwrap_or_else(|| under_cache_root("kin"));
         let hf_hub_cache = match (get("HF_HUB_CACHE"), get("HF_HOME")) {
             (Some(dir), _) => PathBuf::from(dir),
             (None, Some(home)) => PathBuf::from(home).join("hub"),
@@ -99,29 +92,14 @@ impl FetchConfig {
         };
         let endpoint = &self.hf_endpoint;
         if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-            return Err(bad(
-                "HF_ENDPOINT",
-                Path::new(endpoint),
-                "expected an http:// or https:// URL",
-            ));
+            return Err(bad("HF_ENDPOINT", Path::new(endpoint), "expected an http:// or https:// URL"));
         }
         if self.pip.is_empty() {
-            return Err(bad(
-                "KIN_PIP",
-                Path::new(""),
-                "expected a command, e.g. `python3 -m pip`",
-            ));
+            return Err(bad("KIN_PIP", Path::new(""), "expected a command, e.g. `python3 -m pip`"));
         }
-        for (var, dir) in [
-            ("KIN_HOME", &self.kin_home),
-            ("HF_HOME", &self.hf_hub_cache),
-        ] {
+        for (var, dir) in [("KIN_HOME", &self.kin_home), ("HF_HOME", &self.hf_hub_cache)] {
             if dir.as_os_str().is_empty() {
-                return Err(bad(
-                    var,
-                    dir,
-                    "unset, and so is HOME: set it to an absolute folder",
-                ));
+                return Err(bad(var, dir, "unset, and so is HOME: set it to an absolute folder"));
             }
             if dir.is_relative() {
                 return Err(bad(var, dir, "expected an absolute path"));
@@ -148,12 +126,7 @@ fn default_pip() -> Vec<String> {
 /// Whether an on/off variable is on. Anything but an explicit off (`0`, `false`, `no`, `off`)
 /// counts as on, so a mistyped `KIN_OFFLINE` errs on the side of no network.
 fn is_set(value: Option<String>) -> bool {
-    value.is_some_and(|v| {
-        !matches!(
-            v.trim().to_ascii_lowercase().as_str(),
-            "0" | "false" | "no" | "off"
-        )
-    })
+    value.is_some_and(|v| !matches!(v.trim().to_ascii_lowercase().as_str(), "0" | "false" | "no" | "off"))
 }
 
 impl fmt::Debug for FetchConfig {
@@ -177,10 +150,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn from(vars: &[(&str, &str)]) -> FetchConfig {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         FetchConfig::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -189,10 +159,7 @@ mod tests {
         let cfg = from(&[("HOME", "/home/u")]);
         assert!(cfg.validate().is_ok());
         assert_eq!(cfg.kin_home, PathBuf::from("/home/u/.cache/kin"));
-        assert_eq!(
-            cfg.hf_hub_cache,
-            PathBuf::from("/home/u/.cache/huggingface/hub")
-        );
+        assert_eq!(cfg.hf_hub_cache, PathBuf::from("/home/u/.cache/huggingface/hub"));
         assert_eq!(cfg.hf_endpoint, DEFAULT_HF_ENDPOINT);
         assert_eq!(cfg.pip, ["python3", "-m", "pip"]);
         assert!(!cfg.offline && cfg.hf_token.is_none());
@@ -216,11 +183,7 @@ mod tests {
         assert_eq!(cfg.hf_hub_cache, PathBuf::from("/data/hf/hub"));
         assert_eq!(cfg.hf_endpoint, "http://127.0.0.1:9");
         assert_eq!(cfg.pip, ["/venv/bin/python", "-m", "pip"]);
-        let hub_cache = from(&[
-            ("KIN_HOME", "/k"),
-            ("HF_HOME", "/data/hf"),
-            ("HF_HUB_CACHE", "/hc"),
-        ]);
+        let hub_cache = from(&[("KIN_HOME", "/k"), ("HF_HOME", "/data/hf"), ("HF_HUB_CACHE", "/hc")]);
         assert_eq!(hub_cache.hf_hub_cache, PathBuf::from("/hc"));
     }
 
@@ -229,20 +192,14 @@ mod tests {
         let cfg = from(&[("HOME", "/h"), ("HF_TOKEN", "hf_secret")]);
         assert_eq!(cfg.hf_token.as_deref(), Some("hf_secret"));
         let shown = format!("{cfg:?}");
-        assert!(
-            !shown.contains("hf_secret") && shown.contains("redacted"),
-            "{shown}"
-        );
+        assert!(!shown.contains("hf_secret") && shown.contains("redacted"), "{shown}");
     }
 
     #[test]
     fn offline_from_either_variable() {
         assert!(from(&[("HOME", "/h"), ("KIN_OFFLINE", "1")]).offline);
         assert!(from(&[("HOME", "/h"), ("HF_HUB_OFFLINE", "true")]).offline);
-        assert!(
-            from(&[("HOME", "/h"), ("KIN_OFFLINE", "maybe")]).offline,
-            "unclear means offline"
-        );
+        assert!(from(&[("HOME", "/h"), ("KIN_OFFLINE", "maybe")]).offline, "unclear means offline");
         assert!(!from(&[("HOME", "/h"), ("HF_HUB_OFFLINE", "0")]).offline);
         assert!(!from(&[("HOME", "/h"), ("KIN_OFFLINE", "")]).offline);
     }
@@ -252,15 +209,10 @@ mod tests {
         let invalid = |cfg: FetchConfig| matches!(cfg.validate(), Err(Error::Config { .. }));
         assert!(invalid(from(&[])), "no HOME and no KIN_HOME");
         assert!(from(&[]).kin_home.as_os_str().is_empty());
-        assert!(from(&[("KIN_HOME", "/k"), ("HF_HOME", "/h")])
-            .validate()
-            .is_ok());
+        assert!(from(&[("KIN_HOME", "/k"), ("HF_HOME", "/h")]).validate().is_ok());
         assert!(invalid(from(&[("KIN_HOME", "rel"), ("HF_HOME", "/h")])));
         assert!(invalid(from(&[("HOME", "/h"), ("HF_ENDPOINT", "ftp://x")])));
-        let err = from(&[("HF_HOME", "/h")])
-            .validate()
-            .unwrap_err()
-            .to_string();
+        let err = from(&[("HF_HOME", "/h")]).validate().unwrap_err().to_string();
         assert!(err.starts_with("KIN_HOME"), "{err}");
     }
 }

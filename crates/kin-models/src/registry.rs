@@ -16,9 +16,7 @@ pub struct Registry {
 impl Registry {
     /// The models kin ships cards for.
     pub fn builtin() -> Self {
-        Registry {
-            cards: BUILTIN.to_vec(),
-        }
+        Registry { cards: BUILTIN.to_vec() }
     }
 
     /// A registry of the given cards (tests, or cards from elsewhere).
@@ -33,17 +31,12 @@ impl Registry {
     /// The card whose name, alias or hub id equals `name`, ignoring case.
     pub fn find(&self, name: &str) -> Option<&ModelCard> {
         let name = name.trim();
-        self.cards
-            .iter()
-            .find(|card| keys(card).any(|key| key.eq_ignore_ascii_case(name)))
+        self.cards.iter().find(|card| keys(card).any(|key| key.eq_ignore_ascii_case(name)))
     }
 
     /// Like [`Registry::find`], but an unknown name is an error naming close matches.
     pub fn get(&self, name: &str) -> Result<&ModelCard> {
-        self.find(name).ok_or_else(|| Error::UnknownModel {
-            name: name.to_string(),
-            suggestions: self.suggest(name),
-        })
+        self.find(name).ok_or_else(|| Error::UnknownModel { name: name.to_string(), suggestions: self.suggest(name) })
     }
 
     /// Names of the cards closest to `name`: by substring, then by edit distance.
@@ -57,18 +50,12 @@ impl Registry {
             .cards
             .iter()
             .filter_map(|card| {
-                let score = keys(card)
-                    .map(|key| distance(&query, &key.to_ascii_lowercase()))
-                    .min()?;
+                let score = keys(card).map(|key| distance(&query, &key.to_ascii_lowercase())).min()?;
                 (score <= budget).then_some((score, card.name))
             })
             .collect();
         scored.sort();
-        scored
-            .into_iter()
-            .take(MAX_SUGGESTIONS)
-            .map(|(_, name)| name.to_string())
-            .collect()
+        scored.into_iter().take(MAX_SUGGESTIONS).map(|(_, name)| name.to_string()).collect()
     }
 }
 
@@ -80,9 +67,7 @@ impl Default for Registry {
 
 /// Every string a card answers to.
 fn keys(card: &ModelCard) -> impl Iterator<Item = &'static str> {
-    std::iter::once(card.name)
-        .chain(card.hub_id)
-        .chain(card.aliases.iter().copied())
+    std::iter::once(card.name).chain(card.hub_id).chain(card.aliases.iter().copied())
 }
 
 /// How far `query` is from `key`: 0 when `key` contains it (a typed fragment of a name), else
@@ -123,9 +108,7 @@ pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, &cb) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = (diagonal + usize::from(ca != cb))
-                .min(above + 1)
-                .min(row[j] + 1);
+            row[j + 1] = (diagonal + usize::from(ca != cb)).min(above + 1).min(row[j] + 1);
             diagonal = above;
         }
     }
@@ -147,22 +130,11 @@ mod tests {
     #[test]
     fn finds_by_name_alias_and_hub_id_ignoring_case() {
         let reg = Registry::builtin();
-        assert_eq!(
-            reg.get("all-minilm-l6-v2").unwrap().name,
-            "all-MiniLM-L6-v2"
-        );
-        assert_eq!(
-            reg.get("SENTENCE-TRANSFORMERS/all-MiniLM-L6-v2")
-                .unwrap()
-                .name,
-            "all-MiniLM-L6-v2"
-        );
+        assert_eq!(reg.get("all-minilm-l6-v2").unwrap().name, "all-MiniLM-L6-v2");
+        assert_eq!(reg.get("SENTENCE-TRANSFORMERS/all-MiniLM-L6-v2").unwrap().name, "all-MiniLM-L6-v2");
         assert_eq!(reg.get("mpnet").unwrap().dim, 768);
         assert_eq!(reg.get("openai:text-embedding-3-small").unwrap().dim, 1536);
-        assert_eq!(
-            reg.get("openai/clip-vit-large-patch14").unwrap().name,
-            "clip-vit-large-patch14"
-        );
+        assert_eq!(reg.get("openai/clip-vit-large-patch14").unwrap().name, "clip-vit-large-patch14");
         assert_eq!(reg.cards().len(), 9);
     }
 
@@ -172,21 +144,14 @@ mod tests {
         match reg.get("all-MiniLM-L6-v3") {
             Err(Error::UnknownModel { name, suggestions }) => {
                 assert_eq!(name, "all-MiniLM-L6-v3");
-                assert_eq!(
-                    suggestions.first().map(String::as_str),
-                    Some("all-MiniLM-L6-v2")
-                );
+                assert_eq!(suggestions.first().map(String::as_str), Some("all-MiniLM-L6-v2"));
             }
             other => panic!("expected UnknownModel, got {other:?}"),
         }
-        assert_eq!(
-            reg.suggest("whisper-tiny.em"),
-            vec!["whisper-tiny.en".to_string()]
-        );
+        assert_eq!(reg.suggest("whisper-tiny.em"), vec!["whisper-tiny.en".to_string()]);
         let clip = reg.suggest("clip-vit");
         assert!(
-            clip.contains(&"clip-vit-base-patch32".to_string())
-                && clip.contains(&"clip-vit-large-patch14".to_string())
+            clip.contains(&"clip-vit-base-patch32".to_string()) && clip.contains(&"clip-vit-large-patch14".to_string())
         );
         assert!(reg.suggest("zzzzzzzzzzzz").is_empty());
         let msg = reg.get("mpnet-base").unwrap_err().to_string();

@@ -27,12 +27,7 @@ impl Reply {
     }
 
     pub(crate) fn status(status: u16, body: Vec<u8>) -> Self {
-        Reply {
-            status,
-            headers: Vec::new(),
-            body,
-            declared_length: None,
-        }
+        Reply { status, headers: Vec::new(), body, declared_length: None }
     }
 
     pub(crate) fn header(mut self, name: &str, value: &str) -> Self {
@@ -63,10 +58,7 @@ pub(crate) struct MockHub {
 impl MockHub {
     pub(crate) fn start(routes: Vec<(String, Reply)>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind mock hub");
-        let endpoint = format!(
-            "http://{}",
-            listener.local_addr().expect("mock hub address")
-        );
+        let endpoint = format!("http://{}", listener.local_addr().expect("mock hub address"));
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&seen);
         std::thread::spawn(move || {
@@ -102,16 +94,10 @@ fn serve(stream: TcpStream, routes: &[(String, Reply)], log: &Mutex<Vec<SeenRequ
         }
     }
     if let Ok(mut seen) = log.lock() {
-        seen.push(SeenRequest {
-            path: path.clone(),
-            authorization,
-        });
+        seen.push(SeenRequest { path: path.clone(), authorization });
     }
     let not_found = Reply::status(404, b"Entry not found".to_vec());
-    let reply = routes
-        .iter()
-        .find(|(p, _)| *p == path)
-        .map_or(&not_found, |(_, r)| r);
+    let reply = routes.iter().find(|(p, _)| *p == path).map_or(&not_found, |(_, r)| r);
     let mut head = format!(
         "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
         reply.status,
@@ -122,9 +108,7 @@ fn serve(stream: TcpStream, routes: &[(String, Reply)], log: &Mutex<Vec<SeenRequ
     }
     head.push_str("\r\n");
     let mut out = &stream;
-    let _ = out
-        .write_all(head.as_bytes())
-        .and_then(|_| out.write_all(&reply.body));
+    let _ = out.write_all(head.as_bytes()).and_then(|_| out.write_all(&reply.body));
 }
 
 /// Routes of a hub serving a sentence-transformers repository: every required file, one optional
@@ -135,25 +119,14 @@ pub(crate) fn hub_routes(repo: &str, weights: &[u8], linked_etag: &str) -> Vec<(
     let mut routes: Vec<(String, Reply)> = crate::card::SENTENCE_TRANSFORMERS_FILES
         .iter()
         .filter(|f| **f != "model.safetensors")
-        .map(|f| {
-            (
-                format!("{base}/{f}"),
-                Reply::ok(format!("{{\"file\":\"{f}\"}}").into_bytes()),
-            )
-        })
+        .map(|f| (format!("{base}/{f}"), Reply::ok(format!("{{\"file\":\"{f}\"}}").into_bytes())))
         .collect();
-    routes.push((
-        format!("{base}/tokenizer_config.json"),
-        Reply::ok(b"{}".to_vec()),
-    ));
+    routes.push((format!("{base}/tokenizer_config.json"), Reply::ok(b"{}".to_vec())));
     let redirect = Reply::status(302, Vec::new())
         .header("Location", "/cdn/blob-123?sig=x")
         .header("X-Linked-ETag", &format!("\"{linked_etag}\""));
     routes.push((format!("{base}/model.safetensors"), redirect));
-    routes.push((
-        "/cdn/blob-123?sig=x".to_string(),
-        Reply::ok(weights.to_vec()),
-    ));
+    routes.push(("/cdn/blob-123?sig=x".to_string(), Reply::ok(weights.to_vec())));
     routes
 }
 
@@ -161,9 +134,7 @@ pub(crate) fn hub_routes(repo: &str, weights: &[u8], linked_etag: &str) -> Vec<(
 pub(crate) fn zip_bytes(entries: &[(&str, &[u8])]) -> Vec<u8> {
     let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
     for (name, contents) in entries {
-        writer
-            .start_file(*name, SimpleFileOptions::default())
-            .expect("zip entry");
+        writer.start_file(*name, SimpleFileOptions::default()).expect("zip entry");
         writer.write_all(contents).expect("zip write");
     }
     writer.finish().expect("zip finish").into_inner()

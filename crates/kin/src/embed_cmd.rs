@@ -62,7 +62,11 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     }
     if let Some(path) = &args.output {
         let secs = started.elapsed().as_secs_f64();
-        tracing::info!("embedded {done} inputs ({skipped} skipped) with {} into {} in {secs:.1}s", model.name(), path.display());
+        tracing::info!(
+            "embedded {done} inputs ({skipped} skipped) with {} into {} in {secs:.1}s",
+            model.name(),
+            path.display()
+        );
     }
     Ok(())
 }

@@ -66,17 +66,30 @@ impl Records {
                 line: None,
                 message: "give texts as arguments or --input, not both".into(),
             }),
-            (Some(path), true) if path == Path::new("-") => Ok(from_reader(Box::new(io::stdin().lock()), Format::Lines, "stdin".into())),
+            (Some(path), true) if path == Path::new("-") => {
+                Ok(from_reader(Box::new(io::stdin().lock()), Format::Lines, "stdin".into()))
+            }
             (Some(path), true) => {
                 let name = path.display().to_string();
-                let file = File::open(path).map_err(|e| InputError { source_name: name.clone(), line: None, message: e.to_string() })?;
+                let file = File::open(path).map_err(|e| InputError {
+                    source_name: name.clone(),
+                    line: None,
+                    message: e.to_string(),
+                })?;
                 let format = match path.extension().and_then(|e| e.to_str()) {
                     Some("jsonl") | Some("ndjson") => Format::Jsonl,
                     _ => Format::Lines,
                 };
                 Ok(from_reader(Box::new(BufReader::with_capacity(1 << 20, file)), format, name))
             }
-            (None, false) => Ok(Records { reader: None, args: texts.into_iter(), format: Format::Lines, name: "arguments".into(), line: 0, buf: Vec::new() }),
+            (None, false) => Ok(Records {
+                reader: None,
+                args: texts.into_iter(),
+                format: Format::Lines,
+                name: "arguments".into(),
+                line: 0,
+                buf: Vec::new(),
+            }),
             (None, true) if io::stdin().is_terminal() => Err(InputError {
                 source_name: "input".into(),
                 line: None,

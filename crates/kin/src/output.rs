@@ -54,7 +54,9 @@ impl Sink {
             Sink::Npy { out, rows, dim, path, .. } => {
                 match *dim {
                     None => *dim = Some(vector.len()),
-                    Some(d) if d != vector.len() => bail!("{}: vector of length {} after rows of {d}", path.display(), vector.len()),
+                    Some(d) if d != vector.len() => {
+                        bail!("{}: vector of length {} after rows of {d}", path.display(), vector.len())
+                    }
                     _ => {}
                 }
                 for v in vector {

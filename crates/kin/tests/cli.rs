@@ -43,7 +43,17 @@ fn models_list_shows_every_card() {
     let out = run(kin().args(["models", "list"]));
     assert!(out.status.success());
     let table = String::from_utf8(out.stdout).unwrap();
-    for name in ["all-MiniLM-L6-v2", "all-mpnet-base-v2", "resnet-50", "clip-vit-base-patch32", "clip-vit-large-patch14", "whisper-base", "whisper-tiny.en", "multimodal-perceiver", "text-embedding-3-small"] {
+    for name in [
+        "all-MiniLM-L6-v2",
+        "all-mpnet-base-v2",
+        "resnet-50",
+        "clip-vit-base-patch32",
+        "clip-vit-large-patch14",
+        "whisper-base",
+        "whisper-tiny.en",
+        "multimodal-perceiver",
+        "text-embedding-3-small",
+    ] {
         assert!(table.contains(name), "{name} missing from\n{table}");
     }
     let out = run(kin().args(["models", "list", "--json"]));
@@ -82,14 +92,24 @@ fn npy_and_jsonl_outputs_agree_in_input_order() {
     let npy = dir.path().join("out.npy");
     let jsonl = dir.path().join("out.jsonl");
     for out_path in [&npy, &jsonl] {
-        let out = run(kin().env("KIN_OFFLINE", "1").args(["embed", "--model"]).arg(minilm_dir()).arg("--input").arg(&input).arg("--output").arg(out_path));
+        let out = run(kin()
+            .env("KIN_OFFLINE", "1")
+            .args(["embed", "--model"])
+            .arg(minilm_dir())
+            .arg("--input")
+            .arg(&input)
+            .arg("--output")
+            .arg(out_path));
         assert!(out.status.success(), "{}", stderr(&out));
     }
     let (data, rows, dim) = read_npy(&npy);
     assert_eq!((rows, dim), (3, 384));
     let lines: Vec<serde_json::Value> =
         std::fs::read_to_string(&jsonl).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.iter().map(|l| l["id"].clone()).collect::<Vec<serde_json::Value>>(), vec![serde_json::json!("b"), serde_json::json!(7), serde_json::json!(2)]);
+    assert_eq!(
+        lines.iter().map(|l| l["id"].clone()).collect::<Vec<serde_json::Value>>(),
+        vec![serde_json::json!("b"), serde_json::json!(7), serde_json::json!(2)]
+    );
     for (r, line) in lines.iter().enumerate() {
         let v: Vec<f32> = line["vector"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
         assert_eq!(v, data[r * dim..(r + 1) * dim].to_vec(), "row {r}");
@@ -103,7 +123,15 @@ fn non_utf8_line_is_named_and_can_be_skipped() {
     std::fs::write(&input, b"good line\nbad \xff\xfe line\nanother good line\n").unwrap();
     let output = dir.path().join("out.npy");
     let embed = |extra: &[&str]| {
-        run(kin().env("KIN_OFFLINE", "1").args(["embed", "--model"]).arg(minilm_dir()).arg("--input").arg(&input).arg("--output").arg(&output).args(extra))
+        run(kin()
+            .env("KIN_OFFLINE", "1")
+            .args(["embed", "--model"])
+            .arg(minilm_dir())
+            .arg("--input")
+            .arg(&input)
+            .arg("--output")
+            .arg(&output)
+            .args(extra))
     };
     let out = embed(&[]);
     assert_eq!(out.status.code(), Some(2));
@@ -122,7 +150,14 @@ fn empty_input_gives_empty_output() {
     let input = dir.path().join("empty.txt");
     std::fs::write(&input, b"").unwrap();
     let output = dir.path().join("out.npy");
-    let out = run(kin().env("KIN_OFFLINE", "1").args(["embed", "--model"]).arg(minilm_dir()).arg("--input").arg(&input).arg("--output").arg(&output));
+    let out = run(kin()
+        .env("KIN_OFFLINE", "1")
+        .args(["embed", "--model"])
+        .arg(minilm_dir())
+        .arg("--input")
+        .arg(&input)
+        .arg("--output")
+        .arg(&output));
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("no inputs"));
     assert_eq!(read_npy(&output), (vec![], 0, 384));

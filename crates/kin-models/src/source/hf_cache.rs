@@ -27,12 +27,7 @@ pub(crate) fn find_snapshot(hub_cache: &Path, files: &HubFiles) -> Option<PathBu
     let complete = |dir: &Path| files.required.iter().all(|f| dir.join(f).is_file());
 
     let pinned = fs::read_to_string(repo.join("refs").join(files.revision)).ok();
-    for name in pinned
-        .as_deref()
-        .map(str::trim)
-        .into_iter()
-        .chain([files.revision])
-    {
+    for name in pinned.as_deref().map(str::trim).into_iter().chain([files.revision]) {
         let dir = snapshots.join(name);
         if !name.is_empty() && complete(&dir) {
             return Some(dir);
@@ -42,10 +37,7 @@ pub(crate) fn find_snapshot(hub_cache: &Path, files: &HubFiles) -> Option<PathBu
         .ok()?
         .filter_map(|entry| {
             let entry = entry.ok()?;
-            let modified = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .unwrap_or(SystemTime::UNIX_EPOCH);
+            let modified = entry.metadata().and_then(|m| m.modified()).unwrap_or(SystemTime::UNIX_EPOCH);
             Some((modified, entry.path()))
         })
         .filter(|(_, dir)| complete(dir))
@@ -124,11 +116,7 @@ pub(crate) mod tests {
         let tmp = tempfile::tempdir().unwrap();
         assert_eq!(find_snapshot(tmp.path(), &FILES), None, "empty cache");
         fake_snapshot(tmp.path(), "partial", &["config.json"]);
-        assert_eq!(
-            find_snapshot(tmp.path(), &FILES),
-            None,
-            "config.json alone is not a model"
-        );
+        assert_eq!(find_snapshot(tmp.path(), &FILES), None, "config.json alone is not a model");
         let full = fake_snapshot(tmp.path(), "full", SENTENCE_TRANSFORMERS_FILES);
         assert_eq!(find_snapshot(tmp.path(), &FILES), Some(full));
     }
@@ -141,10 +129,7 @@ pub(crate) mod tests {
         copy_snapshot(&snap, &FILES, &dest).unwrap();
         let pooling = fs::read_to_string(dest.join("1_Pooling/config.json")).unwrap();
         assert_eq!(pooling, "contents of 1_Pooling/config.json");
-        assert!(
-            !dest.join("tokenizer_config.json").exists(),
-            "optional files absent from the snapshot are skipped"
-        );
+        assert!(!dest.join("tokenizer_config.json").exists(), "optional files absent from the snapshot are skipped");
         assert!(!dest.join("1_Pooling/config.json").is_symlink());
     }
 }

@@ -24,9 +24,9 @@ pub(crate) fn download(files: &HubFiles, cfg: &FetchConfig, dest: &Path) -> Resu
     for (file, needed) in required.chain(files.optional.iter().map(|f| (*f, false))) {
         match download_file(&agent, cfg, files, file, dest) {
             Ok(bytes) => debug!("downloaded {}/{file} ({bytes} bytes)", files.repo),
-            Err(Error::Http {
-                status: Some(404), ..
-            }) if !needed => debug!("{} has no {file}; it is optional", files.repo),
+            Err(Error::Http { status: Some(404), .. }) if !needed => {
+                debug!("{} has no {file}; it is optional", files.repo)
+            }
             Err(e) => return Err(e),
         }
     }
@@ -35,9 +35,7 @@ pub(crate) fn download(files: &HubFiles, cfg: &FetchConfig, dest: &Path) -> Resu
 }
 
 fn agent(cfg: &FetchConfig) -> ureq::Agent {
-    let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-        .iter()
-        .any(|p| cfg.hf_endpoint.starts_with(p));
+    let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|p| cfg.hf_endpoint.starts_with(p));
     ureq::AgentBuilder::new()
         .timeout_connect(cfg.connect_timeout)
         .timeout_read(cfg.read_timeout)
@@ -48,18 +46,9 @@ fn agent(cfg: &FetchConfig) -> ureq::Agent {
 }
 
 /// Downloads one file to `dest/file`, returning its size.
-fn download_file(
-    agent: &ureq::Agent,
-    cfg: &FetchConfig,
-    files: &HubFiles,
-    file: &str,
-    dest: &Path,
-) -> Result<u64> {
+fn download_file(agent: &ureq::Agent, cfg: &FetchConfig, files: &HubFiles, file: &str, dest: &Path) -> Result<u64> {
     let hub = origin(&cfg.hf_endpoint).to_string();
-    let mut url = format!(
-        "{}/{}/resolve/{}/{file}",
-        cfg.hf_endpoint, files.repo, files.revision
-    );
+    let mut url = format!("{}/{}/resolve/{}/{file}", cfg.hf_endpoint, files.repo, files.revision);
     let mut expected: Option<String> = None;
     for _ in 0..=MAX_REDIRECTS {
         let from_hub = origin(&url) == hub;
@@ -70,28 +59,18 @@ fn download_file(
         let response = match request.call() {
             Ok(response) => response,
             Err(ureq::Error::Status(code, response)) => {
-                return Err(Error::Http {
-                    url,
-                    status: Some(code),
-                    message: explain(code, files.repo, response),
-                })
+                return Err(Error::Http { url, status: Some(code), message: explain(code, files.repo, response) })
             }
             Err(ureq::Error::Transport(t)) => {
                 let message = match t.message() {
                     Some(detail) => format!("{}: {detail}", t.kind()),
                     None => t.kind().to_string(),
                 };
-                return Err(Error::Http {
-                    url,
-                    status: None,
-                    message,
-                });
+                return Err(Error::Http { url, status: None, message });
             }
         };
         if from_hub && expected.is_none() {
-            expected = ["X-Linked-ETag", "ETag"]
-                .iter()
-                .find_map(|h| response.header(h).and_then(sha256_etag));
+            expected = ["X-Linked-ETag", "ETag"].iter().find_map(|h| response.header(h).and_then(sha256_etag));
         }
         if (300..400).contains(&response.status()) {
             let Some(location) = response.header("Location") else {
@@ -104,44 +83,28 @@ fn download_file(
             url = join(&url, location);
             continue;
         }
-        let length = response
-            .header("Content-Length")
-            .and_then(|v| v.trim().parse::<u64>().ok());
+        let length = response.header("Content-Length").and_then(|v| v.trim().parse::<u64>().ok());
         let mut out = PartialFile::create(&dest.join(file))?;
         let copied = out.copy_from(&mut response.into_reader());
         if let Err(e) = copied {
-            return Err(Error::Http {
-                url,
-                status: None,
-                message: format!("download of {file} interrupted: {e}"),
-            });
+            return Err(Error::Http { url, status: None, message: format!("download of {file} interrupted: {e}") });
         }
         if let Some(length) = length.filter(|&n| n != out.written) {
             let message = format!("truncated download: {} of {length} bytes", out.written);
-            return Err(Error::Corrupt {
-                path: out.path,
-                message,
-            });
+            return Err(Error::Corrupt { path: out.path, message });
         }
         let written = out.written;
         out.finish(expected.as_deref())?;
         return Ok(written);
     }
-    Err(Error::Http {
-        url,
-        status: None,
-        message: format!("more than {MAX_REDIRECTS} redirects"),
-    })
+    Err(Error::Http { url, status: None, message: format!("more than {MAX_REDIRECTS} redirects") })
 }
 
 /// An error message for an HTTP status, with the fix when there is one.
 fn explain(code: u16, repo: &str, response: ureq::Response) -> String {
     let mut body = response.into_string().unwrap_or_default();
     if body.len() > MAX_ERROR_BODY {
-        let cut = (0..=MAX_ERROR_BODY)
-            .rev()
-            .find(|&i| body.is_char_boundary(i))
-            .unwrap_or(0);
+        let cut = (0..=MAX_ERROR_BODY).rev().find(|&i| body.is_char_boundary(i)).unwrap_or(0);
         body.truncate(cut);
     }
     let body = body.trim();
@@ -164,9 +127,7 @@ fn sha256_etag(value: &str) -> Option<String> {
 /// `scheme://host[:port]` of a URL.
 fn origin(url: &str) -> &str {
     let start = url.find("://").map_or(0, |i| i + 3);
-    let end = url[start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| start + i);
+    let end = url[start..].find(['/', '?', '#']).map_or(url.len(), |i| start + i);
     &url[..end]
 }
 
@@ -222,34 +183,16 @@ mod tests {
         download(&FILES, &cfg, &dest).unwrap();
 
         assert_eq!(fs::read(dest.join("model.safetensors")).unwrap(), weights);
-        assert!(fs::read_to_string(dest.join("1_Pooling/config.json"))
-            .unwrap()
-            .contains("1_Pooling"));
+        assert!(fs::read_to_string(dest.join("1_Pooling/config.json")).unwrap().contains("1_Pooling"));
         assert!(dest.join("tokenizer_config.json").exists());
-        assert!(
-            !dest.join("special_tokens_map.json").exists(),
-            "optional 404 is skipped"
-        );
+        assert!(!dest.join("special_tokens_map.json").exists(), "optional 404 is skipped");
         let requests = hub.requests();
-        let auth = |path: &str| {
-            requests
-                .iter()
-                .find(|r| r.path.ends_with(path))
-                .and_then(|r| r.authorization.clone())
-        };
+        let auth = |path: &str| requests.iter().find(|r| r.path.ends_with(path)).and_then(|r| r.authorization.clone());
         assert_eq!(auth("/config.json").as_deref(), Some("Bearer hf_test"));
-        assert!(
-            requests
-                .iter()
-                .any(|r| r.path.ends_with("special_tokens_map.json")),
-            "optional file was asked for"
-        );
+        assert!(requests.iter().any(|r| r.path.ends_with("special_tokens_map.json")), "optional file was asked for");
         // The mock CDN shares the hub's origin here, so the token goes along; a foreign host would not get it.
         assert_eq!(origin("https://cdn-lfs.hf.co/x"), "https://cdn-lfs.hf.co");
-        assert_ne!(
-            origin("https://cdn-lfs.hf.co/x"),
-            origin("https://huggingface.co/a/b")
-        );
+        assert_ne!(origin("https://cdn-lfs.hf.co/x"), origin("https://huggingface.co/a/b"));
     }
 
     #[test]
@@ -258,14 +201,8 @@ mod tests {
         let hub = MockHub::start(st_routes(&weights, &"ab".repeat(32)));
         let (tmp, cfg) = config(&hub.endpoint, None);
         let err = download(&FILES, &cfg, &tmp.path().join("out")).unwrap_err();
-        assert!(
-            matches!(&err, Error::ChecksumMismatch { path, .. } if path.ends_with("model.safetensors")),
-            "{err}"
-        );
-        assert!(
-            hub.requests().iter().all(|r| r.authorization.is_none()),
-            "no token, no header"
-        );
+        assert!(matches!(&err, Error::ChecksumMismatch { path, .. } if path.ends_with("model.safetensors")), "{err}");
+        assert!(hub.requests().iter().all(|r| r.authorization.is_none()), "no token, no header");
     }
 
     #[test]
@@ -276,10 +213,7 @@ mod tests {
         let hub = MockHub::start(routes);
         let (tmp, cfg) = config(&hub.endpoint, None);
         let err = download(&FILES, &cfg, &tmp.path().join("out")).unwrap_err();
-        assert!(
-            matches!(&err, Error::Http { status: Some(404), url, .. } if url.ends_with("modules.json")),
-            "{err}"
-        );
+        assert!(matches!(&err, Error::Http { status: Some(404), url, .. } if url.ends_with("modules.json")), "{err}");
 
         let mut routes = st_routes(&weights, &sha256_hex(&weights));
         for (path, reply) in &mut routes {
@@ -290,17 +224,8 @@ mod tests {
         let hub = MockHub::start(routes);
         let (tmp, cfg) = config(&hub.endpoint, None);
         let err = download(&FILES, &cfg, &tmp.path().join("out")).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::Http { status: None, .. } | Error::Corrupt { .. }
-            ),
-            "{err}"
-        );
-        assert!(
-            !tmp.path().join("out/model.safetensors").exists(),
-            "a truncated file never gets its final name"
-        );
+        assert!(matches!(err, Error::Http { status: None, .. } | Error::Corrupt { .. }), "{err}");
+        assert!(!tmp.path().join("out/model.safetensors").exists(), "a truncated file never gets its final name");
     }
 
     #[test]
@@ -323,10 +248,6 @@ mod tests {
         assert_eq!(origin("http://127.0.0.1:8080/a/b"), "http://127.0.0.1:8080");
         let sha = "a".repeat(64);
         assert_eq!(sha256_etag(&format!("W/\"{sha}\"")), Some(sha));
-        assert_eq!(
-            sha256_etag("\"0123456789abcdef0123456789abcdef01234567\""),
-            None,
-            "git sha1"
-        );
+        assert_eq!(sha256_etag("\"0123456789abcdef0123456789abcdef01234567\""), None, "git sha1");
     }
 }

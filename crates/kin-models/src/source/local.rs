@@ -26,9 +26,7 @@ pub(crate) fn model_dir(spec: &str) -> Result<Option<PathBuf>> {
         return Ok(Some(path.to_path_buf()));
     }
     if explicit || !path.is_dir() {
-        return Err(Error::NotAModelDir {
-            path: path.to_path_buf(),
-        });
+        return Err(Error::NotAModelDir { path: path.to_path_buf() });
     }
     info!("{spec} has no config.json; resolving it as a model name");
     Ok(None)
@@ -39,9 +37,7 @@ pub(crate) fn is_hub_id(spec: &str) -> bool {
     let ok = |part: &str| {
         !part.is_empty()
             && !part.starts_with(['.', '-'])
-            && part
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && part.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     };
     matches!(spec.split_once('/'), Some((org, name)) if ok(org) && ok(name))
 }
@@ -65,10 +61,7 @@ mod tests {
         let spec = tmp.path().to_str().unwrap();
         assert!(matches!(model_dir(spec), Err(Error::NotAModelDir { .. })));
         let missing = tmp.path().join("nope");
-        assert!(matches!(
-            model_dir(missing.to_str().unwrap()),
-            Err(Error::Io { .. })
-        ));
+        assert!(matches!(model_dir(missing.to_str().unwrap()), Err(Error::Io { .. })));
         assert!(model_dir("all-MiniLM-L6-v2").unwrap().is_none());
     }
 

