@@ -1,6 +1,7 @@
 //! Text to token ids with the checkpoint's own `tokenizer.json`, truncated like
-//! sentence-transformers: surrounding whitespace stripped, longest-first to `max_seq_length`
-//! including the special tokens.
+//! sentence-transformers: longest-first to `max_seq_length` including the special tokens, with
+//! the truncation and padding settings stored in `tokenizer.json` (128 in several published
+//! checkpoints) replaced by kin's own.
 
 use std::path::Path;
 
@@ -34,30 +35,13 @@ impl TextTokenizer {
             .par_iter()
             .enumerate()
             .map(|(index, text)| {
-                let text = python_strip(text);
                 let encoding = if self.lowercase {
                     self.inner.encode(text.to_lowercase(), true)
                 } else {
-                    self.inner.encode(text, true)
+                    self.inner.encode(*text, true)
                 };
                 encoding.map(|e| e.get_ids().to_vec()).map_err(|e| Error::Tokenize { index, message: e.to_string() })
             })
             .collect()
-    }
-}
-
-/// Python's `str.strip()`: Unicode whitespace plus the ASCII separators U+001C–U+001F.
-fn python_strip(s: &str) -> &str {
-    s.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn strips_like_python() {
-        assert_eq!(python_strip(" \t\n a b \u{3000}\u{1f}"), "a b");
-        assert_eq!(python_strip("\u{200b}x"), "\u{200b}x");
     }
 }
