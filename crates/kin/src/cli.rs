@@ -13,6 +13,9 @@ pub struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// The embedded store's data directory.
+    #[arg(long, global = true, env = "KIN_DATA", default_value = "./kin-data")]
+    pub data: PathBuf,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -24,6 +27,113 @@ pub enum Command {
     Models(ModelsCommand),
     /// Turn inputs into vectors.
     Embed(EmbedArgs),
+    /// Collections of the embedded store: create, list, info, drop.
+    #[command(subcommand)]
+    Collection(CollectionCommand),
+    /// Embed files (recursively) into a collection; unchanged files are skipped.
+    Add(AddArgs),
+    /// Load precomputed vectors into a collection.
+    Import(ImportArgs),
+    /// Find the items nearest a query.
+    Search(SearchArgs),
+}
+
+#[derive(Subcommand)]
+pub enum CollectionCommand {
+    /// Create a collection bound to a model (its dimension and metric follow) or to a bare dimension.
+    Create(CreateArgs),
+    /// Every collection with its model, dimension and size.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One collection's settings and size.
+    Info {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a collection and everything in it.
+    Drop { name: String },
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("kind").required(true).args(["model", "dim"])))]
+pub struct CreateArgs {
+    pub name: String,
+    /// The model whose vectors the collection holds.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// A bare vector dimension (for `kin import`).
+    #[arg(long)]
+    pub dim: Option<usize>,
+    /// cosine, dot or l2 (default: cosine).
+    #[arg(long)]
+    pub metric: Option<String>,
+    /// hnsw (approximate, default) or flat (exact).
+    #[arg(long, default_value = "hnsw")]
+    pub index: String,
+    /// HNSW links per node.
+    #[arg(long, default_value_t = 16)]
+    pub m: usize,
+    #[arg(long, default_value_t = 200)]
+    pub ef_construction: usize,
+    /// none or int8 (int8 graph walk, exact re-ranking).
+    #[arg(long, default_value = "none")]
+    pub quantize: String,
+}
+
+#[derive(Args)]
+pub struct AddArgs {
+    pub collection: String,
+    /// Files or directories (walked recursively).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Most files embedded in one batch.
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: usize,
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    pub collection: String,
+    /// float32 (or float64) `.npy`, one row per item.
+    #[arg(long)]
+    pub vectors: PathBuf,
+    /// One id per line (default: 0..n-1); integers stay integers.
+    #[arg(long)]
+    pub ids: Option<PathBuf>,
+    /// One JSON object per line, the payload of the item on the same row.
+    #[arg(long)]
+    pub payloads: Option<PathBuf>,
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("query_kind").required(true).args(["query", "vector_file"])))]
+pub struct SearchArgs {
+    pub collection: String,
+    /// A text query, embedded with the collection's model.
+    pub query: Option<String>,
+    /// Query vectors (`.npy`, one row per query).
+    #[arg(long)]
+    pub vector_file: Option<PathBuf>,
+    #[arg(short, default_value_t = 10)]
+    pub k: usize,
+    /// Candidate list size of the graph walk (higher: better recall, slower).
+    #[arg(long)]
+    pub ef: Option<usize>,
+    /// Payload filter, e.g. `year >= 2020 and lang in ["en", "fr"]`.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Exact search (scan every vector).
+    #[arg(long)]
+    pub exact: bool,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+    /// Write result ids (int64, queries × k, -1 where fewer than k) to this `.npy`.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]

@@ -1,10 +1,14 @@
 //! The `kin` command line: a thin layer over kin's library crates.
 
+mod add_cmd;
 mod cli;
 mod embed_cmd;
 mod input;
 mod models_cmd;
+mod npy;
 mod output;
+mod search_cmd;
+mod store_cmd;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -15,10 +19,16 @@ use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.verbose, cli.quiet);
+    // Model sources are reported (one line each) where a model is the point of the command.
+    let sources = matches!(cli.command, Command::Models(_) | Command::Embed(_));
+    init_tracing(cli.verbose, cli.quiet, sources);
     let result = match cli.command {
         Command::Models(cmd) => models_cmd::run(cmd),
         Command::Embed(args) => embed_cmd::run(args),
+        Command::Collection(cmd) => store_cmd::run(&cli.data, cmd),
+        Command::Add(args) => add_cmd::run(&cli.data, args),
+        Command::Import(args) => store_cmd::import(&cli.data, args),
+        Command::Search(args) => search_cmd::run(&cli.data, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -32,11 +42,12 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr: warnings, plus the model sources tried (`kin_models` at info).
-fn init_tracing(verbose: u8, quiet: bool) {
+fn init_tracing(verbose: u8, quiet: bool, sources: bool) {
     use tracing_subscriber::EnvFilter;
     let default = match (quiet, verbose) {
         (true, _) => "error",
-        (false, 0) => "warn,kin_models=info",
+        (false, 0) if sources => "warn,kin_models=info",
+        (false, 0) => "warn",
         (false, 1) => "info",
         (false, _) => "debug",
     };
@@ -51,13 +62,11 @@ fn init_tracing(verbose: u8, quiet: bool) {
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain()
-        .filter_map(|c| c.downcast_ref::<std::io::Error>())
-        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    e.chain().filter_map(|c| c.downcast_ref::<std::io::Error>()).any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// The one place errors become exit codes: 2 for bad input or usage, 3 for a model that cannot
-/// be found or loaded, 1 otherwise.
+/// be found or loaded, 4 for a data directory in use by another process, 1 otherwise.
 fn exit_code(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
         if cause.downcast_ref::<input::InputError>().is_some() {
@@ -72,6 +81,24 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         }
         if cause.downcast_ref::<kin_models::Error>().is_some() {
             return 3;
+        }
+        if cause.downcast_ref::<kin_core::filter::FilterError>().is_some() {
+            return 2;
+        }
+        if let Some(err) = cause.downcast_ref::<kin_store::Error>() {
+            use kin_store::Error as E;
+            return match err {
+                E::DimensionMismatch { .. }
+                | E::NonFinite { .. }
+                | E::QueryDimension { .. }
+                | E::UnknownCollection { .. }
+                | E::CollectionExists(_)
+                | E::InvalidName { .. }
+                | E::InvalidSettings(_)
+                | E::ModelMismatch { .. } => 2,
+                E::Locked { .. } => 4,
+                _ => 1,
+            };
         }
     }
     1

@@ -1,0 +1,337 @@
+//! `Collection`: items of one model (or one bare dimension), their index, log and snapshots.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use kin_core::filter::Filter;
+use kin_core::Metric;
+use parking_lot::{Mutex, RwLock};
+use serde_json::Value;
+
+use crate::config::CollectionConfig;
+use crate::item::{Item, ItemId};
+use crate::record::Record;
+use crate::snapshot;
+use crate::vectors::VectorIndex;
+use crate::wal::{SyncPolicy, Wal};
+use crate::{Error, Result};
+
+/// The log is folded into a snapshot once it grows past this many bytes.
+const SNAPSHOT_AFTER_BYTES: u64 = 256 << 20;
+
+pub(crate) const CONFIG_FILE: &str = "collection.json";
+const WAL_FILE: &str = "wal.log";
+const SNAPSHOT_FILE: &str = "snapshot.bin";
+
+/// What a search returns for one item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub id: ItemId,
+    /// Similarity for cosine and dot (higher is closer), distance for l2 (lower is closer).
+    pub score: f32,
+    pub payload: Value,
+    pub source: Option<String>,
+}
+
+/// How to search.
+#[derive(Debug, Clone)]
+pub struct SearchParams<'a> {
+    pub k: usize,
+    /// Candidate list size of the graph walk (higher: better recall, slower); at least `k`.
+    pub ef: Option<usize>,
+    pub filter: Option<&'a Filter>,
+    /// Scan every vector instead of walking the graph (the ground truth).
+    pub exact: bool,
+}
+
+impl Default for SearchParams<'_> {
+    fn default() -> Self {
+        SearchParams { k: 10, ef: None, filter: None, exact: false }
+    }
+}
+
+struct Meta {
+    id: ItemId,
+    payload: Value,
+    source: Option<String>,
+    content_hash: Option<String>,
+}
+
+struct State {
+    ids: HashMap<ItemId, u32>,
+    slots: Vec<Option<Meta>>,
+    index: VectorIndex,
+    next_lsn: u64,
+}
+
+pub struct Collection {
+    config: CollectionConfig,
+    dir: PathBuf,
+    state: RwLock<State>,
+    wal: Mutex<Wal>,
+}
+
+impl Collection {
+    /// Creates the collection's directory and files.
+    pub(crate) fn create(dir: &Path, config: CollectionConfig, sync: SyncPolicy) -> Result<Self> {
+        config.validate()?;
+        let partial = dir.with_extension("partial");
+        let _ = fs::remove_dir_all(&partial);
+        fs::create_dir_all(&partial).map_err(|e| Error::io(&partial, e))?;
+        let cfg_path = partial.join(CONFIG_FILE);
+        let json = serde_json::to_vec_pretty(&config).map_err(|source| Error::Config { path: cfg_path.clone(), source })?;
+        fs::write(&cfg_path, json).map_err(|e| Error::io(&cfg_path, e))?;
+        snapshot::sync_dir(&partial)?;
+        fs::rename(&partial, dir).map_err(|e| Error::io(dir, e))?;
+        snapshot::sync_dir(dir.parent().unwrap_or(Path::new(".")))?;
+        Collection::open(dir, sync)
+    }
+
+    /// Opens a collection: its snapshot, then the log written since.
+    pub(crate) fn open(dir: &Path, sync: SyncPolicy) -> Result<Self> {
+        let cfg_path = dir.join(CONFIG_FILE);
+        let text = fs::read(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
+        let config: CollectionConfig =
+            serde_json::from_slice(&text).map_err(|source| Error::Config { path: cfg_path.clone(), source })?;
+        config.validate()?;
+        let mut state = State { ids: HashMap::new(), slots: Vec::new(), index: VectorIndex::new(&config)?, next_lsn: 1 };
+        if let Some(snap) = snapshot::read(&dir.join(SNAPSHOT_FILE))? {
+            state.next_lsn = snap.lsn + 1;
+            state.apply_all(snap.items.into_iter().map(Record::Upsert))?;
+        }
+        let (wal, records) = Wal::open(&dir.join(WAL_FILE), sync)?;
+        let first = state.next_lsn;
+        let replay: Vec<Record> = records.into_iter().filter(|(lsn, _)| *lsn >= first).map(|(_, r)| r).collect();
+        state.next_lsn += replay.len() as u64;
+        state.apply_all(replay.into_iter())?;
+        tracing::debug!(collection = %config.name, items = state.ids.len(), "opened");
+        Ok(Collection { config, dir: dir.to_path_buf(), state: RwLock::new(state), wal: Mutex::new(wal) })
+    }
+
+    pub fn config(&self) -> &CollectionConfig {
+        &self.config
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    pub fn count(&self) -> usize {
+        self.state.read().ids.len()
+    }
+
+    /// Checks that vectors of `model` may enter this collection.
+    pub fn check_model(&self, model: &str) -> Result<()> {
+        match &self.config.model {
+            Some(m) if m != model => Err(Error::ModelMismatch {
+                collection: self.config.name.clone(),
+                expected: m.clone(),
+                got: model.to_string(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Inserts or replaces items; durable when it returns. A bad item rejects the whole batch
+    /// and nothing of it is written.
+    pub fn upsert(&self, mut items: Vec<Item>) -> Result<()> {
+        for item in &mut items {
+            self.check_vector(&item.id, &item.vector)?;
+            if self.config.metric == Metric::Cosine {
+                normalize(&mut item.vector);
+            }
+        }
+        self.write(items.into_iter().map(Record::Upsert).collect())
+    }
+
+    /// Deletes items; returns how many existed. Durable when it returns.
+    pub fn delete(&self, ids: &[ItemId]) -> Result<usize> {
+        let existing: Vec<Record> = {
+            let state = self.state.read();
+            ids.iter().filter(|id| state.ids.contains_key(id)).map(|id| Record::Delete(id.clone())).collect()
+        };
+        let n = existing.len();
+        self.write(existing)?;
+        Ok(n)
+    }
+
+    fn write(&self, records: Vec<Record>) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut wal = self.wal.lock();
+        let mut state = self.state.write();
+        wal.append(state.next_lsn, &records)?;
+        state.next_lsn += records.len() as u64;
+        state.apply_all(records.into_iter())?;
+        if wal.len() > SNAPSHOT_AFTER_BYTES {
+            self.snapshot_locked(&mut wal, &state)?;
+        }
+        Ok(())
+    }
+
+    /// Folds the log into a snapshot now.
+    pub fn snapshot(&self) -> Result<()> {
+        let mut wal = self.wal.lock();
+        let state = self.state.read();
+        self.snapshot_locked(&mut wal, &state)
+    }
+
+    fn snapshot_locked(&self, wal: &mut Wal, state: &State) -> Result<()> {
+        let items: Vec<Item> = state.live_items();
+        snapshot::write(&self.dir.join(SNAPSHOT_FILE), state.next_lsn - 1, items.iter())?;
+        wal.clear()
+    }
+
+    pub fn get(&self, id: &ItemId) -> Option<Item> {
+        let state = self.state.read();
+        let slot = *state.ids.get(id)?;
+        state.item(slot)
+    }
+
+    /// Whether an item with this id and content hash is stored (unchanged content is skipped).
+    pub fn has_content(&self, id: &ItemId, content_hash: &str) -> bool {
+        let state = self.state.read();
+        state.ids.get(id).and_then(|&s| state.slots[s as usize].as_ref()).is_some_and(|m| m.content_hash.as_deref() == Some(content_hash))
+    }
+
+    /// Top-k items nearest `query`, best first.
+    pub fn search(&self, query: &[f32], params: &SearchParams) -> Result<Vec<Hit>> {
+        if query.len() != self.config.dim {
+            return Err(Error::QueryDimension { collection: self.config.name.clone(), expected: self.config.dim, got: query.len() });
+        }
+        if let Some((index, value)) = query.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::NonFinite { id: "query".into(), index, value: *value });
+        }
+        let mut query = query.to_vec();
+        if self.config.metric == Metric::Cosine {
+            normalize(&mut query);
+        }
+        let state = self.state.read();
+        let k = params.k.max(1);
+        let ef = params.ef.unwrap_or(64).max(k);
+        let matches = |slot: u32| -> bool {
+            match (&state.slots.get(slot as usize), params.filter) {
+                (Some(Some(meta)), Some(f)) => f.matches(&meta.payload),
+                (Some(Some(_)), None) => true,
+                _ => false,
+            }
+        };
+        let estimate = params.filter.map(|_| state.estimate_matches(&matches));
+        let found = if params.exact {
+            state.index.exact(&query, k, &matches)?
+        } else {
+            state.index.search(&query, k, ef, &matches, estimate)?
+        };
+        Ok(found
+            .into_iter()
+            .filter_map(|(slot, distance)| {
+                let meta = state.slots.get(slot as usize)?.as_ref()?;
+                Some(Hit {
+                    id: meta.id.clone(),
+                    score: score(self.config.metric, distance),
+                    payload: meta.payload.clone(),
+                    source: meta.source.clone(),
+                })
+            })
+            .collect())
+    }
+
+    fn check_vector(&self, id: &ItemId, v: &[f32]) -> Result<()> {
+        if v.len() != self.config.dim {
+            return Err(Error::DimensionMismatch {
+                collection: self.config.name.clone(),
+                id: id.to_string(),
+                expected: self.config.dim,
+                got: v.len(),
+            });
+        }
+        if let Some((index, value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+            return Err(Error::NonFinite { id: id.to_string(), index, value: *value });
+        }
+        Ok(())
+    }
+}
+
+impl State {
+    fn apply_all(&mut self, records: impl Iterator<Item = Record>) -> Result<()> {
+        for record in records {
+            match record {
+                Record::Upsert(item) => {
+                    if let Some(old) = self.ids.remove(&item.id) {
+                        self.slots[old as usize] = None;
+                        self.index.delete(old);
+                    }
+                    let slot = self.index.insert(&item.vector)?;
+                    debug_assert_eq!(slot as usize, self.slots.len());
+                    self.slots.push(Some(Meta {
+                        id: item.id.clone(),
+                        payload: item.payload,
+                        source: item.source,
+                        content_hash: item.content_hash,
+                    }));
+                    self.ids.insert(item.id, slot);
+                }
+                Record::Delete(id) => {
+                    if let Some(old) = self.ids.remove(&id) {
+                        self.slots[old as usize] = None;
+                        self.index.delete(old);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn item(&self, slot: u32) -> Option<Item> {
+        let meta = self.slots.get(slot as usize)?.as_ref()?;
+        Some(Item {
+            id: meta.id.clone(),
+            vector: self.index.vector(slot),
+            payload: meta.payload.clone(),
+            source: meta.source.clone(),
+            content_hash: meta.content_hash.clone(),
+        })
+    }
+
+    fn live_items(&self) -> Vec<Item> {
+        let mut slots: Vec<u32> = self.ids.values().copied().collect();
+        slots.sort_unstable();
+        slots.into_iter().filter_map(|s| self.item(s)).collect()
+    }
+
+    /// How many live items pass `matches`, estimated from a sample of at most 2,000 slots.
+    fn estimate_matches(&self, matches: &dyn Fn(u32) -> bool) -> usize {
+        let n = self.slots.len();
+        let step = (n / 2000).max(1);
+        let (mut seen, mut hit) = (0usize, 0usize);
+        for slot in (0..n).step_by(step) {
+            if self.slots[slot].is_some() {
+                seen += 1;
+                hit += usize::from(matches(slot as u32));
+            }
+        }
+        if seen == 0 {
+            0
+        } else {
+            (hit * self.ids.len()).div_ceil(seen)
+        }
+    }
+}
+
+fn normalize(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+/// A user-facing score from an index distance.
+fn score(metric: Metric, distance: f32) -> f32 {
+    match metric {
+        Metric::Cosine => 1.0 - distance,
+        Metric::Dot => -distance,
+        Metric::L2 => distance,
+    }
+}

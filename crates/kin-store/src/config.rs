@@ -1,0 +1,103 @@
+//! A collection's settings, fixed at creation and stored as `collection.json`.
+
+use kin_core::Metric;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum IndexKind {
+    /// Approximate search on our HNSW graph.
+    #[default]
+    Hnsw,
+    /// Exact search by scanning every vector.
+    Flat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Quantization {
+    #[default]
+    None,
+    /// int8 scalar quantization for the graph walk, exact re-ranking of the best candidates.
+    Int8,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionConfig {
+    pub name: String,
+    /// The model whose vectors the collection holds; `None` for bare vectors (`--dim`).
+    pub model: Option<String>,
+    pub dim: usize,
+    pub metric: Metric,
+    pub index: IndexKind,
+    /// HNSW links per node.
+    pub m: usize,
+    pub ef_construction: usize,
+    pub quantization: Quantization,
+}
+
+impl CollectionConfig {
+    pub fn new(name: impl Into<String>, dim: usize) -> Self {
+        CollectionConfig {
+            name: name.into(),
+            model: None,
+            dim,
+            metric: Metric::Cosine,
+            index: IndexKind::Hnsw,
+            m: 16,
+            ef_construction: 200,
+            quantization: Quantization::None,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        validate_name(&self.name)?;
+        let bad = |m: String| Err(Error::InvalidSettings(m));
+        if self.dim == 0 || self.dim > 65_536 {
+            return bad(format!("dimension {} is out of range 1..=65536", self.dim));
+        }
+        if !(2..=256).contains(&self.m) {
+            return bad(format!("m {} is out of range 2..=256", self.m));
+        }
+        if !(1..=10_000).contains(&self.ef_construction) {
+            return bad(format!("ef_construction {} is out of range 1..=10000", self.ef_construction));
+        }
+        Ok(())
+    }
+}
+
+/// Names become directory names: keep them portable.
+pub fn validate_name(name: &str) -> Result<()> {
+    let invalid = |reason| Err(Error::InvalidName { name: name.to_string(), reason });
+    if name.is_empty() || name.len() > 128 {
+        return invalid("must be 1 to 128 characters");
+    }
+    if name.starts_with('.') || name.starts_with('-') {
+        return invalid("must not start with '.' or '-'");
+    }
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
+        return invalid("may hold only ASCII letters, digits, '_', '-' and '.'");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_settings_are_checked() {
+        assert!(validate_name("photos_2024.v1").is_ok());
+        for bad in ["", "../x", ".hidden", "a b", "x/y", "-rf"] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+        let mut cfg = CollectionConfig::new("c", 0);
+        assert!(cfg.validate().is_err());
+        cfg.dim = 8;
+        assert!(cfg.validate().is_ok());
+        cfg.m = 1;
+        assert!(cfg.validate().is_err());
+    }
+}

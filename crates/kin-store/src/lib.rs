@@ -1,0 +1,28 @@
+//! kin's embedded store: collections of vectors with payloads, searched through our own HNSW
+//! index, made durable by a checksummed write-ahead log and snapshots.
+//!
+//! ```no_run
+//! use kin_store::{CollectionConfig, Item, SearchParams, Store};
+//! let store = Store::open("./kin-data".as_ref())?;
+//! let docs = store.create(CollectionConfig::new("docs", 3))?;
+//! docs.upsert(vec![Item::new(1, vec![0.1, 0.2, 0.3])])?;
+//! let hits = docs.search(&[0.1, 0.2, 0.3], &SearchParams::default())?;
+//! # Ok::<(), kin_store::Error>(())
+//! ```
+
+mod collection;
+mod config;
+mod error;
+mod item;
+mod record;
+mod snapshot;
+mod store;
+mod vectors;
+mod wal;
+
+pub use collection::{Collection, Hit, SearchParams};
+pub use config::{CollectionConfig, IndexKind, Quantization};
+pub use error::{Error, Result};
+pub use item::{Item, ItemId};
+pub use store::Store;
+pub use wal::SyncPolicy;

@@ -1,0 +1,216 @@
+//! The binary form of one write: an upsert or a delete, with its log sequence number.
+//!
+//! ```text
+//! frame  = len: u32 | crc32(body): u32 | body            (little endian; len = body length)
+//! body   = lsn: u64 | op: u8 | payload
+//! upsert = id | dim: u32 | dim × f32 | json: u32-len bytes (payload, source, content_hash)
+//! delete = id
+//! id     = 0u8 | i64   or   1u8 | u32-len utf-8 bytes
+//! ```
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::item::{Item, ItemId};
+
+/// Largest frame body accepted when reading (a length past this is a torn or corrupt frame).
+pub const MAX_BODY: usize = 1 << 30;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Upsert(Item),
+    Delete(ItemId),
+}
+
+#[derive(Serialize, Deserialize)]
+struct Extras {
+    #[serde(default)]
+    payload: Value,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    content_hash: Option<String>,
+}
+
+/// Appends the framed record to `out`.
+pub fn encode(lsn: u64, record: &Record, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; 8]);
+    out.extend_from_slice(&lsn.to_le_bytes());
+    match record {
+        Record::Upsert(item) => {
+            out.push(1);
+            encode_id(&item.id, out);
+            out.extend_from_slice(&(item.vector.len() as u32).to_le_bytes());
+            for v in &item.vector {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            let extras = Extras {
+                payload: item.payload.clone(),
+                source: item.source.clone(),
+                content_hash: item.content_hash.clone(),
+            };
+            let json = serde_json::to_vec(&extras).unwrap_or_else(|_| b"{}".to_vec());
+            out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+            out.extend_from_slice(&json);
+        }
+        Record::Delete(id) => {
+            out.push(2);
+            encode_id(id, out);
+        }
+    }
+    let body_len = out.len() - start - 8;
+    let crc = crc32fast::hash(&out[start + 8..]);
+    out[start..start + 4].copy_from_slice(&(body_len as u32).to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+fn encode_id(id: &ItemId, out: &mut Vec<u8>) {
+    match id {
+        ItemId::Int(i) => {
+            out.push(0);
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        ItemId::Str(s) => {
+            out.push(1);
+            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+    }
+}
+
+/// What reading one frame at the start of `buf` found.
+#[derive(Debug, PartialEq)]
+pub enum Frame {
+    /// A whole, intact record and the bytes it took.
+    Record { lsn: u64, record: Record, len: usize },
+    /// Fewer bytes than the frame announces: the write was cut short (a torn tail).
+    Incomplete,
+    /// The bytes are all there but the checksum or the layout is wrong.
+    Corrupt(String),
+}
+
+pub fn decode(buf: &[u8]) -> Frame {
+    if buf.len() < 8 {
+        return Frame::Incomplete;
+    }
+    let len = u32::from_le_bytes(buf[0..4].try_into().unwrap_or_default()) as usize;
+    let crc = u32::from_le_bytes(buf[4..8].try_into().unwrap_or_default());
+    if len > MAX_BODY {
+        return Frame::Corrupt(format!("frame length {len} is out of range"));
+    }
+    if buf.len() < 8 + len {
+        return Frame::Incomplete;
+    }
+    let body = &buf[8..8 + len];
+    if crc32fast::hash(body) != crc {
+        return Frame::Corrupt("checksum mismatch".into());
+    }
+    let mut r = Reader { buf: body, pos: 0 };
+    match r.body() {
+        Some((lsn, record)) if r.pos == body.len() => Frame::Record { lsn, record, len: 8 + len },
+        _ => Frame::Corrupt("malformed record".into()),
+    }
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        let out = self.buf.get(self.pos..self.pos.checked_add(n)?)?;
+        self.pos += n;
+        Some(out)
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+
+    fn id(&mut self) -> Option<ItemId> {
+        match self.take(1)?[0] {
+            0 => Some(ItemId::Int(self.u64()? as i64)),
+            1 => {
+                let n = self.u32()? as usize;
+                Some(ItemId::Str(String::from_utf8(self.take(n)?.to_vec()).ok()?))
+            }
+            _ => None,
+        }
+    }
+
+    fn body(&mut self) -> Option<(u64, Record)> {
+        let lsn = self.u64()?;
+        let record = match self.take(1)?[0] {
+            1 => {
+                let id = self.id()?;
+                let dim = self.u32()? as usize;
+                let raw = self.take(dim.checked_mul(4)?)?;
+                let vector = raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+                let n = self.u32()? as usize;
+                let extras: Extras = serde_json::from_slice(self.take(n)?).ok()?;
+                Record::Upsert(Item {
+                    id,
+                    vector,
+                    payload: extras.payload,
+                    source: extras.source,
+                    content_hash: extras.content_hash,
+                })
+            }
+            2 => Record::Delete(self.id()?),
+            _ => return None,
+        };
+        Some((lsn, record))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<(u64, Record)> {
+        vec![
+            (1, Record::Upsert(Item::new(7, vec![1.0, -2.5]).with_payload(serde_json::json!({"a": {"b": 1}})))),
+            (2, Record::Delete(ItemId::from("doc-1"))),
+            (3, Record::Upsert(Item { source: Some("x.txt".into()), content_hash: Some("ab".into()), ..Item::new("é", vec![]) })),
+        ]
+    }
+
+    #[test]
+    fn round_trip() {
+        let mut buf = Vec::new();
+        for (lsn, r) in sample() {
+            encode(lsn, &r, &mut buf);
+        }
+        let mut pos = 0;
+        for (lsn, r) in sample() {
+            match decode(&buf[pos..]) {
+                Frame::Record { lsn: l, record, len } => {
+                    assert_eq!((l, record), (lsn, r));
+                    pos += len;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(decode(&buf[pos..]), Frame::Incomplete);
+    }
+
+    #[test]
+    fn torn_and_corrupt_frames_are_told_apart() {
+        let mut buf = Vec::new();
+        encode(1, &sample()[0].1, &mut buf);
+        for cut in 0..buf.len() {
+            assert_eq!(decode(&buf[..cut]), Frame::Incomplete, "cut at {cut}");
+        }
+        for i in 8..buf.len() {
+            let mut bad = buf.clone();
+            bad[i] ^= 0x40;
+            assert!(matches!(decode(&bad), Frame::Corrupt(_)), "flip at {i}");
+        }
+    }
+}

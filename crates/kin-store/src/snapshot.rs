@@ -1,0 +1,99 @@
+//! Snapshots: every live item of a collection at one log sequence number, so the log can be
+//! emptied and recovery reads a bounded amount of log.
+//!
+//! ```text
+//! "KINSNAP1" | lsn: u64 | count: u64 | count × upsert frame (see record.rs)
+//! ```
+//! Written to `snapshot.bin.partial`, fsynced, renamed over `snapshot.bin`, directory fsynced.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::Path;
+
+use crate::item::Item;
+use crate::record::{decode, encode, Frame, Record};
+use crate::{Error, Result};
+
+const MAGIC: &[u8; 8] = b"KINSNAP1";
+
+#[derive(Debug)]
+pub struct Snapshot {
+    pub lsn: u64,
+    pub items: Vec<Item>,
+}
+
+pub fn write<'a>(path: &Path, lsn: u64, items: impl ExactSizeIterator<Item = &'a Item>) -> Result<()> {
+    let partial = path.with_extension("bin.partial");
+    let mut buf = Vec::with_capacity(1 << 20);
+    buf.extend_from_slice(MAGIC);
+    buf.extend_from_slice(&lsn.to_le_bytes());
+    buf.extend_from_slice(&(items.len() as u64).to_le_bytes());
+    for item in items {
+        encode(lsn, &Record::Upsert(item.clone()), &mut buf);
+    }
+    let mut file = File::create(&partial).map_err(|e| Error::io(&partial, e))?;
+    file.write_all(&buf).and_then(|_| file.sync_all()).map_err(|e| Error::io(&partial, e))?;
+    drop(file);
+    fs::rename(&partial, path).map_err(|e| Error::io(path, e))?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// Reads a snapshot; `None` when there is none yet.
+pub fn read(path: &Path) -> Result<Option<Snapshot>> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let corrupt = |message: String| Error::Corrupt { path: path.to_path_buf(), message };
+    if bytes.len() < 24 || &bytes[..8] != MAGIC {
+        return Err(corrupt("not a kin snapshot (bad header)".into()));
+    }
+    let lsn = u64::from_le_bytes(bytes[8..16].try_into().unwrap_or_default());
+    let count = u64::from_le_bytes(bytes[16..24].try_into().unwrap_or_default()) as usize;
+    let mut items = Vec::with_capacity(count.min(1 << 24));
+    let mut pos = 24;
+    while items.len() < count {
+        match decode(&bytes[pos..]) {
+            Frame::Record { record: Record::Upsert(item), len, .. } => {
+                items.push(item);
+                pos += len;
+            }
+            Frame::Record { .. } => return Err(corrupt(format!("unexpected record at byte {pos}"))),
+            Frame::Incomplete => return Err(corrupt(format!("truncated: {} of {count} items", items.len()))),
+            Frame::Corrupt(m) => return Err(corrupt(format!("{m} at byte {pos}"))),
+        }
+    }
+    if pos != bytes.len() {
+        return Err(corrupt(format!("{} unexpected bytes after the last item", bytes.len() - pos)));
+    }
+    Ok(Some(Snapshot { lsn, items }))
+}
+
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snapshot.bin");
+        assert!(read(&path).unwrap().is_none());
+        let items = vec![Item::new(1, vec![1.0, 2.0]), Item::new("b", vec![3.0, 4.0])];
+        write(&path, 42, items.iter()).unwrap();
+        let snap = read(&path).unwrap().unwrap();
+        assert_eq!((snap.lsn, snap.items), (42, items));
+
+        let bytes = fs::read(&path).unwrap();
+        fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+        assert!(read(&path).unwrap_err().to_string().contains("truncated"));
+        let mut flipped = bytes.clone();
+        flipped[40] ^= 1;
+        fs::write(&path, &flipped).unwrap();
+        assert!(read(&path).unwrap_err().to_string().contains("snapshot.bin"));
+    }
+}

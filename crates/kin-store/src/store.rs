@@ -1,0 +1,123 @@
+//! `Store`: a data directory of collections, owned by one process at a time.
+//!
+//! ```text
+//! DATA/LOCK                               held (flock) by the process that opened the store
+//! DATA/collections/NAME/collection.json   settings
+//! DATA/collections/NAME/wal.log           writes since the snapshot
+//! DATA/collections/NAME/snapshot.bin      every item as of one log sequence number
+//! ```
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use crate::collection::{Collection, CONFIG_FILE};
+use crate::config::{validate_name, CollectionConfig};
+use crate::wal::SyncPolicy;
+use crate::{Error, Result};
+
+pub struct Store {
+    dir: PathBuf,
+    sync: SyncPolicy,
+    collections: RwLock<BTreeMap<String, Arc<Collection>>>,
+    _lock: File,
+}
+
+impl Store {
+    /// Opens (creating if needed) the data directory and takes its lock.
+    pub fn open(dir: &Path) -> Result<Store> {
+        Store::open_with(dir, SyncPolicy::default())
+    }
+
+    pub fn open_with(dir: &Path, sync: SyncPolicy) -> Result<Store> {
+        let collections_dir = dir.join("collections");
+        fs::create_dir_all(&collections_dir).map_err(|e| Error::io(&collections_dir, e))?;
+        let lock_path = dir.join("LOCK");
+        let mut lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|e| Error::io(&lock_path, e))?;
+        if lock.try_lock().is_err() {
+            let mut pid = String::new();
+            let _ = lock.read_to_string(&mut pid);
+            return Err(Error::Locked { path: dir.to_path_buf(), pid: pid.trim().to_string() });
+        }
+        let _ = lock.set_len(0).and_then(|_| lock.rewind()).and_then(|_| write!(lock, "{}", std::process::id()));
+        Ok(Store { dir: dir.to_path_buf(), sync, collections: RwLock::new(BTreeMap::new()), _lock: lock })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn collection_dir(&self, name: &str) -> PathBuf {
+        self.dir.join("collections").join(name)
+    }
+
+    /// Names of every collection, sorted.
+    pub fn names(&self) -> Result<Vec<String>> {
+        let dir = self.dir.join("collections");
+        let mut names = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+            let entry = entry.map_err(|e| Error::io(&dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if validate_name(&name).is_ok() && entry.path().join(CONFIG_FILE).exists() {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    pub fn create(&self, config: CollectionConfig) -> Result<Arc<Collection>> {
+        config.validate()?;
+        let mut open = self.collections.write();
+        let dir = self.collection_dir(&config.name);
+        if dir.exists() {
+            return Err(Error::CollectionExists(config.name));
+        }
+        let name = config.name.clone();
+        let collection = Arc::new(Collection::create(&dir, config, self.sync)?);
+        open.insert(name, collection.clone());
+        Ok(collection)
+    }
+
+    /// The collection `name`, opened (and recovered) on first use.
+    pub fn collection(&self, name: &str) -> Result<Arc<Collection>> {
+        if let Some(c) = self.collections.read().get(name) {
+            return Ok(c.clone());
+        }
+        let mut open = self.collections.write();
+        if let Some(c) = open.get(name) {
+            return Ok(c.clone());
+        }
+        let dir = self.collection_dir(name);
+        if validate_name(name).is_err() || !dir.join(CONFIG_FILE).exists() {
+            return Err(Error::UnknownCollection { name: name.to_string(), existing: self.names()? });
+        }
+        let collection = Arc::new(Collection::open(&dir, self.sync)?);
+        open.insert(name.to_string(), collection.clone());
+        Ok(collection)
+    }
+
+    /// Deletes a collection and everything in it.
+    pub fn drop_collection(&self, name: &str) -> Result<()> {
+        let mut open = self.collections.write();
+        let dir = self.collection_dir(name);
+        if validate_name(name).is_err() || !dir.join(CONFIG_FILE).exists() {
+            return Err(Error::UnknownCollection { name: name.to_string(), existing: self.names()? });
+        }
+        open.remove(name);
+        // Rename first so a crash mid-delete never leaves a half collection under its name.
+        let doomed = self.dir.join("collections").join(format!(".dropped-{name}-{}", std::process::id()));
+        fs::rename(&dir, &doomed).map_err(|e| Error::io(&dir, e))?;
+        fs::remove_dir_all(&doomed).map_err(|e| Error::io(&doomed, e))
+    }
+}

@@ -1,0 +1,124 @@
+//! The store's contract: collections, items, search with filters, persistence, bad input.
+
+use kin_core::filter::Filter;
+use kin_core::Metric;
+use kin_store::{CollectionConfig, Error, Item, ItemId, SearchParams, Store};
+use serde_json::json;
+
+fn unit(i: usize, dim: usize) -> Vec<f32> {
+    (0..dim).map(|d| (((i * 2654435761 + d * 40503) % 1000) as f32 / 500.0) - 1.0).collect()
+}
+
+#[test]
+fn collections_are_created_listed_reopened_and_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let mut cfg = CollectionConfig::new("docs", 4);
+        cfg.model = Some("all-MiniLM-L6-v2".into());
+        store.create(cfg.clone()).unwrap();
+        assert!(matches!(store.create(cfg).err().unwrap(), Error::CollectionExists(_)));
+        let err = store.collection("doc").err().unwrap().to_string();
+        assert!(err.contains("\"doc\"") && err.contains("docs"), "{err}");
+        assert!(store.create(CollectionConfig::new("../evil", 4)).is_err());
+        let c = store.collection("docs").unwrap();
+        c.upsert(vec![Item::new(1, vec![1.0, 0.0, 0.0, 0.0]), Item::new("two", vec![0.0, 1.0, 0.0, 0.0])]).unwrap();
+        assert!(c.check_model("all-mpnet-base-v2").unwrap_err().to_string().contains("all-MiniLM-L6-v2"));
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.names().unwrap(), vec!["docs"]);
+    let c = store.collection("docs").unwrap();
+    assert_eq!(c.count(), 2);
+    assert_eq!(c.get(&ItemId::from("two")).unwrap().vector, vec![0.0, 1.0, 0.0, 0.0]);
+    store.drop_collection("docs").unwrap();
+    assert!(store.names().unwrap().is_empty());
+}
+
+#[test]
+fn a_second_process_gets_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Store::open(dir.path()).unwrap();
+    let err = Store::open(dir.path()).err().unwrap();
+    assert!(matches!(err, Error::Locked { .. }), "{err}");
+    assert!(err.to_string().contains("another kin process"));
+}
+
+#[test]
+fn bad_vectors_are_refused_and_nothing_of_the_batch_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let c = store.create(CollectionConfig::new("c", 3)).unwrap();
+    c.upsert(vec![Item::new(1, vec![1.0, 2.0, 3.0])]).unwrap();
+    let err = c.upsert(vec![Item::new(2, vec![1.0, 2.0, 3.0]), Item::new(3, vec![1.0, 2.0])]).unwrap_err();
+    assert!(matches!(err, Error::DimensionMismatch { expected: 3, got: 2, .. }), "{err}");
+    let err = c.upsert(vec![Item::new(4, vec![1.0, f32::NAN, 3.0])]).unwrap_err();
+    assert!(err.to_string().contains("NaN"), "{err}");
+    assert_eq!(c.count(), 1);
+    assert!(c.search(&[1.0, 2.0], &SearchParams::default()).is_err());
+}
+
+#[test]
+fn upsert_replaces_delete_removes_and_both_persist() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let c = store.create(CollectionConfig::new("c", 2)).unwrap();
+        c.upsert(vec![Item::new(1, vec![1.0, 0.0]), Item::new(2, vec![0.0, 1.0])]).unwrap();
+        c.upsert(vec![Item::new(1, vec![0.6, 0.8]).with_payload(json!({"v": 2}))]).unwrap();
+        assert_eq!(c.delete(&[ItemId::Int(2), ItemId::Int(99)]).unwrap(), 1);
+        c.snapshot().unwrap();
+        c.upsert(vec![Item::new(3, vec![1.0, 1.0])]).unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let c = store.collection("c").unwrap();
+    assert_eq!(c.count(), 2);
+    assert!(c.get(&ItemId::Int(2)).is_none());
+    assert_eq!(c.get(&ItemId::Int(1)).unwrap().payload, json!({"v": 2}));
+    let hits = c.search(&[0.6, 0.8], &SearchParams { k: 5, ..Default::default() }).unwrap();
+    assert_eq!(hits[0].id, ItemId::Int(1));
+    assert!((hits[0].score - 1.0).abs() < 1e-5);
+    assert_eq!(hits.len(), 2);
+}
+
+#[test]
+fn filtered_search_returns_k_matching_items_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut cfg = CollectionConfig::new("c", 16);
+    cfg.metric = Metric::L2;
+    let c = store.create(cfg).unwrap();
+    let items: Vec<Item> = (0..3000)
+        .map(|i| Item::new(i as i64, unit(i, 16)).with_payload(json!({"group": i % 100, "meta": {"even": i % 2 == 0}})))
+        .collect();
+    c.upsert(items).unwrap();
+    let query = unit(12345, 16);
+    for expr in ["group < 50", "group < 10", "group == 7", "meta.even == true and group in [1, 2, 3, 4]"] {
+        let filter = Filter::parse(expr).unwrap();
+        let exact = c.search(&query, &SearchParams { k: 10, filter: Some(&filter), exact: true, ..Default::default() }).unwrap();
+        let approx = c.search(&query, &SearchParams { k: 10, ef: Some(100), filter: Some(&filter), ..Default::default() }).unwrap();
+        assert_eq!(approx.len(), exact.len(), "{expr}");
+        assert!(approx.iter().all(|h| filter.matches(&h.payload)), "{expr}");
+        assert!(approx.windows(2).all(|w| w[0].score <= w[1].score), "{expr}: l2 results best first");
+        let overlap = approx.iter().filter(|h| exact.iter().any(|e| e.id == h.id)).count();
+        assert!(overlap >= 9, "{expr}: recall {overlap}/10");
+    }
+}
+
+#[test]
+fn a_damaged_log_is_reported_not_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let c = store.create(CollectionConfig::new("c", 2)).unwrap();
+        for i in 0..3 {
+            c.upsert(vec![Item::new(i, vec![1.0, i as f32])]).unwrap();
+        }
+    }
+    let wal = dir.path().join("collections/c/wal.log");
+    let mut bytes = std::fs::read(&wal).unwrap();
+    bytes[20] ^= 0x55;
+    std::fs::write(&wal, &bytes).unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let err = store.collection("c").err().unwrap().to_string();
+    assert!(err.contains("wal.log") && err.contains("corrupt"), "{err}");
+}

@@ -1,0 +1,122 @@
+//! Reading `.npy` matrices (float32/float64 vectors, int64 ids) and writing int64 id matrices.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+/// A row-major matrix read from `.npy`.
+pub struct Matrix {
+    pub rows: usize,
+    pub cols: usize,
+    pub data: Vec<f32>,
+}
+
+impl Matrix {
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+}
+
+/// Reads a 1-D (one row) or 2-D float32/float64 C-order `.npy` file.
+pub fn read_f32(path: &Path) -> Result<Matrix> {
+    let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let (header, data) = split(&bytes).with_context(|| format!("{}: not a .npy file", path.display()))?;
+    let descr = field(header, "descr").unwrap_or_default();
+    if header.contains("'fortran_order': True") {
+        bail!("{}: Fortran-order arrays are not supported; save with np.ascontiguousarray", path.display());
+    }
+    let shape = shape(header).with_context(|| format!("{}: unreadable shape in header", path.display()))?;
+    let (rows, cols) = match shape.as_slice() {
+        [n] => (1, *n),
+        [r, c] => (*r, *c),
+        other => bail!("{}: expected a 1-D or 2-D array, found shape {other:?}", path.display()),
+    };
+    let n = rows * cols;
+    let values: Vec<f32> = match descr.as_str() {
+        "<f4" if data.len() == n * 4 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+        "<f8" if data.len() == n * 8 => {
+            data.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap_or_default()) as f32).collect()
+        }
+        "<f4" | "<f8" => bail!("{}: {} data bytes for shape {shape:?}: the file is truncated", path.display(), data.len()),
+        other => bail!("{}: dtype {other:?} is not supported (use float32 or float64)", path.display()),
+    };
+    Ok(Matrix { rows, cols, data: values })
+}
+
+/// Writes an int64 matrix (`rows × cols`), row-major.
+pub fn write_i64(path: &Path, rows: usize, cols: usize, data: &[i64]) -> Result<()> {
+    let dict = format!("{{'descr': '<i8', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    let mut header = dict.into_bytes();
+    let total = (10 + header.len() + 1).div_ceil(64) * 64;
+    header.resize(total - 10 - 1, b' ');
+    header.push(b'\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(&header);
+    for v in data {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    let partial = path.with_extension("npy.partial");
+    let mut f = fs::File::create(&partial).with_context(|| format!("cannot write {}", partial.display()))?;
+    f.write_all(&out)?;
+    f.sync_all()?;
+    fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn split(bytes: &[u8]) -> Option<(&str, &[u8])> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return None;
+    }
+    let (len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 => (u32::from_le_bytes(bytes.get(8..12)?.try_into().ok()?) as usize, 12),
+        _ => return None,
+    };
+    let header = std::str::from_utf8(bytes.get(start..start + len)?).ok()?;
+    Some((header, &bytes[start + len..]))
+}
+
+fn field(header: &str, key: &str) -> Option<String> {
+    let rest = &header[header.find(&format!("'{key}'"))? + key.len() + 2..];
+    let rest = rest[rest.find('\'')? + 1..].to_string();
+    Some(rest[..rest.find('\'')?].to_string())
+}
+
+fn shape(header: &str) -> Option<Vec<usize>> {
+    let rest = &header[header.find("'shape'")?..];
+    let inner = &rest[rest.find('(')? + 1..rest.find(')')?];
+    inner.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| s.parse().ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_what_numpy_writes_and_names_problems() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.npy");
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        let mut header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }".to_vec();
+        header.resize(117, b' ');
+        header.push(b'\n');
+        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(&header);
+        for v in [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0] {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        fs::write(&path, &bytes).unwrap();
+        let m = read_f32(&path).unwrap();
+        assert_eq!((m.rows, m.cols, m.row(1)), (2, 3, &[4.0, 5.0, 6.0][..]));
+        fs::write(&path, &bytes[..bytes.len() - 2]).unwrap();
+        assert!(read_f32(&path).unwrap_err().to_string().contains("truncated"));
+
+        let ids = dir.path().join("ids.npy");
+        write_i64(&ids, 1, 2, &[7, -1]).unwrap();
+        let raw = fs::read(&ids).unwrap();
+        assert_eq!(raw.len() % 64, 16);
+        assert!(std::str::from_utf8(&raw[10..raw.len() - 16]).unwrap().contains("'<i8'"));
+    }
+}

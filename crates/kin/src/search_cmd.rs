@@ -1,0 +1,83 @@
+//! `kin search`: top-k by a text query or by query vectors, with payload filters.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use kin_core::filter::Filter;
+use kin_embed::LoadOptions;
+use kin_store::{Collection, Hit, ItemId, SearchParams, Store};
+use serde_json::{json, Value};
+
+use crate::cli::SearchArgs;
+use crate::npy;
+
+pub fn run(data: &Path, args: SearchArgs) -> Result<()> {
+    let store = Store::open(data)?;
+    let collection = store.collection(&args.collection)?;
+    let filter = args.filter.as_deref().map(Filter::parse).transpose()?;
+    let queries = match (&args.query, &args.vector_file) {
+        (Some(text), None) => vec![embed_query(&collection, text)?],
+        (None, Some(path)) => {
+            let m = npy::read_f32(path)?;
+            (0..m.rows).map(|r| m.row(r).to_vec()).collect()
+        }
+        _ => bail!("give a text query or --vector-file, not both"),
+    };
+    let params = SearchParams { k: args.k, ef: args.ef, filter: filter.as_ref(), exact: args.exact };
+    let results: Vec<Vec<Hit>> = queries.iter().map(|q| collection.search(q, &params)).collect::<Result<_, _>>()?;
+
+    if let Some(path) = &args.output {
+        let mut ids = Vec::with_capacity(results.len() * args.k);
+        for hits in &results {
+            for i in 0..args.k {
+                ids.push(match hits.get(i).map(|h| &h.id) {
+                    Some(ItemId::Int(v)) => *v,
+                    Some(ItemId::Str(s)) => bail!("item id {s:?} is not an integer: use --json for string ids"),
+                    None => -1,
+                });
+            }
+        }
+        npy::write_i64(path, results.len(), args.k, &ids)?;
+    } else if args.json {
+        let rows: Vec<Value> = results.iter().map(|hits| Value::Array(hits.iter().map(hit_json).collect())).collect();
+        let out = if args.query.is_some() { rows.into_iter().next().unwrap_or(Value::Null) } else { Value::Array(rows) };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        for (q, hits) in results.iter().enumerate() {
+            if results.len() > 1 {
+                println!("query {q}");
+            }
+            if hits.is_empty() {
+                println!("  no results");
+            }
+            for (rank, h) in hits.iter().enumerate() {
+                println!("{:>3}. {:.4}  {}  {}", rank + 1, h.score, h.id, snippet(h));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn embed_query(collection: &Collection, text: &str) -> Result<Vec<f32>> {
+    let Some(model) = collection.config().model.clone() else {
+        bail!("collection {:?} has no model (it holds bare vectors); search it with --vector-file", collection.name());
+    };
+    let embedder = kin_embed::load_with(&model, &LoadOptions::from_env()).with_context(|| format!("loading {model}"))?;
+    let mut vectors = embedder.embed_text(&[text])?;
+    vectors.pop().context("the model returned no vector")
+}
+
+fn hit_json(h: &Hit) -> Value {
+    json!({ "id": h.id, "score": h.score, "payload": h.payload, "source": h.source })
+}
+
+fn snippet(h: &Hit) -> String {
+    let text = h.payload.get("text").and_then(Value::as_str).map(str::to_string);
+    let shown = text.or_else(|| h.source.clone()).unwrap_or_else(|| if h.payload.is_null() { String::new() } else { h.payload.to_string() });
+    let one_line: String = shown.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut cut: String = one_line.chars().take(100).collect();
+    if one_line.chars().count() > 100 {
+        cut.push('…');
+    }
+    cut
+}

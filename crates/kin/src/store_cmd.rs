@@ -1,0 +1,161 @@
+//! `kin collection …` and `kin import`: managing collections of the embedded store.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use kin_embed::LoadOptions;
+use kin_models::Registry;
+use kin_store::{CollectionConfig, IndexKind, Item, ItemId, Quantization, Store};
+use serde_json::{json, Value};
+
+use crate::cli::{CollectionCommand, CreateArgs, ImportArgs};
+use crate::npy;
+
+/// Items written (and fsynced) together by `kin import`.
+const IMPORT_BATCH: usize = 10_000;
+
+pub fn run(data: &Path, cmd: CollectionCommand) -> Result<()> {
+    let store = Store::open(data)?;
+    match cmd {
+        CollectionCommand::Create(args) => {
+            let config = config_from(&args)?;
+            let c = store.create(config)?;
+            let cfg = c.config();
+            let index = serde_json::to_value(cfg.index)?;
+            println!("created collection {} ({} dimensions, {}, {} index)", cfg.name, cfg.dim, cfg.metric, index.as_str().unwrap_or("?"));
+        }
+        CollectionCommand::List { json } => {
+            let mut rows = Vec::new();
+            for name in store.names()? {
+                let c = store.collection(&name)?;
+                rows.push(describe(c.config(), c.count()));
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!("{:<24} {:<28} {:>6} {:<7} {:<5} {:>10}", "COLLECTION", "MODEL", "DIM", "METRIC", "INDEX", "ITEMS");
+                let text = |v: &Value| v.as_str().map(String::from).unwrap_or_else(|| if v.is_null() { "-".into() } else { v.to_string() });
+                for r in rows {
+                    println!(
+                        "{:<24} {:<28} {:>6} {:<7} {:<5} {:>10}",
+                        text(&r["name"]),
+                        text(&r["model"]),
+                        text(&r["dim"]),
+                        text(&r["metric"]),
+                        text(&r["index"]),
+                        text(&r["items"])
+                    );
+                }
+            }
+        }
+        CollectionCommand::Info { name, json } => {
+            let c = store.collection(&name)?;
+            let info = describe(c.config(), c.count());
+            if json {
+                println!("{}", serde_json::to_string_pretty(&info)?);
+            } else if let Some(obj) = info.as_object() {
+                for (k, v) in obj {
+                    println!("{k:<16} {}", v.as_str().map(String::from).unwrap_or_else(|| v.to_string()));
+                }
+            }
+        }
+        CollectionCommand::Drop { name } => {
+            store.drop_collection(&name)?;
+            println!("dropped collection {name}");
+        }
+    }
+    Ok(())
+}
+
+fn describe(cfg: &CollectionConfig, items: usize) -> Value {
+    json!({
+        "name": cfg.name, "model": cfg.model, "dim": cfg.dim, "metric": cfg.metric, "index": cfg.index,
+        "m": cfg.m, "ef_construction": cfg.ef_construction, "quantization": cfg.quantization, "items": items,
+    })
+}
+
+fn config_from(args: &CreateArgs) -> Result<CollectionConfig> {
+    let (model, dim) = match (&args.model, args.dim) {
+        (Some(spec), _) => {
+            let registry = Registry::builtin();
+            match registry.find(spec) {
+                Some(card) => (card.name.to_string(), card.dim),
+                None if Path::new(spec).is_dir() => {
+                    let model = kin_embed::load_with(spec, &LoadOptions::from_env())?;
+                    (spec.clone(), model.dim())
+                }
+                None => {
+                    let card = registry.get(spec)?;
+                    (card.name.to_string(), card.dim)
+                }
+            }
+        }
+        (None, Some(dim)) => (String::new(), dim),
+        (None, None) => bail!("give --model or --dim"),
+    };
+    let mut cfg = CollectionConfig::new(&args.name, dim);
+    cfg.model = (!model.is_empty()).then_some(model);
+    if let Some(metric) = &args.metric {
+        cfg.metric = metric.parse()?;
+    }
+    cfg.index = match args.index.as_str() {
+        "hnsw" => IndexKind::Hnsw,
+        "flat" => IndexKind::Flat,
+        other => bail!("unknown index {other:?}: expected hnsw or flat"),
+    };
+    cfg.quantization = match args.quantize.as_str() {
+        "none" => Quantization::None,
+        "int8" => Quantization::Int8,
+        other => bail!("unknown quantization {other:?}: expected none or int8"),
+    };
+    cfg.m = args.m;
+    cfg.ef_construction = args.ef_construction;
+    Ok(cfg)
+}
+
+pub fn import(data: &Path, args: ImportArgs) -> Result<()> {
+    let store = Store::open(data)?;
+    let collection = store.collection(&args.collection)?;
+    let matrix = npy::read_f32(&args.vectors)?;
+    let ids: Vec<ItemId> = match &args.ids {
+        Some(path) => read_lines(path)?.into_iter().map(|l| l.trim().parse::<i64>().map(ItemId::Int).unwrap_or(ItemId::Str(l))).collect(),
+        None => (0..matrix.rows as i64).map(ItemId::Int).collect(),
+    };
+    if ids.len() != matrix.rows {
+        bail!("{} ids for {} vectors", ids.len(), matrix.rows);
+    }
+    let payloads: Vec<Value> = match &args.payloads {
+        Some(path) => read_lines(path)?
+            .iter()
+            .enumerate()
+            .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("{}:{}: invalid JSON", path.display(), i + 1)))
+            .collect::<Result<_>>()?,
+        None => vec![Value::Null; matrix.rows],
+    };
+    if payloads.len() != matrix.rows {
+        bail!("{} payloads for {} vectors", payloads.len(), matrix.rows);
+    }
+    let mut done = 0;
+    let mut batch = Vec::with_capacity(IMPORT_BATCH);
+    for (row, (id, payload)) in ids.into_iter().zip(payloads).enumerate() {
+        batch.push(Item::new(id, matrix.row(row).to_vec()).with_payload(payload));
+        if batch.len() == IMPORT_BATCH || row + 1 == matrix.rows {
+            done += batch.len();
+            collection.upsert(std::mem::take(&mut batch))?;
+        }
+    }
+    println!("imported {done} vectors into {} ({} items)", args.collection, collection.count());
+    Ok(())
+}
+
+fn read_lines(path: &Path) -> Result<Vec<String>> {
+    let file = fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    BufReader::new(file)
+        .lines()
+        .enumerate()
+        .map(|(i, l)| l.with_context(|| format!("{}:{}: not valid UTF-8", path.display(), i + 1)))
+        .filter(|l| l.as_ref().map_or(true, |s| !s.trim().is_empty()))
+        .collect()
+}
