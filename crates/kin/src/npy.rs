@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 
 /// A row-major matrix read from `.npy`.
+#[derive(Debug)]
 pub struct Matrix {
     pub rows: usize,
     pub cols: usize,
