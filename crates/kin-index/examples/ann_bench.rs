@@ -1,0 +1,72 @@
+//! Build time, recall@k and queries per second of kin's HNSW on `.npy` data, for the side-by-side
+//! benchmark in `scripts/bench/bench_ann.py` (one JSON object per line on stdout).
+//!
+//! `ann_bench BASE.npy QUERIES.npy GROUND_TRUTH.npy METRIC M EF_CONSTRUCTION EF,EF,… THREADS,THREADS,…`
+
+use std::time::Instant;
+
+use kin_index::{HnswIndex, HnswParams, Metric, SearchParams};
+use rayon::prelude::*;
+
+fn read_npy(path: &str) -> (Vec<u8>, Vec<usize>) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+    let shape = &header[header.find("'shape': (").unwrap() + 10..];
+    let shape = shape[..shape.find(')').unwrap()].split(',').filter_map(|s| s.trim().parse().ok()).collect();
+    (bytes[10 + header_len..].to_vec(), shape)
+}
+
+fn f32s(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+}
+
+fn main() {
+    let a: Vec<String> = std::env::args().collect();
+    let (base, bshape) = read_npy(&a[1]);
+    let (queries, qshape) = read_npy(&a[2]);
+    let (gt, gshape) = read_npy(&a[3]);
+    let metric: Metric = a[4].parse().unwrap();
+    let (m, efc): (usize, usize) = (a[5].parse().unwrap(), a[6].parse().unwrap());
+    let efs: Vec<usize> = a[7].split(',').map(|s| s.parse().unwrap()).collect();
+    let threads: Vec<usize> = a[8].split(',').map(|s| s.parse().unwrap()).collect();
+    let (base, queries) = (f32s(&base), f32s(&queries));
+    let gt: Vec<i64> = gt.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect();
+    let (dim, nq, gk) = (bshape[1], qshape[0], gshape[1]);
+    let k = 10;
+
+    let params = HnswParams { m, ef_construction: efc, ..HnswParams::default() };
+    let build_threads = *threads.iter().max().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(build_threads).build().unwrap();
+    let t = Instant::now();
+    let index = pool.install(|| HnswIndex::build(dim, metric, params, &base)).unwrap();
+    println!("{{\"build_s\": {:.3}, \"threads\": {build_threads}, \"n\": {}}}", t.elapsed().as_secs_f64(), bshape[0]);
+
+    for &th in &threads {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(th).build().unwrap();
+        for &ef in &efs {
+            let search = |q: usize| {
+                let p = SearchParams::new(k).with_ef(ef);
+                index.search_with(&queries[q * dim..(q + 1) * dim], &p).unwrap()
+            };
+            let _warm: Vec<_> = (0..nq.min(100)).map(search).collect();
+            let t = Instant::now();
+            let results: Vec<Vec<(u32, f32)>> = if th == 1 {
+                (0..nq).map(search).collect()
+            } else {
+                pool.install(|| (0..nq).into_par_iter().map(search).collect())
+            };
+            let secs = t.elapsed().as_secs_f64();
+            let mut hits = 0;
+            for (q, r) in results.iter().enumerate() {
+                let truth = &gt[q * gk..q * gk + k];
+                hits += r.iter().filter(|(id, _)| truth.contains(&(*id as i64))).count();
+            }
+            println!(
+                "{{\"threads\": {th}, \"ef\": {ef}, \"recall\": {:.4}, \"qps\": {:.1}}}",
+                hits as f64 / (nq * k) as f64,
+                nq as f64 / secs
+            );
+        }
+    }
+}

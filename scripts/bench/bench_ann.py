@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Approximate nearest neighbour search: kin's HNSW against hnswlib, faiss (HNSW) and usearch.
+
+Same vectors, same queries, same graph parameters (M, ef_construction), one run, one machine.
+Reports build time (all threads) and, for 1 and 2 search threads, recall@10 against exact
+search and queries per second over a range of ef.
+
+    pip install numpy hnswlib faiss-cpu usearch
+    cargo build --release -p kin-index --example ann_bench
+    kin embed --model all-MiniLM-L6-v2 --input sentences.txt --output minilm.npy
+    python scripts/bench/bench_ann.py --vectors minilm.npy --queries 1000
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import tempfile
+import time
+
+import numpy as np
+
+
+def exact_topk(base, queries, k):
+    out = np.empty((len(queries), k), dtype=np.int64)
+    for i in range(0, len(queries), 256):
+        sims = queries[i:i + 256] @ base.T
+        top = np.argpartition(-sims, k, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1)
+        out[i:i + 256] = np.take_along_axis(top, order, axis=1)
+    return out
+
+
+def recall(found, truth, k):
+    return float(np.mean([len(set(f[:k]) & set(t[:k])) / k for f, t in zip(found, truth)]))
+
+
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t
+
+
+def bench_hnswlib(base, queries, truth, args):
+    import hnswlib
+    index = hnswlib.Index(space="ip", dim=base.shape[1])
+    index.init_index(max_elements=len(base), M=args.m, ef_construction=args.ef_construction, random_seed=1)
+    _, build = timed(lambda: index.add_items(base, np.arange(len(base)), num_threads=max(args.threads)))
+    rows = []
+    for th in args.threads:
+        for ef in args.efs:
+            index.set_ef(max(ef, args.k))
+            (labels, _), secs = timed(lambda: index.knn_query(queries, k=args.k, num_threads=th))
+            rows.append(dict(threads=th, ef=ef, recall=recall(labels, truth, args.k), qps=len(queries) / secs))
+    return build, rows
+
+
+def bench_faiss(base, queries, truth, args):
+    import faiss
+    index = faiss.IndexHNSWFlat(base.shape[1], args.m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = args.ef_construction
+    faiss.omp_set_num_threads(max(args.threads))
+    _, build = timed(lambda: index.add(base))
+    rows = []
+    for th in args.threads:
+        faiss.omp_set_num_threads(th)
+        for ef in args.efs:
+            index.hnsw.efSearch = max(ef, args.k)
+            (_, labels), secs = timed(lambda: index.search(queries, args.k))
+            rows.append(dict(threads=th, ef=ef, recall=recall(labels, truth, args.k), qps=len(queries) / secs))
+    return build, rows
+
+
+def bench_usearch(base, queries, truth, args):
+    from usearch.index import Index
+    index = Index(ndim=base.shape[1], metric="ip", dtype="f32", connectivity=args.m,
+                  expansion_add=args.ef_construction)
+    _, build = timed(lambda: index.add(np.arange(len(base)), base, threads=max(args.threads)))
+    rows = []
+    for th in args.threads:
+        for ef in args.efs:
+            index.expansion_search = max(ef, args.k)
+            res, secs = timed(lambda: index.search(queries, args.k, threads=th))
+            rows.append(dict(threads=th, ef=ef, recall=recall(res.keys, truth, args.k), qps=len(queries) / secs))
+    return build, rows
+
+
+def bench_kin(base, queries, truth, args, tmp):
+    paths = [os.path.join(tmp, n) for n in ("base.npy", "queries.npy", "truth.npy")]
+    np.save(paths[0], base)
+    np.save(paths[1], queries)
+    np.save(paths[2], truth)
+    cmd = [args.kin_bin, *paths, "cosine", str(args.m), str(args.ef_construction),
+           ",".join(map(str, args.efs)), ",".join(map(str, args.threads))]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return lines[0]["build_s"], [l for l in lines[1:]]
+
+
+def qps_at(rows, threads, target):
+    """Best QPS among settings reaching `target` recall (linear interpolation between ef steps)."""
+    pts = sorted((r["recall"], r["qps"]) for r in rows if r["threads"] == threads)
+    best = None
+    for (r0, q0), (r1, q1) in zip(pts, pts[1:]):
+        if r0 <= target <= r1 and r1 > r0:
+            q = q0 + (q1 - q0) * (target - r0) / (r1 - r0)
+            best = max(best or 0, q)
+    for r, q in pts:
+        if r >= target:
+            best = max(best or 0, q)
+    return best
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--vectors", required=True)
+    ap.add_argument("--queries", type=int, default=1000, help="last N rows are queries, the rest the base")
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--m", type=int, default=16)
+    ap.add_argument("--ef-construction", type=int, default=200)
+    ap.add_argument("--efs", default="10,16,24,32,48,64,96,128,192,256")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--kin-bin", default="target/release/examples/ann_bench")
+    ap.add_argument("--skip", default="", help="comma list of peers to skip: hnswlib,faiss,usearch")
+    args = ap.parse_args()
+    args.efs = [int(x) for x in args.efs.split(",")]
+    args.threads = [int(x) for x in args.threads.split(",")]
+
+    data = np.load(args.vectors).astype(np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    base, queries = np.ascontiguousarray(data[:-args.queries]), np.ascontiguousarray(data[-args.queries:])
+    truth = exact_topk(base, queries, args.k)
+    print(f"# {args.vectors}: {len(base)} base vectors, {len(queries)} queries, dim {base.shape[1]}, "
+          f"M={args.m}, ef_construction={args.ef_construction}, cosine")
+
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        results["kin"] = bench_kin(base, queries, truth, args, tmp)
+    peers = {"hnswlib": bench_hnswlib, "faiss": bench_faiss, "usearch": bench_usearch}
+    for name, fn in peers.items():
+        if name not in args.skip.split(","):
+            results[name] = fn(base, queries, truth, args)
+
+    print("\n| engine | build (s) | threads | " + " | ".join(f"ef={e}" for e in args.efs) + " |")
+    print("|---|---:|---:|" + "---:|" * len(args.efs))
+    for name, (build, rows) in results.items():
+        for th in args.threads:
+            cells = [f"{r['recall']:.3f} / {r['qps']:.0f}" for r in rows if r["threads"] == th]
+            print(f"| {name} | {build:.1f} | {th} | " + " | ".join(cells) + " |")
+    print("\ncells: recall@10 / queries per second\n")
+    print("| engine | threads | QPS @ recall 0.95 | QPS @ recall 0.99 | vs hnswlib (0.95, 0.99) | build vs hnswlib |")
+    print("|---|---:|---:|---:|---|---:|")
+    hb = results.get("hnswlib")
+    for name, (build, rows) in results.items():
+        for th in args.threads:
+            q95, q99 = qps_at(rows, th, 0.95), qps_at(rows, th, 0.99)
+            ratio = ""
+            bratio = ""
+            if hb:
+                h95, h99 = qps_at(hb[1], th, 0.95), qps_at(hb[1], th, 0.99)
+                fmt = lambda a, b: f"{a / b:.2f}x" if a and b else "n/a"
+                ratio = f"{fmt(q95, h95)}, {fmt(q99, h99)}"
+                bratio = f"{build / hb[0]:.2f}x"
+            f = lambda v: f"{v:.0f}" if v else "n/a"
+            print(f"| {name} | {th} | {f(q95)} | {f(q99)} | {ratio} | {bratio} |")
+
+
+if __name__ == "__main__":
+    main()
