@@ -84,7 +84,8 @@ fn read_npy(path: &Path) -> Result<Matrix> {
     ensure!(header.contains("'descr': '<f4'"), "{}: expected little-endian float32, header {header}", path.display());
     ensure!(header.contains("'fortran_order': False"), "{}: expected C order", path.display());
     let shape = header.split("'shape': (").nth(1).and_then(|s| s.split(')').next()).context("no shape in header")?;
-    let dims: Vec<usize> = shape.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::parse).collect::<Result<_, _>>()?;
+    let dims: Vec<usize> =
+        shape.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::parse).collect::<Result<_, _>>()?;
     let [rows, dim] = dims[..] else { bail!("{}: expected a 2-d matrix, shape ({shape})", path.display()) };
     let body = &bytes[start + header_len..];
     ensure!(body.len() == rows * dim * 4, "{}: {} data bytes for shape ({rows}, {dim})", path.display(), body.len());
@@ -94,7 +95,7 @@ fn read_npy(path: &Path) -> Result<Matrix> {
 
 fn write_npy(path: &Path, m: &Matrix) -> Result<()> {
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}", m.rows, m.dim);
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');

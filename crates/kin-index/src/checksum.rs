@@ -124,7 +124,9 @@ impl Decoder {
 
     pub(crate) fn fill(&mut self, buf: &mut [u8]) -> Result<()> {
         if self.offset + buf.len() as u64 > self.body_len {
-            return Err(self.corrupt(format!("truncated: needs more than the {} bytes before the checksum", self.body_len)));
+            return Err(
+                self.corrupt(format!("truncated: needs more than the {} bytes before the checksum", self.body_len))
+            );
         }
         self.input.read_exact(buf).map_err(|e| Error::io(&self.path, e))?;
         self.offset += buf.len() as u64;

@@ -81,7 +81,7 @@ mod tests {
 
     #[test]
     fn builder_and_filter() {
-        let even = |id: u32| id % 2 == 0;
+        let even = |id: u32| id.is_multiple_of(2);
         let p = SearchParams::new(10).with_ef(5).with_filter(&even).with_matches_estimate(3);
         assert_eq!((p.k, p.ef, p.matches_estimate), (10, 5, Some(3)));
         assert!(p.allows(4) && !p.allows(5));

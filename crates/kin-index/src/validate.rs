@@ -39,7 +39,7 @@ pub(crate) fn prepare(metric: Metric, dim: usize, v: &[f32]) -> Result<Vec<f32>>
 
 /// Splits a flat batch into rows of `dim`, refusing a ragged tail.
 pub(crate) fn rows(dim: usize, flat: &[f32]) -> Result<std::slice::ChunksExact<'_, f32>> {
-    if dim == 0 || flat.len() % dim != 0 {
+    if dim == 0 || !flat.len().is_multiple_of(dim) {
         return Err(Error::RaggedBatch { len: flat.len(), dim });
     }
     Ok(flat.chunks_exact(dim))

@@ -55,7 +55,6 @@ fn test_params() -> HnswParams {
 }
 
 struct Fixture {
-    data: Vec<f32>,
     queries: Vec<f32>,
     index: HnswIndex,
     exact: FlatIndex,
@@ -67,7 +66,7 @@ fn build_fixture(metric: Metric, params: HnswParams) -> Fixture {
     let index = HnswIndex::build(DIM, metric, params, &data).expect("build the index");
     let mut exact = FlatIndex::new(DIM, metric).expect("flat index");
     exact.add_batch(&data).expect("fill the flat index");
-    Fixture { data, queries, index, exact }
+    Fixture { queries, index, exact }
 }
 
 /// One fixture per metric, built once and shared by the tests that read it.
@@ -181,7 +180,7 @@ fn deleted_ids_are_never_returned() -> Result<()> {
     exact.add_batch(&data)?;
     let qs = clustered(100, 1, 5);
     let mut deleted = HashSet::new();
-    for id in (0..5_000u32).filter(|id| id % 4 == 0) {
+    for id in (0..5_000u32).filter(|id| id.is_multiple_of(4)) {
         ensure!(index.delete(id)?);
         deleted.insert(id);
     }
@@ -278,7 +277,7 @@ fn save_and_load_round_trip() -> Result<()> {
     index.save(&path)?;
     let loaded = HnswIndex::load(&path)?;
     ensure!(loaded.len() == index.len() && loaded.params() == index.params());
-    let even = |id: u32| id % 2 == 0;
+    let even = |id: u32| id.is_multiple_of(2);
     for q in clustered(50, 1, 9).chunks_exact(DIM) {
         ensure!(loaded.search(q, K, EF, None)? == index.search(q, K, EF, None)?);
         ensure!(loaded.search(q, K, EF, Some(&even))? == index.search(q, K, EF, Some(&even))?);

@@ -255,33 +255,47 @@ impl Collection {
 }
 
 impl State {
+    /// Applies records in order; runs of upserts go into the index as one parallel batch.
     fn apply_all(&mut self, records: impl Iterator<Item = Record>) -> Result<()> {
+        let mut run: Vec<Item> = Vec::new();
         for record in records {
             match record {
-                Record::Upsert(item) => {
-                    if let Some(old) = self.ids.remove(&item.id) {
-                        self.slots[old as usize] = None;
-                        self.index.delete(old);
-                    }
-                    let slot = self.index.insert(&item.vector)?;
-                    debug_assert_eq!(slot as usize, self.slots.len());
-                    self.slots.push(Some(Meta {
-                        id: item.id.clone(),
-                        payload: item.payload,
-                        source: item.source,
-                        content_hash: item.content_hash,
-                    }));
-                    self.ids.insert(item.id, slot);
-                }
+                Record::Upsert(item) => run.push(item),
                 Record::Delete(id) => {
-                    if let Some(old) = self.ids.remove(&id) {
-                        self.slots[old as usize] = None;
-                        self.index.delete(old);
-                    }
+                    self.upsert_run(std::mem::take(&mut run))?;
+                    self.remove(&id);
                 }
             }
         }
+        self.upsert_run(run)
+    }
+
+    fn upsert_run(&mut self, run: Vec<Item>) -> Result<()> {
+        if run.is_empty() {
+            return Ok(());
+        }
+        let flat: Vec<f32> = run.iter().flat_map(|i| i.vector.iter().copied()).collect();
+        let first = self.index.insert_batch(&flat)?;
+        debug_assert_eq!(first as usize, self.slots.len());
+        for (offset, item) in run.into_iter().enumerate() {
+            self.remove(&item.id);
+            let slot = first + offset as u32;
+            self.slots.push(Some(Meta {
+                id: item.id.clone(),
+                payload: item.payload,
+                source: item.source,
+                content_hash: item.content_hash,
+            }));
+            self.ids.insert(item.id, slot);
+        }
         Ok(())
+    }
+
+    fn remove(&mut self, id: &ItemId) {
+        if let Some(old) = self.ids.remove(id) {
+            self.slots[old as usize] = None;
+            self.index.delete(old);
+        }
     }
 
     fn item(&self, slot: u32) -> Option<Item> {

@@ -34,13 +34,14 @@ impl VectorIndex {
         })
     }
 
-    /// Adds a vector; slots are dense, in insertion order.
-    pub fn insert(&mut self, vector: &[f32]) -> Result<u32> {
+    /// Adds `flat` (rows of the collection's dimension), in parallel; returns the first slot.
+    pub fn insert_batch(&mut self, flat: &[f32]) -> Result<u32> {
         Ok(match self {
-            VectorIndex::Hnsw(h) => h.insert(vector)?,
+            VectorIndex::Hnsw(h) => h.insert_batch(flat)?.start,
             VectorIndex::Flat { index, deleted } => {
-                deleted.push(false);
-                index.add(vector)?
+                let range = index.add_batch(flat)?;
+                deleted.resize(range.end as usize, false);
+                range.start
             }
         })
     }

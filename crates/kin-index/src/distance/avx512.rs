@@ -98,7 +98,8 @@ mod tests {
             let a = random_f32(n, seed as u64);
             let b = random_f32(n, seed as u64 + 7);
             // SAFETY: AVX-512F was detected; both vectors hold `n` values.
-            let (dot, l2) = unsafe { (super::dot(a.as_ptr(), b.as_ptr(), n), super::l2_squared(a.as_ptr(), b.as_ptr(), n)) };
+            let (dot, l2) =
+                unsafe { (super::dot(a.as_ptr(), b.as_ptr(), n), super::l2_squared(a.as_ptr(), b.as_ptr(), n)) };
             assert_close(dot, scalar::dot(&a[..], &b[..], n), &a, &b);
             assert_close(l2, scalar::l2_squared(&a[..], &b[..], n), &a, &b);
         }

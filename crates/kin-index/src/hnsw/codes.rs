@@ -28,12 +28,8 @@ pub(crate) struct CodeStore {
 
 impl CodeStore {
     pub(crate) fn new(dim: usize, train_size: usize, quantizer: Option<Int8Quantizer>) -> Self {
-        let store = CodeStore {
-            train_size,
-            quantizer: OnceLock::new(),
-            codes: Segments::new(dim),
-            terms: Segments::new(1),
-        };
+        let store =
+            CodeStore { train_size, quantizer: OnceLock::new(), codes: Segments::new(dim), terms: Segments::new(1) };
         if let Some(q) = quantizer {
             // A fresh cell is always empty, so this cannot be refused.
             let _ = store.quantizer.set(q);
@@ -117,7 +113,7 @@ impl HnswIndex {
     }
 
     /// Codes node `id` unless another thread has taken it on.
-    fn code_node(&self, codes: &CodeStore, id: u32) {
+    pub(super) fn code_node(&self, codes: &CodeStore, id: u32) {
         let (Some(quantizer), Some(vector)) = (codes.quantizer(), self.vectors.row(id)) else {
             return;
         };

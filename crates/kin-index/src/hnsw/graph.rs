@@ -173,7 +173,7 @@ impl Graph {
     #[inline]
     pub(crate) fn entry(&self) -> Option<(u32, usize)> {
         let packed = self.entry.load(Ordering::Acquire);
-        (packed != NO_ENTRY).then(|| (packed as u32, (packed >> 32) as usize))
+        (packed != NO_ENTRY).then_some((packed as u32, (packed >> 32) as usize))
     }
 
     /// Serialises changes to the entry point.

@@ -40,7 +40,11 @@ const EF_CONSTRUCTION_MAX: usize = 1 << 20;
 impl HnswParams {
     pub fn validate(&self) -> Result<()> {
         if !M_RANGE.contains(&self.m) {
-            return Err(Error::InvalidParameter { name: "m", value: self.m as u64, reason: "must be between 2 and 256" });
+            return Err(Error::InvalidParameter {
+                name: "m",
+                value: self.m as u64,
+                reason: "must be between 2 and 256",
+            });
         }
         if self.ef_construction == 0 || self.ef_construction > EF_CONSTRUCTION_MAX {
             return Err(Error::InvalidParameter {

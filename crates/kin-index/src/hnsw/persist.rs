@@ -82,7 +82,8 @@ impl HnswIndex {
     fn encode(&self, out: &mut Encoder) -> Result<()> {
         let nodes = self.id_bound();
         let quantizer = self.quantizer();
-        let flags = if self.codes.is_some() { HAS_CODES } else { 0 } | if quantizer.is_some() { HAS_QUANTIZER } else { 0 };
+        let flags =
+            if self.codes.is_some() { HAS_CODES } else { 0 } | if quantizer.is_some() { HAS_QUANTIZER } else { 0 };
         let train_size = self.codes.as_ref().map_or(0, CodeStore::train_size);
         let (entry, entry_level) = self.graph.entry().map_or((NO_ENTRY, NO_ENTRY), |(id, level)| (id, level as u32));
 
@@ -150,7 +151,11 @@ impl HnswIndex {
         }
         let version = input.u32()?;
         if version != VERSION {
-            return Err(Error::UnsupportedVersion { path: input.path().to_path_buf(), found: version, supported: VERSION });
+            return Err(Error::UnsupportedVersion {
+                path: input.path().to_path_buf(),
+                found: version,
+                supported: VERSION,
+            });
         }
         let dim = input.u32()? as usize;
         check_dim(dim).map_err(|e| input.corrupt(e.to_string()))?;
@@ -165,13 +170,18 @@ impl HnswIndex {
         let nodes = input.u32()?;
         let entry = (input.u32()?, input.u32()?);
 
-        let quantization =
-            if flags & HAS_CODES != 0 && train_size > 0 { Quantization::Int8 { train_size } } else { Quantization::None };
+        let quantization = if flags & HAS_CODES != 0 && train_size > 0 {
+            Quantization::Int8 { train_size }
+        } else {
+            Quantization::None
+        };
         let params = HnswParams { m, ef_construction, seed, quantization };
         params.validate().map_err(|e| input.corrupt(e.to_string()))?;
         let smallest_node = 1 + 4 * dim as u64 + 4;
         if u64::from(nodes) * smallest_node > input.body_len() {
-            return Err(input.corrupt(format!("declares {nodes} nodes, more than its {} bytes can hold", input.body_len())));
+            return Err(
+                input.corrupt(format!("declares {nodes} nodes, more than its {} bytes can hold", input.body_len()))
+            );
         }
         let quantizer = if flags & HAS_QUANTIZER != 0 {
             let mut bounds = vec![0.0f32; 2 * dim];
@@ -189,6 +199,14 @@ impl HnswIndex {
             codes.restore_quantizer(q);
         }
         index.decode_nodes(input, nodes)?;
+        if let Some(codes) = index.codes.as_ref().filter(|c| c.quantizer().is_some()) {
+            // Nodes saved without a code (none, normally) get one now.
+            for id in 0..nodes {
+                if index.graph.state(id) & (state::READY | state::CODED) == state::READY {
+                    index.code_node(codes, id);
+                }
+            }
+        }
 
         match entry {
             (NO_ENTRY, NO_ENTRY) => {}

@@ -68,7 +68,8 @@ impl HnswIndex {
         };
         let exact = |n: u32| self.vectors.row(n).map_or(f32::INFINITY, |row| metric_distance(self.metric, query, row));
         let accept = |n: u32| self.graph.state(n) & state::DELETED == 0 && params.allows(n);
-        let quantized = self.codes.as_ref().and_then(|codes| Some((codes, codes.quantizer()?.query(self.metric, query))));
+        let quantized =
+            self.codes.as_ref().and_then(|codes| Some((codes, codes.quantizer()?.query(self.metric, query))));
 
         let Some((codes, code)) = quantized else {
             let found = self.descend(entry, top, ef, &exact, &accept, scratch);
@@ -161,13 +162,13 @@ mod tests {
         for id in (0..500).step_by(3) {
             index.delete(id)?;
         }
-        let by_five = |id: u32| id % 5 == 0;
+        let by_five = |id: u32| id.is_multiple_of(5);
         let q = [250.0, 0.0];
         for estimate in [None, Some(100), Some(1)] {
             let params = SearchParams { k: 10, ef: 32, filter: Some(&by_five), matches_estimate: estimate };
             let hits = index.search_with(&q, &params)?;
             assert_eq!(hits.len(), 10);
-            assert!(hits.iter().all(|&(id, _)| id % 5 == 0 && id % 3 != 0), "{hits:?}");
+            assert!(hits.iter().all(|&(id, _)| id.is_multiple_of(5) && !id.is_multiple_of(3)), "{hits:?}");
             assert!(hits.windows(2).all(|w| w[0].1 <= w[1].1));
         }
         let only_three = |id: u32| id == 1 || id == 2 || id == 4;

@@ -55,7 +55,12 @@ impl<T: Default> Segments<T> {
         // `locate` keeps `shelf` below the 256 shelves and `segment` below the 256 slots of one.
         let shelf = self.shelves[shelf].get_or_init(empty_shelf);
         let segment = shelf[segment].get_or_init(|| {
-            tracing::trace!(first_id = id as usize - row, rows = SEGMENT_ROWS, stride = self.stride, "segment allocated");
+            tracing::trace!(
+                first_id = id as usize - row,
+                rows = SEGMENT_ROWS,
+                stride = self.stride,
+                "segment allocated"
+            );
             (0..SEGMENT_ROWS * self.stride).map(|_| T::default()).collect()
         });
         let start = row * self.stride;
