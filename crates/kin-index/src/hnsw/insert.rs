@@ -127,7 +127,8 @@ impl HnswIndex {
         let not_self = |n: u32| n != id;
         let ef = self.params.ef_construction.max(self.params.m);
         for layer in (0..=level.min(top)).rev() {
-            let found = beam(&self.graph, scratch, nearest, layer, ef, &dist, &not_self);
+            let prefetch = |n: u32| self.vectors.prefetch(n);
+            let found = beam(&self.graph, scratch, nearest, layer, ef, &dist, &not_self, &prefetch);
             let chosen = select_diverse(&found, self.params.m, |a, b| self.pair_distance(a, b));
             self.set_own_links(id, layer, &chosen, &mut scratch.neighbors);
             for neighbor in &chosen {

@@ -103,7 +103,13 @@ impl HnswIndex {
         for layer in (1..=top).rev() {
             nearest = greedy(&self.graph, nearest, layer, dist, &mut scratch.neighbors);
         }
-        beam(&self.graph, scratch, nearest, 0, ef, dist, accept)
+        // Under int8 the walk reads codes, not vectors: nothing to prefetch then.
+        let prefetch = |n: u32| {
+            if self.codes.is_none() {
+                self.vectors.prefetch(n)
+            }
+        };
+        beam(&self.graph, scratch, nearest, 0, ef, dist, accept, &prefetch)
     }
 
     /// Exact search over every live vector that passes the filter.

@@ -36,6 +36,7 @@ pub(crate) fn greedy(
 /// Every reachable node is walked through, but only nodes that `accept` are collected. Until
 /// `ef` nodes are collected every neighbour seen is queued, so under a selective filter the walk
 /// keeps widening until it has `ef` matches or has run out of graph around the query.
+#[allow(clippy::too_many_arguments)] // the walk's inputs; bundling them would only rename them
 pub(crate) fn beam(
     graph: &Graph,
     scratch: &mut Scratch,
@@ -44,6 +45,7 @@ pub(crate) fn beam(
     ef: usize,
     dist: &impl Fn(u32) -> f32,
     accept: &impl Fn(u32) -> bool,
+    prefetch: &impl Fn(u32),
 ) -> Vec<Scored> {
     let Scratch { visited, candidates, results, neighbors } = scratch;
     visited.clear();
@@ -61,10 +63,10 @@ pub(crate) fn beam(
             break;
         }
         graph.neighbors(current.id, layer, neighbors);
+        // Keep the unvisited ones and start loading their vectors before the first distance.
+        neighbors.retain(|&n| visited.insert(n));
+        neighbors.iter().for_each(|&n| prefetch(n));
         for &n in neighbors.iter() {
-            if !visited.insert(n) {
-                continue;
-            }
             let d = dist(n);
             let full = results.len() >= ef;
             if full && results.peek().is_some_and(|worst| d >= worst.dist) {

@@ -32,6 +32,24 @@ impl VectorStore {
         self.rows.get(id)
     }
 
+    /// Asks the CPU to start loading the first cache lines of row `id` (the walk computes its
+    /// distance shortly after; the hardware prefetcher follows the rest of the row).
+    #[inline]
+    pub(crate) fn prefetch(&self, id: u32) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(row) = self.row(id) {
+            let base = row.as_ptr() as *const i8;
+            let bytes = std::mem::size_of_val(row).min(256);
+            for offset in (0..bytes).step_by(64) {
+                // SAFETY: `base + offset` lies inside the row (offset < its size); a prefetch
+                // reads nothing architecturally and cannot fault.
+                unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(base.add(offset)) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = id;
+    }
+
     /// A copy of row `id`.
     pub(crate) fn to_vec(&self, id: u32) -> Option<Vec<f32>> {
         self.row(id).map(|row| row.iter().map(|x| f32::from_bits(x.load(Ordering::Relaxed))).collect())
