@@ -94,7 +94,8 @@ def bench_kin(base, queries, truth, args, tmp):
            ",".join(map(str, args.efs)), ",".join(map(str, args.threads))]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    return lines[0]["build_s"], [l for l in lines[1:]]
+    args.kin_filtered = [l for l in lines if "filter_percent" in l]
+    return lines[0]["build_s"], [l for l in lines if "ef" in l]
 
 
 def qps_at(rows, threads, target):
@@ -163,6 +164,11 @@ def main():
                 bratio = f"{build / hb[0]:.2f}x"
             f = lambda v: f"{v:.0f}" if v else "n/a"
             print(f"| {name} | {th} | {f(q95)} | {f(q99)} | {ratio} | {bratio} |")
+    print("\nkin, filtered search (ef=64, 1 thread), against exact filtered search:\n")
+    print("| filter keeps | matching items | recall@10 | queries with 10 results | QPS |")
+    print("|---:|---:|---:|---:|---:|")
+    for r in getattr(args, "kin_filtered", []):
+        print(f"| {r['filter_percent']} % | {r['matching']} | {r['recall']:.4f} | {r['full_k'] * 100:.1f} % | {r['qps']:.0f} |")
 
 
 if __name__ == "__main__":

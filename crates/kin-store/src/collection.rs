@@ -160,13 +160,18 @@ impl Collection {
         if records.is_empty() {
             return Ok(());
         }
+        // Writers take turns on the log; searches go on during the fsync and wait only while
+        // the acknowledged records are applied.
         let mut wal = self.wal.lock();
-        let mut state = self.state.write();
-        wal.append(state.next_lsn, &records)?;
-        state.next_lsn += records.len() as u64;
-        state.apply_all(records.into_iter())?;
+        let first = self.state.read().next_lsn;
+        wal.append(first, &records)?;
+        {
+            let mut state = self.state.write();
+            state.next_lsn += records.len() as u64;
+            state.apply_all(records.into_iter())?;
+        }
         if wal.len() > SNAPSHOT_AFTER_BYTES {
-            self.snapshot_locked(&mut wal, &state)?;
+            self.snapshot_locked(&mut wal, &self.state.read())?;
         }
         Ok(())
     }
@@ -249,6 +254,9 @@ impl Collection {
         }
         if let Some((index, value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
             return Err(Error::NonFinite { id: id.to_string(), index, value: *value });
+        }
+        if self.config.metric == Metric::Cosine && v.iter().all(|x| *x == 0.0) {
+            return Err(Error::ZeroVector { id: id.to_string() });
         }
         Ok(())
     }

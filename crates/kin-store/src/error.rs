@@ -41,6 +41,9 @@ pub enum Error {
     #[error("item {id}: vector value {index} is {value} (NaN and infinity are not allowed)")]
     NonFinite { id: String, index: usize, value: f32 },
 
+    #[error("item {id}: a zero vector has no direction, so it cannot be compared by cosine")]
+    ZeroVector { id: String },
+
     #[error("query vector has {got} dimensions, collection {collection:?} expects {expected}")]
     QueryDimension { collection: String, expected: usize, got: usize },
 

@@ -53,6 +53,8 @@ fn bad_vectors_are_refused_and_nothing_of_the_batch_is_written() {
     assert!(matches!(err, Error::DimensionMismatch { expected: 3, got: 2, .. }), "{err}");
     let err = c.upsert(vec![Item::new(4, vec![1.0, f32::NAN, 3.0])]).unwrap_err();
     assert!(err.to_string().contains("NaN"), "{err}");
+    let err = c.upsert(vec![Item::new(5, vec![0.0; 3])]).unwrap_err();
+    assert!(err.to_string().contains("zero vector"), "{err}");
     assert_eq!(c.count(), 1);
     assert!(c.search(&[1.0, 2.0], &SearchParams::default()).is_err());
 }

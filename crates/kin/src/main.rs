@@ -90,6 +90,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             return match err {
                 E::DimensionMismatch { .. }
                 | E::NonFinite { .. }
+                | E::ZeroVector { .. }
                 | E::QueryDimension { .. }
                 | E::UnknownCollection { .. }
                 | E::CollectionExists(_)
