@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::backbone::{check_activation, Backbone, Positions, TokenEmbeddings};
-use crate::transformer::{Dims, EncoderLayer, Exec, LayerNames, Packed, Scratch};
+use crate::transformer::{run_layers, Dims, EncoderLayer, Exec, LayerNames, Packed};
 use crate::weights::Weights;
 use crate::{Error, Result};
 
@@ -103,10 +103,7 @@ impl Backbone for BertModel {
     fn forward(&self, packed: &Packed, exec: Exec) -> Result<Vec<f32>> {
         // Positions count from 0 in each sequence; every token has token type 0.
         let mut hidden = self.embeddings.embed(packed, Positions::FromZero, &self.token_type, exec)?;
-        let mut scratch = Scratch::default();
-        for layer in &self.layers {
-            layer.forward(&mut hidden, packed, None, &mut scratch, exec);
-        }
+        run_layers(&self.layers, &mut hidden, packed, None, exec);
         Ok(hidden)
     }
 }

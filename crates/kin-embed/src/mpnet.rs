@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::backbone::{check_activation, Backbone, Positions, TokenEmbeddings};
-use crate::transformer::{Dims, EncoderLayer, Exec, LayerNames, Packed, RelativeBias, Scratch};
+use crate::transformer::{run_layers, Dims, EncoderLayer, Exec, LayerNames, Packed, RelativeBias};
 use crate::weights::Weights;
 use crate::{Error, Result};
 
@@ -145,10 +145,7 @@ impl Backbone for MpnetModel {
 
     fn forward(&self, packed: &Packed, exec: Exec) -> Result<Vec<f32>> {
         let mut hidden = self.embeddings.embed(packed, Positions::AfterPadding { pad_id: self.pad_id }, &[], exec)?;
-        let mut scratch = Scratch::default();
-        for layer in &self.layers {
-            layer.forward(&mut hidden, packed, Some(&self.bias), &mut scratch, exec);
-        }
+        run_layers(&self.layers, &mut hidden, packed, Some(&self.bias), exec);
         Ok(hidden)
     }
 }

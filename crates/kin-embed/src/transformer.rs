@@ -179,6 +179,20 @@ impl EncoderLayer {
     }
 }
 
+/// Runs `layers` in order on `hidden` (`[tokens, hidden]`), in place.
+pub fn run_layers(
+    layers: &[EncoderLayer],
+    hidden: &mut Vec<f32>,
+    packed: &Packed,
+    bias: Option<&RelativeBias>,
+    exec: Exec,
+) {
+    let mut scratch = Scratch::default();
+    for layer in layers {
+        layer.forward(hidden, packed, bias, &mut scratch, exec);
+    }
+}
+
 /// Scaled dot-product attention of every sequence with itself; `qkv` rows are `[q | k | v]`.
 fn attention(qkv: &[f32], packed: &Packed, dims: Dims, bias: Option<&RelativeBias>, ctx: &mut Vec<f32>, exec: Exec) {
     let h = dims.hidden;

@@ -85,24 +85,19 @@ fn distance(query: &str, key: &str) -> usize {
 /// The edit distance from `query` to the closest stretch of `key` (text before and after that
 /// stretch is free), so "mpnet-base-v3" is near "all-mpnet-base-v2".
 fn infix_distance(query: &str, key: &str) -> usize {
-    let key: Vec<char> = key.chars().collect();
-    let mut row = vec![0usize; key.len() + 1];
-    for (i, cq) in query.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &ck) in key.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (diagonal + usize::from(cq != ck)).min(above + 1).min(row[j] + 1);
-            diagonal = above;
-        }
-    }
-    row.into_iter().min().unwrap_or(0)
+    edit_distance(query, key, true)
 }
 
 /// The number of single-character insertions, deletions and substitutions turning `a` into `b`.
 pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
+    edit_distance(a, b, false)
+}
+
+/// Edit distance from `a` to `b`; with `free_ends`, skipping a prefix and a suffix of `b` costs
+/// nothing (`a` is matched against the closest stretch of `b`).
+fn edit_distance(a: &str, b: &str, free_ends: bool) -> usize {
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
+    let mut row: Vec<usize> = if free_ends { vec![0; b.len() + 1] } else { (0..=b.len()).collect() };
     for (i, ca) in a.chars().enumerate() {
         let mut diagonal = row[0];
         row[0] = i + 1;
@@ -112,7 +107,11 @@ pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
             diagonal = above;
         }
     }
-    row[b.len()]
+    if free_ends {
+        row.into_iter().min().unwrap_or(0)
+    } else {
+        row[b.len()]
+    }
 }
 
 #[cfg(test)]

@@ -80,7 +80,8 @@ impl Collection {
         let _ = fs::remove_dir_all(&partial);
         fs::create_dir_all(&partial).map_err(|e| Error::io(&partial, e))?;
         let cfg_path = partial.join(CONFIG_FILE);
-        let json = serde_json::to_vec_pretty(&config).map_err(|source| Error::Config { path: cfg_path.clone(), source })?;
+        let json =
+            serde_json::to_vec_pretty(&config).map_err(|source| Error::Config { path: cfg_path.clone(), source })?;
         fs::write(&cfg_path, json).map_err(|e| Error::io(&cfg_path, e))?;
         snapshot::sync_dir(&partial)?;
         fs::rename(&partial, dir).map_err(|e| Error::io(dir, e))?;
@@ -95,7 +96,8 @@ impl Collection {
         let config: CollectionConfig =
             serde_json::from_slice(&text).map_err(|source| Error::Config { path: cfg_path.clone(), source })?;
         config.validate()?;
-        let mut state = State { ids: HashMap::new(), slots: Vec::new(), index: VectorIndex::new(&config)?, next_lsn: 1 };
+        let mut state =
+            State { ids: HashMap::new(), slots: Vec::new(), index: VectorIndex::new(&config)?, next_lsn: 1 };
         if let Some(snap) = snapshot::read(&dir.join(SNAPSHOT_FILE))? {
             state.next_lsn = snap.lsn + 1;
             state.apply_all(snap.items.into_iter().map(Record::Upsert))?;
@@ -198,13 +200,21 @@ impl Collection {
     /// Whether an item with this id and content hash is stored (unchanged content is skipped).
     pub fn has_content(&self, id: &ItemId, content_hash: &str) -> bool {
         let state = self.state.read();
-        state.ids.get(id).and_then(|&s| state.slots[s as usize].as_ref()).is_some_and(|m| m.content_hash.as_deref() == Some(content_hash))
+        state
+            .ids
+            .get(id)
+            .and_then(|&s| state.slots[s as usize].as_ref())
+            .is_some_and(|m| m.content_hash.as_deref() == Some(content_hash))
     }
 
     /// Top-k items nearest `query`, best first.
     pub fn search(&self, query: &[f32], params: &SearchParams) -> Result<Vec<Hit>> {
         if query.len() != self.config.dim {
-            return Err(Error::QueryDimension { collection: self.config.name.clone(), expected: self.config.dim, got: query.len() });
+            return Err(Error::QueryDimension {
+                collection: self.config.name.clone(),
+                expected: self.config.dim,
+                got: query.len(),
+            });
         }
         if let Some((index, value)) = query.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(Error::NonFinite { id: "query".into(), index, value: *value });

@@ -177,7 +177,14 @@ mod tests {
         vec![
             (1, Record::Upsert(Item::new(7, vec![1.0, -2.5]).with_payload(serde_json::json!({"a": {"b": 1}})))),
             (2, Record::Delete(ItemId::from("doc-1"))),
-            (3, Record::Upsert(Item { source: Some("x.txt".into()), content_hash: Some("ab".into()), ..Item::new("é", vec![]) })),
+            (
+                3,
+                Record::Upsert(Item {
+                    source: Some("x.txt".into()),
+                    content_hash: Some("ab".into()),
+                    ..Item::new("é", vec![])
+                }),
+            ),
         ]
     }
 

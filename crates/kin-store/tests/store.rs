@@ -96,8 +96,12 @@ fn filtered_search_returns_k_matching_items_in_order() {
     let query = unit(12345, 16);
     for expr in ["group < 50", "group < 10", "group == 7", "meta.even == true and group in [1, 2, 3, 4]"] {
         let filter = Filter::parse(expr).unwrap();
-        let exact = c.search(&query, &SearchParams { k: 10, filter: Some(&filter), exact: true, ..Default::default() }).unwrap();
-        let approx = c.search(&query, &SearchParams { k: 10, ef: Some(100), filter: Some(&filter), ..Default::default() }).unwrap();
+        let exact = c
+            .search(&query, &SearchParams { k: 10, filter: Some(&filter), exact: true, ..Default::default() })
+            .unwrap();
+        let approx = c
+            .search(&query, &SearchParams { k: 10, ef: Some(100), filter: Some(&filter), ..Default::default() })
+            .unwrap();
         assert_eq!(approx.len(), exact.len(), "{expr}");
         assert!(approx.iter().all(|h| filter.matches(&h.payload)), "{expr}");
         assert!(approx.windows(2).all(|w| w[0].score <= w[1].score), "{expr}: l2 results best first");

@@ -76,7 +76,9 @@ pub fn run(data: &Path, args: AddArgs) -> Result<()> {
         match read_file(&file) {
             Err(reason) => summary.failed.push((shown, reason)),
             Ok((Modality::Text, bytes)) => match String::from_utf8(bytes) {
-                Err(e) => summary.failed.push((shown, format!("not valid UTF-8 at byte {}", e.utf8_error().valid_up_to()))),
+                Err(e) => {
+                    summary.failed.push((shown, format!("not valid UTF-8 at byte {}", e.utf8_error().valid_up_to())))
+                }
                 Ok(text) => {
                     let hash = hex(&Sha256::digest(text.as_bytes()));
                     if collection.has_content(&ItemId::Str(shown.clone()), &hash) {

@@ -36,11 +36,15 @@ pub fn read_f32(path: &Path) -> Result<Matrix> {
     };
     let n = rows * cols;
     let values: Vec<f32> = match descr.as_str() {
-        "<f4" if data.len() == n * 4 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+        "<f4" if data.len() == n * 4 => {
+            data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+        }
         "<f8" if data.len() == n * 8 => {
             data.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap_or_default()) as f32).collect()
         }
-        "<f4" | "<f8" => bail!("{}: {} data bytes for shape {shape:?}: the file is truncated", path.display(), data.len()),
+        "<f4" | "<f8" => {
+            bail!("{}: {} data bytes for shape {shape:?}: the file is truncated", path.display(), data.len())
+        }
         other => bail!("{}: dtype {other:?} is not supported (use float32 or float64)", path.display()),
     };
     Ok(Matrix { rows, cols, data: values })

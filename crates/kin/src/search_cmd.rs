@@ -40,7 +40,8 @@ pub fn run(data: &Path, args: SearchArgs) -> Result<()> {
         npy::write_i64(path, results.len(), args.k, &ids)?;
     } else if args.json {
         let rows: Vec<Value> = results.iter().map(|hits| Value::Array(hits.iter().map(hit_json).collect())).collect();
-        let out = if args.query.is_some() { rows.into_iter().next().unwrap_or(Value::Null) } else { Value::Array(rows) };
+        let out =
+            if args.query.is_some() { rows.into_iter().next().unwrap_or(Value::Null) } else { Value::Array(rows) };
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         for (q, hits) in results.iter().enumerate() {
@@ -62,7 +63,8 @@ fn embed_query(collection: &Collection, text: &str) -> Result<Vec<f32>> {
     let Some(model) = collection.config().model.clone() else {
         bail!("collection {:?} has no model (it holds bare vectors); search it with --vector-file", collection.name());
     };
-    let embedder = kin_embed::load_with(&model, &LoadOptions::from_env()).with_context(|| format!("loading {model}"))?;
+    let embedder =
+        kin_embed::load_with(&model, &LoadOptions::from_env()).with_context(|| format!("loading {model}"))?;
     let mut vectors = embedder.embed_text(&[text])?;
     vectors.pop().context("the model returned no vector")
 }
@@ -73,7 +75,13 @@ fn hit_json(h: &Hit) -> Value {
 
 fn snippet(h: &Hit) -> String {
     let text = h.payload.get("text").and_then(Value::as_str).map(str::to_string);
-    let shown = text.or_else(|| h.source.clone()).unwrap_or_else(|| if h.payload.is_null() { String::new() } else { h.payload.to_string() });
+    let shown = text.or_else(|| h.source.clone()).unwrap_or_else(|| {
+        if h.payload.is_null() {
+            String::new()
+        } else {
+            h.payload.to_string()
+        }
+    });
     let one_line: String = shown.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut cut: String = one_line.chars().take(100).collect();
     if one_line.chars().count() > 100 {

@@ -24,7 +24,13 @@ pub fn run(data: &Path, cmd: CollectionCommand) -> Result<()> {
             let c = store.create(config)?;
             let cfg = c.config();
             let index = serde_json::to_value(cfg.index)?;
-            println!("created collection {} ({} dimensions, {}, {} index)", cfg.name, cfg.dim, cfg.metric, index.as_str().unwrap_or("?"));
+            println!(
+                "created collection {} ({} dimensions, {}, {} index)",
+                cfg.name,
+                cfg.dim,
+                cfg.metric,
+                index.as_str().unwrap_or("?")
+            );
         }
         CollectionCommand::List { json } => {
             let mut rows = Vec::new();
@@ -35,8 +41,13 @@ pub fn run(data: &Path, cmd: CollectionCommand) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
-                println!("{:<24} {:<28} {:>6} {:<7} {:<5} {:>10}", "COLLECTION", "MODEL", "DIM", "METRIC", "INDEX", "ITEMS");
-                let text = |v: &Value| v.as_str().map(String::from).unwrap_or_else(|| if v.is_null() { "-".into() } else { v.to_string() });
+                println!(
+                    "{:<24} {:<28} {:>6} {:<7} {:<5} {:>10}",
+                    "COLLECTION", "MODEL", "DIM", "METRIC", "INDEX", "ITEMS"
+                );
+                let text = |v: &Value| {
+                    v.as_str().map(String::from).unwrap_or_else(|| if v.is_null() { "-".into() } else { v.to_string() })
+                };
                 for r in rows {
                     println!(
                         "{:<24} {:<28} {:>6} {:<7} {:<5} {:>10}",
@@ -120,7 +131,10 @@ pub fn import(data: &Path, args: ImportArgs) -> Result<()> {
     let collection = store.collection(&args.collection)?;
     let matrix = npy::read_f32(&args.vectors)?;
     let ids: Vec<ItemId> = match &args.ids {
-        Some(path) => read_lines(path)?.into_iter().map(|l| l.trim().parse::<i64>().map(ItemId::Int).unwrap_or(ItemId::Str(l))).collect(),
+        Some(path) => read_lines(path)?
+            .into_iter()
+            .map(|l| l.trim().parse::<i64>().map(ItemId::Int).unwrap_or(ItemId::Str(l)))
+            .collect(),
         None => (0..matrix.rows as i64).map(ItemId::Int).collect(),
     };
     if ids.len() != matrix.rows {
@@ -130,7 +144,9 @@ pub fn import(data: &Path, args: ImportArgs) -> Result<()> {
         Some(path) => read_lines(path)?
             .iter()
             .enumerate()
-            .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("{}:{}: invalid JSON", path.display(), i + 1)))
+            .map(|(i, l)| {
+                serde_json::from_str(l).with_context(|| format!("{}:{}: invalid JSON", path.display(), i + 1))
+            })
             .collect::<Result<_>>()?,
         None => vec![Value::Null; matrix.rows],
     };

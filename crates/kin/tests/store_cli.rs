@@ -51,19 +51,30 @@ fn import_and_search_by_vector_file() {
     write_npy(&v, n, 4, &vectors);
     let payloads = dir.path().join("p.jsonl");
     std::fs::write(&payloads, (0..n).map(|i| format!("{{\"odd\": {}}}\n", i % 2 == 1)).collect::<String>()).unwrap();
-    let out = ok(kin(&data).args(["import", "vecs", "--vectors"]).arg(&v).arg("--payloads").arg(&payloads).output().unwrap());
+    let out =
+        ok(kin(&data).args(["import", "vecs", "--vectors"]).arg(&v).arg("--payloads").arg(&payloads).output().unwrap());
     assert!(out.contains("imported 500"), "{out}");
 
     // Each stored vector finds itself first.
     let q = dir.path().join("q.npy");
     write_npy(&q, 3, 4, &vectors[40..52]);
     let ids = dir.path().join("ids.npy");
-    ok(kin(&data).args(["search", "vecs", "-k", "5", "--vector-file"]).arg(&q).arg("--output").arg(&ids).output().unwrap());
+    ok(kin(&data)
+        .args(["search", "vecs", "-k", "5", "--vector-file"])
+        .arg(&q)
+        .arg("--output")
+        .arg(&ids)
+        .output()
+        .unwrap());
     let got = read_ids(&ids);
     assert_eq!(got.len(), 15);
     assert_eq!((got[0], got[5], got[10]), (10, 11, 12));
 
-    let out = ok(kin(&data).args(["search", "vecs", "-k", "3", "--json", "--filter", "odd == true", "--vector-file"]).arg(&q).output().unwrap());
+    let out = ok(kin(&data)
+        .args(["search", "vecs", "-k", "3", "--json", "--filter", "odd == true", "--vector-file"])
+        .arg(&q)
+        .output()
+        .unwrap());
     let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
     for hit in rows[0].as_array().unwrap() {
         assert_eq!(hit["payload"]["odd"], true);
@@ -79,8 +90,16 @@ fn bad_input_gets_clear_errors() {
     let data = dir.path().join("data");
     ok(kin(&data).args(["collection", "create", "c", "--dim", "3"]).output().unwrap());
     fails(kin(&data).args(["collection", "create", "c", "--dim", "3"]).output().unwrap(), 2, "already exists");
-    fails(kin(&data).args(["search", "nope", "--vector-file", "x.npy"]).output().unwrap(), 2, "\"nope\" does not exist");
-    fails(kin(&data).args(["collection", "create", "bad/name", "--dim", "3"]).output().unwrap(), 2, "invalid collection name");
+    fails(
+        kin(&data).args(["search", "nope", "--vector-file", "x.npy"]).output().unwrap(),
+        2,
+        "\"nope\" does not exist",
+    );
+    fails(
+        kin(&data).args(["collection", "create", "bad/name", "--dim", "3"]).output().unwrap(),
+        2,
+        "invalid collection name",
+    );
 
     let wrong = dir.path().join("wrong.npy");
     write_npy(&wrong, 2, 4, &[0.0; 8]);
