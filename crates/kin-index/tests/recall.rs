@@ -51,7 +51,7 @@ fn clustered(n: usize, seed: u64, point_seed: u64) -> Vec<f32> {
 }
 
 fn test_params() -> HnswParams {
-    HnswParams { m: 16, ef_construction: 100, ..HnswParams::default() }
+    HnswParams { m: 16, ef_construction: 64, ..HnswParams::default() }
 }
 
 struct Fixture {
