@@ -141,7 +141,7 @@ impl Collection {
         for item in &mut items {
             self.check_vector(&item.id, &item.vector)?;
             if self.config.metric == Metric::Cosine {
-                normalize(&mut item.vector);
+                kin_index::normalize(&mut item.vector);
             }
         }
         self.write(items.into_iter().map(Record::Upsert).collect())
@@ -221,7 +221,7 @@ impl Collection {
         }
         let mut query = query.to_vec();
         if self.config.metric == Metric::Cosine {
-            normalize(&mut query);
+            kin_index::normalize(&mut query);
         }
         let state = self.state.read();
         let k = params.k.max(1);
@@ -349,13 +349,6 @@ impl State {
         } else {
             (hit * self.ids.len()).div_ceil(seen)
         }
-    }
-}
-
-fn normalize(v: &mut [f32]) {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm > 0.0 {
-        v.iter_mut().for_each(|x| *x /= norm);
     }
 }
 
