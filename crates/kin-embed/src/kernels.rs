@@ -124,6 +124,15 @@ multiversion! {
 }
 
 multiversion! {
+    /// CLIP's "quick GELU", `x · σ(1.702·x)`, in place.
+    fn quick_gelu / quick_gelu_scalar / quick_gelu_avx2 (x: &mut [f32]) {
+        for v in x.iter_mut() {
+            *v = *v / (1.0 + exp_approx(-1.702 * *v));
+        }
+    }
+}
+
+multiversion! {
     /// Softmax of one row, in place.
     fn softmax / softmax_scalar / softmax_avx2 (x: &mut [f32]) {
         let mut maxes = [f32::NEG_INFINITY; LANES];
@@ -229,6 +238,11 @@ mod tests {
             let (mut g1, mut g2) = (a.clone(), a.clone());
             gelu(&mut g1);
             gelu_scalar(&mut g2);
+            let (mut q1, mut q2) = (a.clone(), a.clone());
+            quick_gelu(&mut q1);
+            quick_gelu_scalar(&mut q2);
+            g1.extend(q1);
+            g2.extend(q2);
             let (mut s1, mut s2) = (a.clone(), a.clone());
             softmax(&mut s1);
             softmax_scalar(&mut s2);
@@ -266,6 +280,16 @@ mod tests {
         gelu(&mut x);
         for (g, w) in x.iter().zip(want) {
             assert!((*g as f64 - w).abs() < 1e-6, "{g} vs {w}");
+        }
+    }
+
+    #[test]
+    fn quick_gelu_matches_definition() {
+        let mut x: Vec<f32> = (-120..=120).map(|i| i as f32 / 10.0).collect();
+        let want: Vec<f64> = x.iter().map(|&v| v as f64 / (1.0 + (-1.702 * v as f64).exp())).collect();
+        quick_gelu(&mut x);
+        for (g, w) in x.iter().zip(want) {
+            assert!((*g as f64 - w).abs() < 1e-6 * w.abs().max(1.0), "{g} vs {w}");
         }
     }
 }

@@ -9,6 +9,7 @@
 mod backbone;
 mod batch;
 mod bert;
+mod clip;
 mod embedder;
 mod error;
 mod kernels;
@@ -16,6 +17,7 @@ mod linear;
 mod load;
 mod mpnet;
 mod pooling;
+mod prenorm;
 mod remote;
 mod sbert;
 mod text;
@@ -24,6 +26,7 @@ mod transformer;
 mod weights;
 
 pub use batch::{plan_batches, DEFAULT_TOKEN_BUDGET};
+pub use clip::ClipModel;
 pub use embedder::{Embedder, Embeddings};
 pub use error::{Error, Result};
 pub use load::{load, load_with, LoadOptions};

@@ -31,6 +31,16 @@ impl Linear {
         Ok(Linear::new(weight, bias, inputs, outputs))
     }
 
+    /// Loads `{prefix}.weight` `[out, in]` of a layer without bias (a zero bias stands in).
+    pub fn load_without_bias(weights: &Weights, prefix: &str, inputs: usize, outputs: usize) -> Result<Self> {
+        let weight = weights.get(&format!("{prefix}.weight"), &[outputs, inputs])?;
+        Ok(Linear::new(weight, vec![0.0; outputs], inputs, outputs))
+    }
+
+    pub fn outputs(&self) -> usize {
+        self.outputs
+    }
+
     /// Stacks layers that read the same input into one (e.g. query, key and value).
     pub fn concat(parts: Vec<Linear>) -> Self {
         let inputs = parts[0].inputs;
@@ -51,6 +61,17 @@ impl Linear {
         y.reserve(rows * self.outputs);
         for _ in 0..rows {
             y.extend_from_slice(&self.bias);
+        }
+        self.accumulate(x, rows, y, exec);
+    }
+
+    /// `y[rows, out] += x[rows, in] · Wᵀ + b` (a residual connection).
+    pub fn forward_add(&self, x: &[f32], rows: usize, y: &mut [f32], exec: Exec) {
+        assert!(y.len() >= rows * self.outputs);
+        for row in y.chunks_exact_mut(self.outputs).take(rows) {
+            for (v, b) in row.iter_mut().zip(&self.bias) {
+                *v += *b;
+            }
         }
         self.accumulate(x, rows, y, exec);
     }
@@ -115,6 +136,11 @@ mod tests {
                 let want: f32 = b[o] + (0..inputs).map(|i| x[r * inputs + i] * w[o * inputs + i]).sum::<f32>();
                 assert!((y[r * outputs + o] - want).abs() < 1e-4);
             }
+        }
+        let mut z = vec![1.0; rows * outputs];
+        layer.forward_add(&x, rows, &mut z, Exec::Sequential);
+        for (a, b) in z.iter().zip(&y) {
+            assert!((a - (b + 1.0)).abs() < 1e-4);
         }
     }
 }

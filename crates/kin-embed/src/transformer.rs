@@ -45,8 +45,13 @@ impl Packed {
         packed
     }
 
+    /// `n` sequences of `len` tokens each, with no ids (the tokens are given as embeddings).
+    pub fn uniform(n: usize, len: usize) -> Self {
+        Packed { ids: Vec::new(), offsets: (0..=n).map(|i| i * len).collect() }
+    }
+
     pub fn tokens(&self) -> usize {
-        self.ids.len()
+        self.offsets.last().copied().unwrap_or(0)
     }
 
     pub fn len(&self) -> usize {
@@ -72,6 +77,13 @@ impl LayerNorm {
             beta: weights.get(&format!("{prefix}.bias"), &[size])?,
             eps,
         })
+    }
+
+    /// `out = LN(x)` row by row.
+    pub fn apply_to(&self, x: &[f32], out: &mut Vec<f32>, exec: Exec) {
+        out.clear();
+        out.extend_from_slice(x);
+        self.apply(out, &[], exec);
     }
 
     /// `x = LN(x + residual)` row by row (`residual` may be empty).
@@ -168,7 +180,7 @@ impl EncoderLayer {
     ) {
         let rows = packed.tokens();
         self.qkv.forward(hidden, rows, &mut s.qkv, exec);
-        attention(&s.qkv, packed, self.dims, bias, &mut s.ctx, exec);
+        attention(&s.qkv, packed, self.dims, Mask { bias, causal: false }, &mut s.ctx, exec);
         self.attn_out.forward(&s.ctx, rows, &mut s.attn, exec);
         self.attn_norm.apply(&mut s.attn, hidden, exec);
 
@@ -193,8 +205,17 @@ pub fn run_layers(
     }
 }
 
+/// What a query may see besides the plain scaled scores.
+#[derive(Clone, Copy, Default)]
+pub struct Mask<'a> {
+    /// Added to the scores (MPNet's relative positions).
+    pub bias: Option<&'a RelativeBias>,
+    /// Query `i` sees keys `0..=i` only (CLIP's text tower).
+    pub causal: bool,
+}
+
 /// Scaled dot-product attention of every sequence with itself; `qkv` rows are `[q | k | v]`.
-fn attention(qkv: &[f32], packed: &Packed, dims: Dims, bias: Option<&RelativeBias>, ctx: &mut Vec<f32>, exec: Exec) {
+pub fn attention(qkv: &[f32], packed: &Packed, dims: Dims, mask: Mask<'_>, ctx: &mut Vec<f32>, exec: Exec) {
     let h = dims.hidden;
     ctx.clear();
     ctx.resize(packed.tokens() * h, 0.0);
@@ -207,7 +228,7 @@ fn attention(qkv: &[f32], packed: &Packed, dims: Dims, bias: Option<&RelativeBia
         rest = tail;
     }
     let run = |scores: &mut Vec<f32>, (r, out): (std::ops::Range<usize>, &mut [f32])| {
-        attend_sequence(&qkv[r.start * 3 * h..r.end * 3 * h], out, dims.heads, h, bias, scores);
+        attend_sequence(&qkv[r.start * 3 * h..r.end * 3 * h], out, dims.heads, h, mask, scores);
     };
     match exec {
         Exec::Parallel => outs.into_par_iter().for_each_init(Vec::new, run),
@@ -220,14 +241,7 @@ fn attention(qkv: &[f32], packed: &Packed, dims: Dims, bias: Option<&RelativeBia
 
 /// Attention of one sequence: `qkv` is `[len, 3·hidden]`, `out` is `[len, hidden]`.
 /// Per head: `S = Q·Kᵀ/√d (+ bias)`, row softmax, `O = S·V`, the products on `gemm`.
-fn attend_sequence(
-    qkv: &[f32],
-    out: &mut [f32],
-    heads: usize,
-    hidden: usize,
-    bias: Option<&RelativeBias>,
-    scores: &mut Vec<f32>,
-) {
+fn attend_sequence(qkv: &[f32], out: &mut [f32], heads: usize, hidden: usize, mask: Mask<'_>, scores: &mut Vec<f32>) {
     let d = hidden / heads;
     let len = out.len() / hidden;
     assert!(qkv.len() >= len * 3 * hidden && len * hidden == out.len());
@@ -265,12 +279,18 @@ fn attend_sequence(
             );
         }
         for (i, row) in scores.chunks_exact_mut(len).enumerate() {
-            if let Some(bias) = bias {
+            if let Some(bias) = mask.bias {
                 for (s, b) in row.iter_mut().zip(bias.row(head, i, len)) {
                     *s += *b;
                 }
             }
-            softmax(row);
+            if mask.causal {
+                let (seen, hidden_keys) = row.split_at_mut(i + 1);
+                softmax(seen);
+                hidden_keys.fill(0.0);
+            } else {
+                softmax(row);
+            }
         }
         // SAFETY: as above.
         unsafe {
@@ -309,7 +329,7 @@ mod tests {
         let d = hidden / heads;
         let qkv: Vec<f32> = (0..len * 3 * hidden).map(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0).collect();
         let mut a = vec![0.0; len * hidden];
-        attend_sequence(&qkv, &mut a, heads, hidden, None, &mut Vec::new());
+        attend_sequence(&qkv, &mut a, heads, hidden, Mask::default(), &mut Vec::new());
         let at = |r: usize, c: usize| qkv[r * 3 * hidden + c] as f64;
         for head in 0..heads {
             for i in 0..len {
@@ -334,6 +354,23 @@ mod tests {
             let (lo, hi) = vals.iter().fold((f32::MAX, f32::MIN), |(l, h), &v| (l.min(v), h.max(v)));
             for i in 0..len {
                 assert!(a[i * hidden + c] >= lo - 1e-5 && a[i * hidden + c] <= hi + 1e-5);
+            }
+        }
+    }
+
+    #[test]
+    fn causal_attention_equals_attention_over_each_prefix() {
+        let (len, hidden, heads) = (6, 8, 2);
+        let qkv: Vec<f32> = (0..len * 3 * hidden).map(|i| ((i * 29 % 19) as f32 - 9.0) / 5.0).collect();
+        let causal = Mask { bias: None, causal: true };
+        let mut full = vec![0.0; len * hidden];
+        attend_sequence(&qkv, &mut full, heads, hidden, causal, &mut Vec::new());
+        for i in 0..len {
+            // Row i of causal attention is the last row of plain attention over the first i+1 tokens.
+            let mut prefix = vec![0.0; (i + 1) * hidden];
+            attend_sequence(&qkv[..(i + 1) * 3 * hidden], &mut prefix, heads, hidden, Mask::default(), &mut Vec::new());
+            for c in 0..hidden {
+                assert!((full[i * hidden + c] - prefix[i * hidden + c]).abs() < 1e-6);
             }
         }
     }

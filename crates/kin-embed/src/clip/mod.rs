@@ -1,0 +1,138 @@
+//! CLIP: a text tower and an image tower whose projections share one space, so a sentence
+//! finds pictures. Loads Hugging Face `CLIPModel` checkpoints (`openai/clip-vit-base-patch32`,
+//! `openai/clip-vit-large-patch14`, …).
+
+mod config;
+mod text;
+mod vision;
+
+use std::path::Path;
+
+use kin_core::Modality;
+use rayon::prelude::*;
+
+use config::ClipConfig;
+use text::ClipText;
+use vision::ClipVision;
+
+use crate::batch::plan_batches;
+use crate::kernels::normalize;
+use crate::sbert::read_json;
+use crate::tokenize::TextTokenizer;
+use crate::transformer::Exec;
+use crate::weights::Weights;
+use crate::{Embedder, Embeddings, Error, Result};
+
+/// Images per forward pass of the image tower.
+const IMAGE_BATCH: usize = 8;
+/// Tokens per forward pass of the text tower.
+const TEXT_TOKEN_BUDGET: usize = 4096;
+
+/// A CLIP checkpoint loaded from a folder holding `config.json`, `model.safetensors` and
+/// `tokenizer.json`.
+pub struct ClipModel {
+    name: String,
+    text: ClipText,
+    vision: ClipVision,
+    tokenizer: TextTokenizer,
+    dim: usize,
+}
+
+impl ClipModel {
+    pub fn load(dir: &Path, name: &str) -> Result<Self> {
+        let config_path = dir.join("config.json");
+        let cfg: ClipConfig = read_json(&config_path)?;
+        let weights_path = dir.join("model.safetensors");
+        if !weights_path.exists() {
+            return Err(Error::MissingWeights { path: weights_path });
+        }
+        let weights = Weights::open(&weights_path, &[])?;
+        let text = ClipText::load(&weights, &cfg.text_config, cfg.projection_dim, &config_path)?;
+        let vision = ClipVision::load(&weights, &cfg.vision_config, cfg.projection_dim, &config_path)?;
+        // CLIP's tokenizer lower-cases in its own normaliser.
+        let tokenizer = TextTokenizer::load(&dir.join("tokenizer.json"), text.max_tokens(), false)?;
+        tracing::debug!(model = name, dim = cfg.projection_dim, "CLIP loaded");
+        Ok(ClipModel { name: name.to_string(), text, vision, tokenizer, dim: cfg.projection_dim })
+    }
+
+    /// Token ids per text, as the text tower sees them (start and end tokens included, truncated).
+    pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
+        self.tokenizer.encode(texts)
+    }
+
+    /// The square side, in pixels, the image tower takes.
+    pub fn image_size(&self) -> usize {
+        self.vision.image_size()
+    }
+
+    /// Normalised embeddings of already tokenised texts.
+    pub fn embed_ids(&self, ids: &[Vec<u32>]) -> Result<Embeddings> {
+        let lengths: Vec<usize> = ids.iter().map(Vec::len).collect();
+        let batches = plan_batches(&lengths, TEXT_TOKEN_BUDGET, 256);
+        let run = |batch: &Vec<usize>, exec| {
+            let seqs: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
+            self.text.forward(&seqs, exec)
+        };
+        let vectors: Vec<Vec<Vec<f32>>> = if batches.len() > 1 {
+            batches.par_iter().map(|b| run(b, Exec::Sequential)).collect::<Result<_>>()?
+        } else {
+            batches.iter().map(|b| run(b, Exec::Parallel)).collect::<Result<_>>()?
+        };
+        let mut out = vec![Vec::new(); ids.len()];
+        for (batch, vs) in batches.iter().zip(vectors) {
+            for (&i, mut v) in batch.iter().zip(vs) {
+                normalize(&mut v);
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Normalised embeddings of `n` preprocessed images (CHW `f32`, `image_size()` square, laid
+    /// end to end). Batches of images run side by side, one per thread.
+    pub fn embed_pixels(&self, pixels: &[f32], n: usize) -> Embeddings {
+        if n == 0 {
+            return Vec::new();
+        }
+        let per_image = pixels.len() / n;
+        let chunks: Vec<&[f32]> = pixels.chunks(per_image * IMAGE_BATCH).collect();
+        let run = |chunk: &&[f32], exec| self.vision.forward(chunk, chunk.len() / per_image, exec);
+        let batches: Vec<Embeddings> = if chunks.len() > 1 {
+            chunks.par_iter().map(|c| run(c, Exec::Sequential)).collect()
+        } else {
+            chunks.iter().map(|c| run(c, Exec::Parallel)).collect()
+        };
+        let mut out: Embeddings = batches.into_iter().flatten().collect();
+        out.iter_mut().for_each(|v| normalize(v));
+        out
+    }
+}
+
+impl Embedder for ClipModel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn modalities(&self) -> &[Modality] {
+        &[Modality::Text, Modality::Image]
+    }
+
+    fn normalized(&self) -> bool {
+        true
+    }
+
+    fn embed_text(&self, texts: &[&str]) -> Result<Embeddings> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = self.tokenize(texts)?;
+        if let Some(index) = ids.iter().position(Vec::is_empty) {
+            return Err(Error::Tokenize { index, message: "the tokenizer produced no tokens".into() });
+        }
+        self.embed_ids(&ids)
+    }
+}
