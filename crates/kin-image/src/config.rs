@@ -10,7 +10,8 @@ use crate::resize::Resample;
 
 /// The mean and standard deviation CLIP was trained with.
 pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
-/// See [`CLIP_MEAN`].
+/// See [`CLIP_MEAN`]. Written with the checkpoint's digits; the `f32` is what both sides use.
+#[allow(clippy::excessive_precision)]
 pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
 /// ImageNet's per-channel mean.
 pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];

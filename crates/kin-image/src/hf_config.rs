@@ -62,7 +62,8 @@ pub(crate) fn parse(obj: &Map<String, Value>) -> Result<PreprocessConfig> {
 
     let (resize, crop) = match processor {
         Processor::Clip => {
-            let resize = flag(obj, "do_resize", true)?.then(|| size(obj, "size", ResizeTo::ShortestEdge(224))).transpose()?;
+            let resize =
+                flag(obj, "do_resize", true)?.then(|| size(obj, "size", ResizeTo::ShortestEdge(224))).transpose()?;
             let crop = flag(obj, "do_center_crop", true)?.then(|| crop_size(obj, (224, 224))).transpose()?;
             (resize, crop)
         }
@@ -81,7 +82,7 @@ pub(crate) fn parse(obj: &Map<String, Value>) -> Result<PreprocessConfig> {
                     Some(v) => v.as_f64().ok_or_else(|| invalid("crop_pct", format!("{v} is not a number")))?,
                 };
                 if edge < 384 {
-                    if !(crop_pct > 0.0) {
+                    if crop_pct.is_nan() || crop_pct <= 0.0 {
                         return Err(invalid("crop_pct", format!("{crop_pct} is not positive")));
                     }
                     // `int(shortest_edge / crop_pct)`, then a square centre crop of the edge.

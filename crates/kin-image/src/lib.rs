@@ -12,7 +12,7 @@ mod preprocess;
 mod resize;
 mod rgb;
 
-pub use config::{CropRule, CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD, Normalize, PreprocessConfig, ResizeTo};
+pub use config::{CropRule, Normalize, PreprocessConfig, ResizeTo, CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD};
 pub use decode::{decode, Image, Limits};
 pub use error::{ImageError, Result};
 pub use preprocess::{preprocess, resize_and_crop, Pixels};
