@@ -35,6 +35,16 @@ impl Weights {
         SafeTensors::deserialize(&self.mmap).expect("checkpoint header validated in Weights::open")
     }
 
+    /// The shape of a tensor, or `None` when the checkpoint lacks it.
+    pub fn shape(&self, name: &str) -> Option<Vec<usize>> {
+        let tensors = self.tensors();
+        self.prefixes.iter().find_map(|p| tensors.tensor(&format!("{p}{name}")).ok()).map(|v| v.shape().to_vec())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Reads a tensor as `f32` and checks its shape.
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
         let tensors = self.tensors();

@@ -1,0 +1,334 @@
+//! ResNet image encoders (ResNet-50 and kin): the global average of the last stage's feature map,
+//! the classifier left out. Two checkpoint layouts load into the same network: Hugging Face's
+//! (`ResNetModel`, `config.json` with `model_type: "resnet"`) and torchvision's state dict, whose
+//! depths and widths are read off the tensor shapes.
+
+use std::path::Path;
+
+use rayon::prelude::*;
+use serde::Deserialize;
+
+use crate::conv::{global_avg_pool, max_pool_3x3_s2, BatchNorm, Conv2d, Epilogue};
+use crate::transformer::Exec;
+use crate::weights::Weights;
+use crate::{Error, Result};
+
+/// BatchNorm's epsilon in both checkpoint families (PyTorch's default).
+const BN_EPS: f64 = 1e-5;
+
+/// Hugging Face's `ResNetConfig`; the defaults are ResNet-50's (`microsoft/resnet-50`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ResNetConfig {
+    pub model_type: Option<String>,
+    pub num_channels: usize,
+    pub embedding_size: usize,
+    pub hidden_sizes: Vec<usize>,
+    pub depths: Vec<usize>,
+    pub layer_type: String,
+    pub hidden_act: String,
+    pub downsample_in_first_stage: bool,
+    pub downsample_in_bottleneck: bool,
+}
+
+impl Default for ResNetConfig {
+    fn default() -> Self {
+        ResNetConfig {
+            model_type: Some("resnet".into()),
+            num_channels: 3,
+            embedding_size: 64,
+            hidden_sizes: vec![256, 512, 1024, 2048],
+            depths: vec![3, 4, 6, 3],
+            layer_type: "bottleneck".into(),
+            hidden_act: "relu".into(),
+            downsample_in_first_stage: false,
+            downsample_in_bottleneck: false,
+        }
+    }
+}
+
+/// The shape of the network, whichever layout it came from.
+#[derive(Debug, Clone, PartialEq)]
+struct Plan {
+    channels: usize,
+    stem: usize,
+    bottleneck: bool,
+    /// Bottlenecks downsample in their first 1×1 convolution rather than in the 3×3 one.
+    stride_on_1x1: bool,
+    stages: Vec<StagePlan>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct StagePlan {
+    depth: usize,
+    outputs: usize,
+    /// Channels inside a bottleneck (its 3×3 convolution); `outputs` for basic blocks.
+    width: usize,
+    stride: usize,
+}
+
+impl ResNetConfig {
+    fn plan(&self, path: &Path) -> Result<Plan> {
+        let invalid = |message: String| Error::InvalidConfig { path: path.to_path_buf(), message };
+        let bottleneck = match self.layer_type.as_str() {
+            "bottleneck" => true,
+            "basic" => false,
+            other => return Err(invalid(format!("layer_type {other:?} is not \"bottleneck\" or \"basic\""))),
+        };
+        if self.hidden_act != "relu" {
+            return Err(invalid(format!("hidden_act {:?}: kin's ResNet runs \"relu\"", self.hidden_act)));
+        }
+        if self.depths.len() != self.hidden_sizes.len() || self.depths.is_empty() || self.depths.contains(&0) {
+            return Err(invalid(format!("depths {:?} do not fit hidden_sizes {:?}", self.depths, self.hidden_sizes)));
+        }
+        let first_stride = if self.downsample_in_first_stage { 2 } else { 1 };
+        let stages = (self.depths.iter().zip(&self.hidden_sizes).enumerate())
+            .map(|(s, (&depth, &outputs))| StagePlan {
+                depth,
+                outputs,
+                width: if bottleneck { outputs / 4 } else { outputs },
+                stride: if s == 0 { first_stride } else { 2 },
+            })
+            .collect();
+        Ok(Plan {
+            channels: self.num_channels,
+            stem: self.embedding_size,
+            bottleneck,
+            stride_on_1x1: self.downsample_in_bottleneck,
+            stages,
+        })
+    }
+}
+
+/// Tensor names of the two checkpoint layouts: `(convolution weight, BatchNorm prefix)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Layout {
+    HuggingFace,
+    Torchvision,
+}
+
+impl Layout {
+    fn stem(self) -> (String, String) {
+        match self {
+            Layout::HuggingFace => {
+                ("embedder.embedder.convolution.weight".into(), "embedder.embedder.normalization".into())
+            }
+            Layout::Torchvision => ("conv1.weight".into(), "bn1".into()),
+        }
+    }
+
+    fn conv(self, stage: usize, block: usize, j: usize) -> (String, String) {
+        match self {
+            Layout::HuggingFace => {
+                let p = format!("encoder.stages.{stage}.layers.{block}.layer.{j}");
+                (format!("{p}.convolution.weight"), format!("{p}.normalization"))
+            }
+            Layout::Torchvision => {
+                let p = format!("layer{}.{block}", stage + 1);
+                (format!("{p}.conv{}.weight", j + 1), format!("{p}.bn{}", j + 1))
+            }
+        }
+    }
+
+    fn shortcut(self, stage: usize, block: usize) -> (String, String) {
+        match self {
+            Layout::HuggingFace => {
+                let p = format!("encoder.stages.{stage}.layers.{block}.shortcut");
+                (format!("{p}.convolution.weight"), format!("{p}.normalization"))
+            }
+            Layout::Torchvision => {
+                let p = format!("layer{}.{block}.downsample", stage + 1);
+                (format!("{p}.0.weight"), format!("{p}.1"))
+            }
+        }
+    }
+}
+
+/// Reads torchvision's architecture off the tensor shapes: any depth and width per stage, basic
+/// or bottleneck blocks, the stride in the 3×3 convolution (ResNet v1.5).
+fn torchvision_plan(weights: &Weights) -> Result<Plan> {
+    let (stem_name, _) = Layout::Torchvision.stem();
+    let missing = |name: String| Error::MissingTensor { path: weights.path().to_path_buf(), name };
+    let stem = weights.shape(&stem_name).ok_or_else(|| missing(stem_name.clone()))?;
+    if stem.len() != 4 {
+        let path = weights.path().to_path_buf();
+        return Err(Error::TensorShape { path, name: stem_name, expected: vec![64, 3, 7, 7], got: stem });
+    }
+    let bottleneck = weights.shape("layer1.0.conv3.weight").is_some();
+    let last = if bottleneck { 2 } else { 1 };
+    let mut stages = Vec::new();
+    for s in 0.. {
+        let depth = (0..).take_while(|&b| weights.shape(&Layout::Torchvision.conv(s, b, 0).0).is_some()).count();
+        if depth == 0 {
+            break;
+        }
+        let dim0 = |j: usize| {
+            let name = Layout::Torchvision.conv(s, 0, j).0;
+            weights.shape(&name).map(|shape| shape[0]).ok_or_else(|| missing(name))
+        };
+        stages.push(StagePlan { depth, outputs: dim0(last)?, width: dim0(0)?, stride: if s == 0 { 1 } else { 2 } });
+    }
+    if stages.is_empty() {
+        return Err(missing(Layout::Torchvision.conv(0, 0, 0).0));
+    }
+    Ok(Plan { channels: stem[1], stem: stem[0], bottleneck, stride_on_1x1: false, stages })
+}
+
+/// One residual block: its convolutions in order (ReLU after each but the last), and the
+/// projection of its input when the block changes shape.
+struct Block {
+    convs: Vec<Conv2d>,
+    shortcut: Option<Conv2d>,
+}
+
+/// Buffers reused from block to block for one image.
+#[derive(Default)]
+struct Scratch {
+    a: Vec<f32>,
+    b: Vec<f32>,
+    residual: Vec<f32>,
+    out: Vec<f32>,
+    cols: Vec<f32>,
+}
+
+impl Block {
+    /// Runs the block on `x[inputs, h·w]` into `s.out`; returns the output's height and width.
+    fn forward(&self, x: &[f32], hw: (usize, usize), s: &mut Scratch, exec: Exec) -> (usize, usize) {
+        let (last, inner) = self.convs.split_last().expect("a block has convolutions");
+        let (mut t, mut u) = (std::mem::take(&mut s.a), std::mem::take(&mut s.b));
+        let mut inner_hw = inner[0].forward(x, hw, &mut t, &mut s.cols, Epilogue::BiasRelu, exec);
+        for conv in &inner[1..] {
+            inner_hw = conv.forward(&t, inner_hw, &mut u, &mut s.cols, Epilogue::BiasRelu, exec);
+            std::mem::swap(&mut t, &mut u);
+        }
+        let residual: &[f32] = match &self.shortcut {
+            Some(proj) => {
+                proj.forward(x, hw, &mut s.residual, &mut s.cols, Epilogue::Bias, exec);
+                &s.residual
+            }
+            None => x,
+        };
+        let out_hw = last.forward(&t, inner_hw, &mut s.out, &mut s.cols, Epilogue::BiasAddRelu(residual), exec);
+        (s.a, s.b) = (t, u);
+        out_hw
+    }
+}
+
+/// A ResNet without its classifier: stem (7×7 stride-2 convolution, 3×3 max-pool), stages of
+/// residual blocks, global average pooling.
+pub struct ResNet {
+    channels: usize,
+    stem: Conv2d,
+    blocks: Vec<Block>,
+    dim: usize,
+}
+
+impl ResNet {
+    /// Loads from a folder holding `model.safetensors` and, for the Hugging Face layout, a
+    /// `config.json` with `model_type: "resnet"`. Without one, the tensors are read with
+    /// torchvision's names and the architecture (depths, widths, block type) from their shapes.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let weights_path = dir.join("model.safetensors");
+        if !weights_path.is_file() {
+            return Err(Error::MissingWeights { path: weights_path });
+        }
+        let config_path = dir.join("config.json");
+        let config = if config_path.is_file() {
+            let text = std::fs::read_to_string(&config_path).map_err(|e| Error::io(&config_path, e))?;
+            let config: ResNetConfig =
+                serde_json::from_str(&text).map_err(|source| Error::Json { path: config_path.clone(), source })?;
+            Some(config).filter(|c| c.model_type.as_deref() == Some("resnet"))
+        } else {
+            None
+        };
+        let weights = Weights::open(&weights_path, &["resnet."])?;
+        let (plan, layout) = match config {
+            Some(config) => (config.plan(&config_path)?, Layout::HuggingFace),
+            None => (torchvision_plan(&weights)?, Layout::Torchvision),
+        };
+        Self::build(&weights, &plan, layout)
+    }
+
+    fn build(weights: &Weights, plan: &Plan, layout: Layout) -> Result<Self> {
+        let conv = |(name, bn): (String, String), channels: (usize, usize), kernel: usize, stride: usize| {
+            let weight = weights.get(&name, &[channels.1, channels.0, kernel, kernel])?;
+            let norm = |field: &str| weights.get(&format!("{bn}.{field}"), &[channels.1]);
+            let bn = BatchNorm {
+                gamma: norm("weight")?,
+                beta: norm("bias")?,
+                mean: norm("running_mean")?,
+                var: norm("running_var")?,
+                eps: BN_EPS,
+            };
+            Ok::<_, Error>(Conv2d::fold(weight, &bn, channels, kernel, stride))
+        };
+        let stem = conv(layout.stem(), (plan.channels, plan.stem), 7, 2)?;
+        let mut blocks = Vec::new();
+        let mut inputs = plan.stem;
+        for (s, stage) in plan.stages.iter().enumerate() {
+            for b in 0..stage.depth {
+                let stride = if b == 0 { stage.stride } else { 1 };
+                let (out, width) = (stage.outputs, stage.width);
+                let convs = if plan.bottleneck {
+                    let (s1, s3) = if plan.stride_on_1x1 { (stride, 1) } else { (1, stride) };
+                    vec![
+                        conv(layout.conv(s, b, 0), (inputs, width), 1, s1)?,
+                        conv(layout.conv(s, b, 1), (width, width), 3, s3)?,
+                        conv(layout.conv(s, b, 2), (width, out), 1, 1)?,
+                    ]
+                } else {
+                    vec![
+                        conv(layout.conv(s, b, 0), (inputs, out), 3, stride)?,
+                        conv(layout.conv(s, b, 1), (out, out), 3, 1)?,
+                    ]
+                };
+                let shortcut = if inputs != out || stride != 1 {
+                    Some(conv(layout.shortcut(s, b), (inputs, out), 1, stride)?)
+                } else {
+                    None
+                };
+                blocks.push(Block { convs, shortcut });
+                inputs = out;
+            }
+        }
+        Ok(ResNet { channels: plan.channels, stem, blocks, dim: inputs })
+    }
+
+    /// The embedding's length: the last stage's channels (2,048 for ResNet-50).
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Embeds `n` images of `channels × h × w` pixels (CHW, laid end to end, already resized and
+    /// normalised). Returns one row of `dim()` per image, in input order.
+    pub fn forward(&self, pixels: &[f32], n: usize, h: usize, w: usize, exec: Exec) -> Vec<Vec<f32>> {
+        let size = self.channels * h * w;
+        assert_eq!(pixels.len(), n * size, "expected {n} images of {}×{h}×{w} pixels", self.channels);
+        if n == 0 {
+            return Vec::new();
+        }
+        let images: Vec<&[f32]> = pixels.chunks_exact(size.max(1)).take(n).collect();
+        let threads = rayon::current_num_threads();
+        if exec == Exec::Sequential || threads < 2 {
+            return images.iter().map(|img| self.embed(img, (h, w), exec)).collect();
+        }
+        // Whole rounds of images run one per thread; the remainder share all threads each.
+        let split = n - n % threads;
+        let mut rows: Vec<Vec<f32>> =
+            images[..split].par_iter().map(|img| self.embed(img, (h, w), Exec::Sequential)).collect();
+        rows.extend(images[split..].iter().map(|img| self.embed(img, (h, w), Exec::Parallel)));
+        rows
+    }
+
+    fn embed(&self, image: &[f32], hw: (usize, usize), exec: Exec) -> Vec<f32> {
+        let mut s = Scratch::default();
+        let mut x = Vec::new();
+        let hw = self.stem.forward(image, hw, &mut s.out, &mut s.cols, Epilogue::BiasRelu, exec);
+        let mut hw = max_pool_3x3_s2(&s.out, self.stem.outputs(), hw, &mut x, exec);
+        for block in &self.blocks {
+            hw = block.forward(&x, hw, &mut s, exec);
+            std::mem::swap(&mut x, &mut s.out);
+        }
+        global_avg_pool(&x, self.dim)
+    }
+}
