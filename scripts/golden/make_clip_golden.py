@@ -39,9 +39,17 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import save_file
+from PIL import Image, ImageOps
 from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
+from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
-OUT = Path(__file__).resolve().parents[2] / "crates/kin-embed/tests/golden/clip"
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "crates/kin-embed/tests/golden/clip"
+# Image files (from kin-image's fixtures) embedded end to end: decode, preprocess, image tower.
+# Lossless formats only: kin's JPEG decoder differs from libjpeg-turbo by a few levels.
+IMAGES = ROOT / "crates/kin-image/tests/golden/images"
+FILES = ["photo_500x375.png", "exif6_90x60.png", "palette_640x97.png", "rgb_111x65.bmp", "lossless_130x70.webp",
+         "two_frames_200x150.gif", "gray16_150x100.png"]
 
 TEXTS = [
     "a photo of a dog",
@@ -143,6 +151,18 @@ def make(out, config, tokenizer, seed, dtype, n_images):
         batch = tokenizer(TEXTS, padding=True, truncation=True, max_length=config.text_config.max_position_embeddings, return_tensors="pt")
         batched = model.get_text_features(**batch).pooler_output
         assert torch.allclose(batched, text, atol=1e-5), "reference: batched text differs from single"
+        # Files: Pillow decodes, turns by EXIF, converts to RGB (alpha dropped, 16-bit gray by its
+        # high byte, as kin does), then the Pillow-backend CLIP processor.
+        processor = CLIPImageProcessorPil(**{k: v for k, v in pre.items() if k != "image_processor_type"})
+        files = []
+        for name in FILES:
+            img = ImageOps.exif_transpose(Image.open(IMAGES / name))
+            if img.mode in ("I;16", "I;16B", "I"):
+                img = Image.fromarray((np.asarray(img).astype(np.uint32) >> 8).astype(np.uint8)).convert("RGB")
+            files.append(img.convert("RGB"))
+        values = processor(images=files, return_tensors="pt")["pixel_values"]
+        from_files = model.get_image_features(pixel_values=values).pooler_output
+    write_f32(out / "files.f32", from_files.numpy())
     write_f32(out / "text.f32", text.numpy())
     write_f32(out / "pixels.f32", pixels.numpy())
     write_f32(out / "image.f32", image.numpy())
@@ -154,6 +174,7 @@ def make(out, config, tokenizer, seed, dtype, n_images):
         "images": n_images,
         "hidden_act": config.text_config.hidden_act,
         "eos_token_id": config.text_config.eos_token_id,
+        "files": FILES,
     }
     (out / "golden.json").write_text(json.dumps(golden, ensure_ascii=False, indent=1) + "\n")
     size = sum(f.stat().st_size for f in out.iterdir())

@@ -1,4 +1,6 @@
 use kin_core::Modality;
+use kin_image::{Image, Pixels};
+use rayon::prelude::*;
 
 use crate::{Error, Result};
 
@@ -25,5 +27,24 @@ pub trait Embedder: Send + Sync {
     fn embed_text(&self, texts: &[&str]) -> Result<Embeddings> {
         let _ = texts;
         Err(Error::UnsupportedModality { model: self.name().to_string(), modality: Modality::Text })
+    }
+
+    /// Turns one decoded image into the tensor the model takes (resize, crop, normalise as the
+    /// checkpoint's preprocessor does). Cheap to run ahead of `embed_pixels`, on other threads.
+    fn preprocess_image(&self, image: &Image) -> Result<Pixels> {
+        let _ = image;
+        Err(Error::UnsupportedModality { model: self.name().to_string(), modality: Modality::Image })
+    }
+
+    /// Embeds images already preprocessed by `preprocess_image`; one vector each, in input order.
+    fn embed_pixels(&self, pixels: &[Pixels]) -> Result<Embeddings> {
+        let _ = pixels;
+        Err(Error::UnsupportedModality { model: self.name().to_string(), modality: Modality::Image })
+    }
+
+    /// Embeds decoded images (see `kin_image::decode`); one vector per image, in input order.
+    fn embed_image(&self, images: &[Image]) -> Result<Embeddings> {
+        let pixels = images.par_iter().map(|img| self.preprocess_image(img)).collect::<Result<Vec<_>>>()?;
+        self.embed_pixels(&pixels)
     }
 }

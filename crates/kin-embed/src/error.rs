@@ -51,6 +51,12 @@ pub enum Error {
     #[error("tokenizing input {index}: {message}")]
     Tokenize { index: usize, message: String },
 
+    #[error(transparent)]
+    Image(#[from] kin_image::ImageError),
+
+    #[error("image {index}: preprocessing gave {}x{} pixels, the model takes {}x{}", got.0, got.1, expected.0, expected.1)]
+    ImageSize { index: usize, got: (usize, usize), expected: (usize, usize) },
+
     #[error("model {model} does not embed {modality}")]
     UnsupportedModality { model: String, modality: Modality },
 

@@ -1,9 +1,15 @@
 //! Loading an embedder by name, alias, Hugging Face id, folder, or `openai:MODEL`.
 
+use std::path::Path;
+
 use kin_models::{FetchConfig, Registry};
+use serde::Deserialize;
 
 use crate::batch::DEFAULT_TOKEN_BUDGET;
+use crate::clip::ClipModel;
+use crate::image::ResNetEncoder;
 use crate::remote::{RemoteConfig, RemoteEmbedder};
+use crate::sbert::read_json;
 use crate::text::TextEncoder;
 use crate::{Embedder, Result};
 
@@ -45,6 +51,25 @@ pub fn load_with(spec: &str, opts: &LoadOptions) -> Result<Box<dyn Embedder>> {
     }
     let location = registry.locate(spec, &opts.fetch)?;
     let name = location.card.as_ref().map_or_else(|| spec.to_string(), |c| c.name.to_string());
-    let encoder = TextEncoder::load(&location.dir, &name)?.with_batch_limits(opts.token_budget, opts.max_batch);
-    Ok(Box::new(encoder))
+    let dir = &location.dir;
+    Ok(match model_type(dir)?.as_deref() {
+        Some("clip") => Box::new(ClipModel::load(dir, &name)?),
+        Some("resnet") | None => Box::new(ResNetEncoder::load(dir, &name)?),
+        Some(_) => Box::new(TextEncoder::load(dir, &name)?.with_batch_limits(opts.token_budget, opts.max_batch)),
+    })
+}
+
+/// `config.json`'s `model_type`; `None` for a folder without `config.json` but with weights (a
+/// torchvision state dict saved as safetensors).
+fn model_type(dir: &Path) -> Result<Option<String>> {
+    #[derive(Deserialize)]
+    struct Probe {
+        model_type: Option<String>,
+    }
+    let config = dir.join("config.json");
+    if !config.is_file() && dir.join("model.safetensors").is_file() {
+        return Ok(None);
+    }
+    let probe: Probe = read_json(&config)?;
+    Ok(Some(probe.model_type.unwrap_or_default()))
 }

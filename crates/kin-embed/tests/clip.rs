@@ -14,6 +14,8 @@ struct Golden {
     dim: usize,
     image_size: usize,
     images: usize,
+    #[serde(default)]
+    files: Vec<String>,
 }
 
 fn golden_dir(variant: &str) -> PathBuf {
@@ -64,12 +66,29 @@ fn check(dir: &Path, min_cos: f64) -> f64 {
 
     let pixels = read_f32(&dir.join("pixels.f32"));
     let want = read_f32(&dir.join("image.f32"));
-    let got = model.embed_pixels(&pixels, golden.images);
+    let got = model.embed_pixel_data(&pixels, golden.images);
     assert_eq!(got.len(), golden.images);
     for (i, (g, w)) in got.iter().zip(want.chunks_exact(golden.dim)).enumerate() {
         let c = cosine(g, w);
         assert!(c >= min_cos, "image {i}: cosine {c:.9}");
         worst = worst.min(c);
+    }
+
+    // Image files end to end: kin decodes and preprocesses, transformers used Pillow.
+    let images_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kin-image/tests/golden/images");
+    if !golden.files.is_empty() {
+        let images: Vec<_> = golden
+            .files
+            .iter()
+            .map(|f| kin_image::decode(&std::fs::read(images_dir.join(f)).unwrap(), &Default::default()).unwrap())
+            .collect();
+        let got = model.embed_image(&images).unwrap();
+        let want = read_f32(&dir.join("files.f32"));
+        for (i, (g, w)) in got.iter().zip(want.chunks_exact(golden.dim)).enumerate() {
+            let c = cosine(g, w);
+            assert!(c >= min_cos, "file {}: cosine {c:.9}", golden.files[i]);
+            worst = worst.min(c);
+        }
     }
     worst
 }
@@ -95,8 +114,8 @@ fn many_images_run_in_parallel_batches_and_keep_their_order() {
     let per_image = pixels.len() / golden.images;
     // 20 images (more than one batch): image k is golden image k % 3.
     let many: Vec<f32> = (0..20).flat_map(|k| pixels[(k % 3) * per_image..(k % 3 + 1) * per_image].to_vec()).collect();
-    let got = model.embed_pixels(&many, 20);
-    let want = model.embed_pixels(&pixels, golden.images);
+    let got = model.embed_pixel_data(&many, 20);
+    let want = model.embed_pixel_data(&pixels, golden.images);
     for (k, v) in got.iter().enumerate() {
         assert!(cosine(v, &want[k % 3]) >= 0.999999, "image {k}");
     }

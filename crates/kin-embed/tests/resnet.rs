@@ -12,7 +12,7 @@ use serde_json::Value;
 
 const MIN_COSINE: f64 = 0.9999;
 /// Largest difference allowed, relative to the largest magnitude in the reference row.
-const MAX_RELATIVE_ERROR: f64 = 1e-3;
+const MAX_RELATIVE_ERROR: f64 = 1e-4;
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/resnet")

@@ -9,6 +9,7 @@ mod vision;
 use std::path::Path;
 
 use kin_core::Modality;
+use kin_image::{Image, Pixels, PreprocessConfig};
 use rayon::prelude::*;
 
 use config::ClipConfig;
@@ -16,6 +17,7 @@ use text::ClipText;
 use vision::ClipVision;
 
 use crate::batch::plan_batches;
+use crate::image::{load_preprocessor, preprocess_checked, stack, CLIP_PREPROCESSOR};
 use crate::kernels::normalize;
 use crate::sbert::read_json;
 use crate::tokenize::TextTokenizer;
@@ -35,6 +37,7 @@ pub struct ClipModel {
     text: ClipText,
     vision: ClipVision,
     tokenizer: TextTokenizer,
+    preprocess: PreprocessConfig,
     dim: usize,
 }
 
@@ -51,8 +54,9 @@ impl ClipModel {
         let vision = ClipVision::load(&weights, &cfg.vision_config, cfg.projection_dim, &config_path)?;
         // CLIP's tokenizer lower-cases in its own normaliser.
         let tokenizer = TextTokenizer::load(&dir.join("tokenizer.json"), text.max_tokens(), false)?;
+        let preprocess = load_preprocessor(dir, CLIP_PREPROCESSOR)?;
         tracing::debug!(model = name, dim = cfg.projection_dim, "CLIP loaded");
-        Ok(ClipModel { name: name.to_string(), text, vision, tokenizer, dim: cfg.projection_dim })
+        Ok(ClipModel { name: name.to_string(), text, vision, tokenizer, preprocess, dim: cfg.projection_dim })
     }
 
     /// Token ids per text, as the text tower sees them (start and end tokens included, truncated).
@@ -90,7 +94,7 @@ impl ClipModel {
 
     /// Normalised embeddings of `n` preprocessed images (CHW `f32`, `image_size()` square, laid
     /// end to end). Batches of images run side by side, one per thread.
-    pub fn embed_pixels(&self, pixels: &[f32], n: usize) -> Embeddings {
+    pub fn embed_pixel_data(&self, pixels: &[f32], n: usize) -> Embeddings {
         if n == 0 {
             return Vec::new();
         }
@@ -134,5 +138,18 @@ impl Embedder for ClipModel {
             return Err(Error::Tokenize { index, message: "the tokenizer produced no tokens".into() });
         }
         self.embed_ids(&ids)
+    }
+
+    fn preprocess_image(&self, image: &Image) -> Result<Pixels> {
+        preprocess_checked(image, &self.preprocess, Some(self.image_size()))
+    }
+
+    fn embed_pixels(&self, pixels: &[Pixels]) -> Result<Embeddings> {
+        let (data, height, width) = stack(pixels)?;
+        let side = self.image_size();
+        if !pixels.is_empty() && (height, width) != (side, side) {
+            return Err(Error::ImageSize { index: 0, got: (height, width), expected: (side, side) });
+        }
+        Ok(self.embed_pixel_data(&data, pixels.len()))
     }
 }
