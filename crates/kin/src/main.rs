@@ -4,6 +4,7 @@ mod add_cmd;
 mod cli;
 mod embed_cmd;
 mod input;
+mod media;
 mod models_cmd;
 mod npy;
 mod output;

@@ -1,0 +1,128 @@
+//! Files to embed: read, classified by their content (never their name), decoded and
+//! preprocessed for a model; and the pipeline that prepares the next batch while the model works
+//! on the current one.
+
+use std::fs;
+use std::io::Read;
+use std::path::Path;
+
+use kin_core::{detect_modality, Modality};
+use kin_embed::Embedder;
+use kin_image::{Limits, Pixels};
+
+/// Larger files are refused before they are read.
+const MAX_FILE_BYTES: u64 = 256 << 20;
+
+/// A file's content and its modality, judged from the first bytes. The error says why the file
+/// cannot be embedded, for the summary.
+pub fn read_media(path: &Path) -> Result<(Modality, Vec<u8>), String> {
+    let mut file = fs::File::open(path).map_err(|e| e.to_string())?;
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    if len > MAX_FILE_BYTES {
+        return Err(format!("{len} bytes, more than the limit of {MAX_FILE_BYTES}"));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    if bytes.is_empty() {
+        return Err("empty file".into());
+    }
+    match detect_modality(&bytes[..bytes.len().min(8192)]) {
+        Some(m) => Ok((m, bytes)),
+        None => Err("unrecognised content (not text, image, audio or video)".into()),
+    }
+}
+
+/// What `model` embeds, for messages: "text and image".
+pub fn modalities(model: &dyn Embedder) -> String {
+    model.modalities().iter().map(|m| m.as_str()).collect::<Vec<_>>().join(" and ")
+}
+
+/// Decodes and preprocesses image bytes for `model`.
+pub fn prepare_image(model: &dyn Embedder, bytes: &[u8]) -> Result<Pixels, String> {
+    let image = kin_image::decode(bytes, &Limits::default()).map_err(|e| e.to_string())?;
+    model.preprocess_image(&image).map_err(|e| e.to_string())
+}
+
+/// Reads a file that must be an image and prepares it for `model`.
+pub fn prepare_image_file(model: &dyn Embedder, path: &Path) -> Result<Pixels, String> {
+    let (modality, bytes) = read_media(path)?;
+    if modality != Modality::Image {
+        return Err(format!("{modality} content; {} embeds {}", model.name(), modalities(model)));
+    }
+    if !model.modalities().contains(&Modality::Image) {
+        return Err(format!("image content; {} embeds {} only", model.name(), modalities(model)));
+    }
+    prepare_image(model, &bytes)
+}
+
+/// Runs `prepare` on each batch on a second thread while `consume` handles the one before, so
+/// reading, decoding and preprocessing overlap inference. Batches are consumed in order; the
+/// first error from `consume` stops the pipeline.
+pub fn pipelined<B: Send, P: Send, E>(
+    batches: impl Iterator<Item = B>,
+    prepare: impl Fn(B) -> P + Sync,
+    mut consume: impl FnMut(P) -> Result<(), E>,
+) -> Result<(), E> {
+    std::thread::scope(|scope| {
+        let prepare = &prepare;
+        let mut pending: Option<std::thread::ScopedJoinHandle<'_, P>> = None;
+        let join = |h: std::thread::ScopedJoinHandle<'_, P>| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        for batch in batches {
+            let next = scope.spawn(move || prepare(batch));
+            if let Some(done) = pending.replace(next) {
+                consume(join(done))?;
+            }
+        }
+        match pending {
+            Some(done) => consume(join(done)),
+            None => Ok(()),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pipeline_keeps_order_and_stops_at_the_first_error() {
+        let mut seen = Vec::new();
+        let r: Result<(), String> = pipelined(
+            0..10,
+            |i| i * 2,
+            |v| {
+                seen.push(v);
+                Ok(())
+            },
+        );
+        assert!(r.is_ok());
+        assert_eq!(seen, (0..10).map(|i| i * 2).collect::<Vec<_>>());
+
+        let mut seen = Vec::new();
+        let r = pipelined(
+            0..10,
+            |i| i,
+            |v| {
+                seen.push(v);
+                if v == 3 {
+                    Err(format!("stop at {v}"))
+                } else {
+                    Ok(())
+                }
+            },
+        );
+        assert_eq!(r, Err("stop at 3".to_string()));
+        assert_eq!(seen, vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn files_are_judged_by_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.jpg");
+        fs::write(&empty, b"").unwrap();
+        assert_eq!(read_media(&empty).unwrap_err(), "empty file");
+        let text = dir.path().join("photo.jpg");
+        fs::write(&text, b"just some words").unwrap();
+        assert_eq!(read_media(&text).unwrap().0, Modality::Text);
+    }
+}
