@@ -124,7 +124,7 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
         licence: "apache-2.0",
         architecture: Architecture::Resnet,
         weights: &[transformers("microsoft/resnet-50")],
-        status: Status::Planned { note: "image embedding is not implemented yet" },
+        status: Status::Runs,
     },
     ModelCard {
         name: "clip-vit-base-patch32",
@@ -138,7 +138,7 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
         licence: "mit",
         architecture: Architecture::Clip,
         weights: &[transformers("openai/clip-vit-base-patch32")],
-        status: Status::Planned { note: "CLIP text and image encoders are not implemented yet" },
+        status: Status::Runs,
     },
     ModelCard {
         name: "clip-vit-large-patch14",
@@ -152,7 +152,7 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
         licence: "mit",
         architecture: Architecture::Clip,
         weights: &[transformers("openai/clip-vit-large-patch14")],
-        status: Status::Planned { note: "CLIP text and image encoders are not implemented yet" },
+        status: Status::Runs,
     },
     ModelCard {
         name: "whisper-base",

@@ -1,27 +1,39 @@
-//! `kin add`: embed files into a collection. Modality comes from content, unchanged files are
-//! skipped by hash, and a summary says what was skipped or failed and why.
+//! `kin add`: embed files (text and images) into a collection. Modality comes from content,
+//! unchanged files are skipped by hash, images of the next batch are decoded while the current
+//! batch is embedded, and a summary says what was skipped or failed and why.
 
+use std::cell::RefCell;
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use kin_core::{detect_modality, Modality};
-use kin_embed::LoadOptions;
+use kin_core::Modality;
+use kin_embed::{Embedder, LoadOptions};
+use kin_image::Pixels;
 use kin_store::{Item, ItemId, Store};
+use rayon::prelude::*;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::cli::AddArgs;
+use crate::media::{modalities, pipelined, prepare_image, read_media};
 
 /// Characters of a text file kept in the payload for display.
 const SNIPPET_CHARS: usize = 300;
 
+/// A file to embed, read and hashed; images are decoded and preprocessed before embedding.
 struct Pending {
     path: String,
-    text: String,
+    content: Content,
     hash: String,
+}
+
+enum Content {
+    Text(String),
+    ImageBytes(Vec<u8>),
+    Pixels(Pixels),
+    Failed(String),
 }
 
 #[derive(Default)]
@@ -47,58 +59,115 @@ pub fn run(data: &Path, args: AddArgs) -> Result<()> {
     let progress = ProgressBar::with_draw_target(Some(files.len() as u64), ProgressDrawTarget::stderr());
     progress.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} files ({per_sec}, eta {eta})")?);
 
-    let mut summary = Summary::default();
-    let mut batch: Vec<Pending> = Vec::new();
-    let flush = |batch: &mut Vec<Pending>, summary: &mut Summary| -> Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let texts: Vec<&str> = batch.iter().map(|p| p.text.as_str()).collect();
-        let vectors = model.embed_text(&texts)?;
-        let items = batch
-            .drain(..)
-            .zip(vectors)
-            .map(|(p, v)| Item {
-                id: ItemId::Str(p.path.clone()),
-                vector: v,
-                payload: json!({ "path": p.path, "text": p.text.chars().take(SNIPPET_CHARS).collect::<String>() }),
-                source: Some(p.path),
-                content_hash: Some(p.hash),
-            })
-            .collect::<Vec<_>>();
-        summary.added += items.len();
-        collection.upsert(items)?;
-        Ok(())
-    };
-    for file in files {
-        progress.inc(1);
-        let shown = file.display().to_string();
-        match read_file(&file) {
-            Err(reason) => summary.failed.push((shown, reason)),
-            Ok((Modality::Text, bytes)) => match String::from_utf8(bytes) {
-                Err(e) => {
-                    summary.failed.push((shown, format!("not valid UTF-8 at byte {}", e.utf8_error().valid_up_to())))
+    let summary = Summary::default();
+    let model: &dyn Embedder = model.as_ref();
+    let takes_images = model.modalities().contains(&Modality::Image);
+    let takes_text = model.modalities().contains(&Modality::Text);
+    let summary = RefCell::new(summary);
+    // Files are read, hashed and classified lazily, a batch at a time; unchanged ones never
+    // reach the pipeline.
+    let mut files = files.into_iter();
+    let batch_size = args.batch_size.max(1);
+    let batches = std::iter::from_fn(|| {
+        let mut batch = Vec::new();
+        for file in files.by_ref() {
+            let shown = file.display().to_string();
+            let mut summary = summary.borrow_mut();
+            let (modality, bytes) = match read_media(&file) {
+                Err(reason) => {
+                    summary.failed.push((shown, reason));
+                    progress.inc(1);
+                    continue;
                 }
-                Ok(text) => {
-                    let hash = hex(&Sha256::digest(text.as_bytes()));
-                    if collection.has_content(&ItemId::Str(shown.clone()), &hash) {
-                        summary.unchanged += 1;
-                    } else {
-                        batch.push(Pending { path: shown, text, hash });
-                    }
+                Ok(read) => read,
+            };
+            let hash = hex(&Sha256::digest(&bytes));
+            if collection.has_content(&ItemId::Str(shown.clone()), &hash) {
+                summary.unchanged += 1;
+                progress.inc(1);
+                continue;
+            }
+            let content = match modality {
+                Modality::Text if takes_text => match String::from_utf8(bytes) {
+                    Ok(text) => Content::Text(text),
+                    Err(e) => Content::Failed(format!("not valid UTF-8 at byte {}", e.utf8_error().valid_up_to())),
+                },
+                Modality::Image if takes_images => Content::ImageBytes(bytes),
+                _ => {
+                    summary
+                        .skipped
+                        .push((shown, format!("{modality} content; {model_name} embeds {}", modalities(model))));
+                    progress.inc(1);
+                    continue;
                 }
-            },
-            Ok((modality, _)) => {
-                summary.skipped.push((shown, format!("{modality} content; {model_name} embeds text only")));
+            };
+            batch.push(Pending { path: shown, content, hash });
+            if batch.len() >= batch_size {
+                break;
             }
         }
-        if batch.len() >= args.batch_size.max(1) {
-            flush(&mut batch, &mut summary)?;
+        (!batch.is_empty()).then_some(batch)
+    });
+    // Images of the next batch decode on other threads while this batch is embedded.
+    let prepare = |batch: Vec<Pending>| -> Vec<Pending> {
+        batch
+            .into_par_iter()
+            .map(|mut p| {
+                if let Content::ImageBytes(bytes) = &p.content {
+                    p.content = match prepare_image(model, bytes) {
+                        Ok(px) => Content::Pixels(px),
+                        Err(reason) => Content::Failed(reason),
+                    };
+                }
+                p
+            })
+            .collect()
+    };
+    pipelined(batches, prepare, |batch| -> Result<()> {
+        let (mut texts, mut pixels, mut accepted) = (Vec::new(), Vec::new(), Vec::new());
+        for p in batch {
+            progress.inc(1);
+            match p.content {
+                Content::Failed(reason) => summary.borrow_mut().failed.push((p.path, reason)),
+                Content::Text(text) => {
+                    texts.push(text.clone());
+                    accepted.push((p.path, p.hash, Some(text)));
+                }
+                Content::Pixels(px) => {
+                    pixels.push(px);
+                    accepted.push((p.path, p.hash, None));
+                }
+                Content::ImageBytes(_) => unreachable!("prepared above"),
+            }
         }
-    }
-    flush(&mut batch, &mut summary)?;
+        let text_refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let text_vectors = if texts.is_empty() { Vec::new() } else { model.embed_text(&text_refs)? };
+        let image_vectors = if pixels.is_empty() { Vec::new() } else { model.embed_pixels(&pixels)? };
+        let (mut text_vectors, mut image_vectors) = (text_vectors.into_iter(), image_vectors.into_iter());
+        let mut items = Vec::with_capacity(accepted.len());
+        for (path, hash, text) in accepted {
+            let (vector, payload) = match text {
+                Some(t) => (
+                    text_vectors.next(),
+                    json!({ "path": path, "kind": "text", "text": t.chars().take(SNIPPET_CHARS).collect::<String>() }),
+                ),
+                None => (image_vectors.next(), json!({ "path": path, "kind": "image" })),
+            };
+            let Some(vector) = vector else { bail!("the model returned fewer vectors than inputs") };
+            items.push(Item {
+                id: ItemId::Str(path.clone()),
+                vector,
+                payload,
+                source: Some(path),
+                content_hash: Some(hash),
+            });
+        }
+        summary.borrow_mut().added += items.len();
+        collection.upsert(items)?;
+        Ok(())
+    })?;
     progress.finish_and_clear();
-    report(&args.collection, &summary, collection.count());
+    report(&args.collection, &summary.into_inner(), collection.count());
     Ok(())
 }
 
@@ -114,20 +183,6 @@ fn walk(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         out.push(path.to_path_buf());
     }
     Ok(())
-}
-
-/// The file's content and its modality, judged from the first bytes.
-fn read_file(path: &Path) -> Result<(Modality, Vec<u8>), String> {
-    let mut bytes = Vec::new();
-    fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(|e| e.to_string())?;
-    if bytes.is_empty() {
-        return Err("empty file".into());
-    }
-    let head = &bytes[..bytes.len().min(8192)];
-    match detect_modality(head) {
-        Some(m) => Ok((m, bytes)),
-        None => Err("unrecognised content (not text, image, audio or video)".into()),
-    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -109,11 +109,15 @@ pub struct ImportArgs {
 }
 
 #[derive(Args)]
-#[command(group(clap::ArgGroup::new("query_kind").required(true).args(["query", "vector_file"])))]
+#[command(group(clap::ArgGroup::new("query_kind").required(true).args(["query", "image", "vector_file"])))]
 pub struct SearchArgs {
     pub collection: String,
     /// A text query, embedded with the collection's model.
     pub query: Option<String>,
+    /// An image query, embedded with the collection's model (CLIP finds pictures like it, or
+    /// texts that describe it).
+    #[arg(long)]
+    pub image: Option<PathBuf>,
     /// Query vectors (`.npy`, one row per query).
     #[arg(long)]
     pub vector_file: Option<PathBuf>,

@@ -9,19 +9,22 @@ use kin_store::{Collection, Hit, ItemId, SearchParams, Store};
 use serde_json::{json, Value};
 
 use crate::cli::SearchArgs;
+use crate::input::InputError;
+use crate::media::prepare_image_file;
 use crate::npy;
 
 pub fn run(data: &Path, args: SearchArgs) -> Result<()> {
     let store = Store::open(data)?;
     let collection = store.collection(&args.collection)?;
     let filter = args.filter.as_deref().map(Filter::parse).transpose()?;
-    let queries = match (&args.query, &args.vector_file) {
-        (Some(text), None) => vec![embed_query(&collection, text)?],
-        (None, Some(path)) => {
+    let queries = match (&args.query, &args.image, &args.vector_file) {
+        (Some(text), None, None) => vec![embed_query(&collection, Query::Text(text))?],
+        (None, Some(path), None) => vec![embed_query(&collection, Query::Image(path))?],
+        (None, None, Some(path)) => {
             let m = npy::read_f32(path)?;
             (0..m.rows).map(|r| m.row(r).to_vec()).collect()
         }
-        _ => bail!("give a text query or --vector-file, not both"),
+        _ => bail!("give one query: a text, --image FILE or --vector-file FILE"),
     };
     let params = SearchParams { k: args.k, ef: args.ef, filter: filter.as_ref(), exact: args.exact };
     let results: Vec<Vec<Hit>> = queries.iter().map(|q| collection.search(q, &params)).collect::<Result<_, _>>()?;
@@ -40,8 +43,8 @@ pub fn run(data: &Path, args: SearchArgs) -> Result<()> {
         npy::write_i64(path, results.len(), args.k, &ids)?;
     } else if args.json {
         let rows: Vec<Value> = results.iter().map(|hits| Value::Array(hits.iter().map(hit_json).collect())).collect();
-        let out =
-            if args.query.is_some() { rows.into_iter().next().unwrap_or(Value::Null) } else { Value::Array(rows) };
+        let single = args.query.is_some() || args.image.is_some();
+        let out = if single { rows.into_iter().next().unwrap_or(Value::Null) } else { Value::Array(rows) };
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         for (q, hits) in results.iter().enumerate() {
@@ -59,13 +62,28 @@ pub fn run(data: &Path, args: SearchArgs) -> Result<()> {
     Ok(())
 }
 
-fn embed_query(collection: &Collection, text: &str) -> Result<Vec<f32>> {
+enum Query<'a> {
+    Text(&'a str),
+    Image(&'a Path),
+}
+
+fn embed_query(collection: &Collection, query: Query<'_>) -> Result<Vec<f32>> {
     let Some(model) = collection.config().model.clone() else {
         bail!("collection {:?} has no model (it holds bare vectors); search it with --vector-file", collection.name());
     };
     let embedder =
         kin_embed::load_with(&model, &LoadOptions::from_env()).with_context(|| format!("loading {model}"))?;
-    let mut vectors = embedder.embed_text(&[text])?;
+    let mut vectors = match query {
+        Query::Text(text) => embedder.embed_text(&[text])?,
+        Query::Image(path) => {
+            let pixels = prepare_image_file(embedder.as_ref(), path).map_err(|reason| InputError {
+                source_name: path.display().to_string(),
+                line: None,
+                message: reason,
+            })?;
+            embedder.embed_pixels(&[pixels])?
+        }
+    };
     vectors.pop().context("the model returned no vector")
 }
 
@@ -74,6 +92,9 @@ fn hit_json(h: &Hit) -> Value {
 }
 
 fn snippet(h: &Hit) -> String {
+    if let Some(kind @ ("image" | "audio" | "video")) = h.payload.get("kind").and_then(Value::as_str) {
+        return format!("[{kind}]");
+    }
     let text = h.payload.get("text").and_then(Value::as_str).map(str::to_string);
     let shown = text.or_else(|| h.source.clone()).unwrap_or_else(|| {
         if h.payload.is_null() {

@@ -138,3 +138,138 @@ fn add_embeds_text_files_skips_unchanged_and_reports_the_rest() {
     let out = ok(kin(&data).args(["search", "docs", "how to make bread", "-k", "1"]).output().unwrap());
     assert!(out.contains("bread.txt"), "{out}");
 }
+
+/// The small random CLIP checkpoint of kin-embed's golden tests, and kin-image's fixture images.
+fn tiny_clip() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../kin-embed/tests/golden/clip/tiny-gelu")
+}
+
+fn fixture_images() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../kin-image/tests/golden/images")
+}
+
+/// PNG's chunk checksum (CRC-32, reflected, polynomial 0xEDB88320).
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn images_are_added_and_found_by_text_and_by_image_and_bad_files_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let pics = dir.path().join("pictures");
+    std::fs::create_dir(&pics).unwrap();
+    for name in ["photo_500x375.png", "rgb_300x300.png", "cmyk_90x120.jpg", "two_frames_200x150.gif"] {
+        std::fs::copy(fixture_images().join(name), pics.join(name)).unwrap();
+    }
+    // A PNG named .jpg is still a PNG; the extension never decides.
+    std::fs::copy(fixture_images().join("rgba_64x48.png"), pics.join("misnamed.jpg")).unwrap();
+    std::fs::write(pics.join("caption.txt"), "a photo of a dog on the beach").unwrap();
+    std::fs::write(
+        pics.join("truncated.png"),
+        &std::fs::read(fixture_images().join("rgb_300x300.png")).unwrap()[..200],
+    )
+    .unwrap();
+    std::fs::write(pics.join("empty.jpg"), b"").unwrap();
+    // A 30,000 × 30,000 bomb: a valid PNG header, refused before any pixel is allocated.
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend_from_slice(&30000u32.to_be_bytes());
+    ihdr.extend_from_slice(&30000u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut bomb = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0d".to_vec();
+    bomb.extend_from_slice(&ihdr);
+    bomb.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+    bomb.extend_from_slice(b"\x00\x00\x00\x00IDAT");
+    bomb.extend_from_slice(&crc32(b"IDAT").to_be_bytes());
+    std::fs::write(pics.join("bomb.png"), bomb).unwrap();
+
+    let model = tiny_clip();
+    ok(kin(&data).args(["collection", "create", "photos", "--model"]).arg(&model).output().unwrap());
+    let out = ok(kin(&data).args(["add", "photos"]).arg(&pics).output().unwrap());
+    assert!(out.contains("photos: 6 added, 0 unchanged, 0 skipped, 3 failed (6 items)"), "{out}");
+    assert!(out.contains("truncated.png: the PNG image is truncated"), "{out}");
+    assert!(out.contains("empty.jpg: empty file"), "{out}");
+    assert!(out.contains("bomb.png: the image is 30000x30000 pixels, more than the limit"), "{out}");
+
+    // An image query finds itself first; a text query finds the caption first (CLIP's shared space).
+    let query = pics.join("rgb_300x300.png");
+    let hits = ok(kin(&data).args(["search", "photos", "--json", "-k", "3", "--image"]).arg(&query).output().unwrap());
+    let hits: serde_json::Value = serde_json::from_str(&hits).unwrap();
+    assert!(hits[0]["id"].as_str().unwrap().ends_with("rgb_300x300.png"), "{hits}");
+    assert!((hits[0]["score"].as_f64().unwrap() - 1.0).abs() < 1e-4, "{hits}");
+    assert_eq!(hits[0]["payload"]["kind"], "image");
+    let hits = ok(kin(&data)
+        .args(["search", "photos", "--json", "-k", "1", "a photo of a dog on the beach"])
+        .output()
+        .unwrap());
+    assert!(hits.contains("caption.txt"), "{hits}");
+
+    fails(
+        kin(&data).args(["search", "photos", "--image"]).arg(pics.join("truncated.png")).output().unwrap(),
+        2,
+        "truncated",
+    );
+    fails(
+        kin(&data).args(["search", "photos", "--image"]).arg(pics.join("caption.txt")).output().unwrap(),
+        2,
+        "text content",
+    );
+    // A second run skips every unchanged file.
+    let out = ok(kin(&data).args(["add", "photos"]).arg(&pics).output().unwrap());
+    assert!(out.contains("0 added, 6 unchanged"), "{out}");
+}
+
+#[test]
+fn embed_takes_image_files_and_texts_in_one_call_and_jsonl_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_clip();
+    let image = fixture_images().join("photo_500x375.png");
+    let out = ok(kin(dir.path())
+        .env("KIN_OFFLINE", "1")
+        .args(["embed", "--model"])
+        .arg(&model)
+        .arg(&image)
+        .arg("a photo of a dog")
+        .output()
+        .unwrap());
+    let rows: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 2);
+    let v = |r: &serde_json::Value| -> Vec<f64> {
+        r["vector"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    };
+    let (a, b) = (v(&rows[0]), v(&rows[1]));
+    assert_eq!(a.len(), 24);
+    assert!(a.iter().zip(&b).any(|(x, y)| (x - y).abs() > 1e-3), "image and text gave the same vector");
+
+    // JSONL with "path" records: a bad file stops the run (exit 2) or is skipped with --skip-invalid.
+    let jsonl = dir.path().join("in.jsonl");
+    let bad = dir.path().join("bad.png");
+    std::fs::write(&bad, b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    std::fs::write(
+        &jsonl,
+        format!("{{\"id\": \"p\", \"path\": {:?}}}\n{{\"id\": \"bad\", \"path\": {:?}}}\n{{\"id\": \"t\", \"text\": \"x\"}}\n", image, bad),
+    )
+    .unwrap();
+    let run = |skip: bool| {
+        let mut cmd = kin(dir.path());
+        cmd.env("KIN_OFFLINE", "1").args(["embed", "--model"]).arg(&model).arg("--input").arg(&jsonl);
+        if skip {
+            cmd.arg("--skip-invalid");
+        }
+        cmd.output().unwrap()
+    };
+    fails(run(false), 2, "bad.png");
+    let out = ok(run(true));
+    let ids: Vec<String> =
+        out.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].to_string()).collect();
+    assert_eq!(ids, vec!["\"p\"", "\"t\""]);
+    let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert!(v(&first).iter().zip(&a).all(|(x, y)| (x - y).abs() < 1e-6), "same image, same vector");
+}
