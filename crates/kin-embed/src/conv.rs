@@ -197,7 +197,7 @@ pub fn max_pool_3x3_s2(
     out: &mut Vec<f32>,
     exec: Exec,
 ) -> (usize, usize) {
-    let (ho, wo) = ((h + 1) / 2, (w + 1) / 2);
+    let (ho, wo) = (h.div_ceil(2), w.div_ceil(2));
     out.resize(channels * ho * wo, 0.0);
     exec.for_rows(out, ho * wo, |c, dst| {
         let plane = &x[c * h * w..(c + 1) * h * w];

@@ -36,6 +36,13 @@ pub enum Error {
     #[error("{path}: tensor {name:?} has shape {got:?}, expected {expected:?}")]
     TensorShape { path: PathBuf, name: String, expected: Vec<usize>, got: Vec<usize> },
 
+    #[error("{path}: {source}; convert the checkpoint to safetensors")]
+    Pickle {
+        path: PathBuf,
+        #[source]
+        source: crate::pickle::PickleError,
+    },
+
     #[error("{path}: tensor {name:?} has dtype {dtype}, which kin cannot read as floats")]
     TensorDtype { path: PathBuf, name: String, dtype: String },
 

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 
 use crate::conv::{global_avg_pool, max_pool_3x3_s2, BatchNorm, Conv2d, Epilogue};
+use crate::state_dict::{Checkpoint, StateDict};
 use crate::transformer::Exec;
 use crate::weights::Weights;
 use crate::{Error, Result};
@@ -146,7 +147,7 @@ impl Layout {
 
 /// Reads torchvision's architecture off the tensor shapes: any depth and width per stage, basic
 /// or bottleneck blocks, the stride in the 3×3 convolution (ResNet v1.5).
-fn torchvision_plan(weights: &Weights) -> Result<Plan> {
+fn torchvision_plan(weights: &dyn Checkpoint) -> Result<Plan> {
     let (stem_name, _) = Layout::Torchvision.stem();
     let missing = |name: String| Error::MissingTensor { path: weights.path().to_path_buf(), name };
     let stem = weights.shape(&stem_name).ok_or_else(|| missing(stem_name.clone()))?;
@@ -172,6 +173,24 @@ fn torchvision_plan(weights: &Weights) -> Result<Plan> {
         return Err(missing(Layout::Torchvision.conv(0, 0, 0).0));
     }
     Ok(Plan { channels: stem[1], stem: stem[0], bottleneck, stride_on_1x1: false, stages })
+}
+
+/// The folder's weights: `model.safetensors`, else `pytorch_model.bin`, else the first `*.pth`.
+fn open_checkpoint(dir: &Path) -> Result<Box<dyn Checkpoint>> {
+    let safetensors = dir.join("model.safetensors");
+    if safetensors.is_file() {
+        return Ok(Box::new(Weights::open(&safetensors, &["resnet."])?));
+    }
+    let bin = dir.join("pytorch_model.bin");
+    let pth = || {
+        let mut found: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).collect();
+        found.sort();
+        found.into_iter().find(|p| p.extension().is_some_and(|e| e == "pth") && p.is_file())
+    };
+    match Some(bin).filter(|p| p.is_file()).or_else(pth) {
+        Some(path) => Ok(Box::new(StateDict::open(&path, &["resnet."])?)),
+        None => Err(Error::MissingWeights { path: safetensors }),
+    }
 }
 
 /// One residual block: its convolutions in order (ReLU after each but the last), and the
@@ -224,14 +243,11 @@ pub struct ResNet {
 }
 
 impl ResNet {
-    /// Loads from a folder holding `model.safetensors` and, for the Hugging Face layout, a
+    /// Loads from a folder holding the weights (`model.safetensors`; else a `torch.save` state
+    /// dict: `pytorch_model.bin` or a `*.pth` file) and, for the Hugging Face layout, a
     /// `config.json` with `model_type: "resnet"`. Without one, the tensors are read with
     /// torchvision's names and the architecture (depths, widths, block type) from their shapes.
     pub fn load(dir: &Path) -> Result<Self> {
-        let weights_path = dir.join("model.safetensors");
-        if !weights_path.is_file() {
-            return Err(Error::MissingWeights { path: weights_path });
-        }
         let config_path = dir.join("config.json");
         let config = if config_path.is_file() {
             let text = std::fs::read_to_string(&config_path).map_err(|e| Error::io(&config_path, e))?;
@@ -241,15 +257,15 @@ impl ResNet {
         } else {
             None
         };
-        let weights = Weights::open(&weights_path, &["resnet."])?;
+        let weights = open_checkpoint(dir)?;
         let (plan, layout) = match config {
             Some(config) => (config.plan(&config_path)?, Layout::HuggingFace),
-            None => (torchvision_plan(&weights)?, Layout::Torchvision),
+            None => (torchvision_plan(weights.as_ref())?, Layout::Torchvision),
         };
-        Self::build(&weights, &plan, layout)
+        Self::build(weights.as_ref(), &plan, layout)
     }
 
-    fn build(weights: &Weights, plan: &Plan, layout: Layout) -> Result<Self> {
+    fn build(weights: &dyn Checkpoint, plan: &Plan, layout: Layout) -> Result<Self> {
         let conv = |(name, bn): (String, String), channels: (usize, usize), kernel: usize, stride: usize| {
             let weight = weights.get(&name, &[channels.1, channels.0, kernel, kernel])?;
             let norm = |field: &str| weights.get(&format!("{bn}.{field}"), &[channels.1]);

@@ -126,6 +126,30 @@ fn torchvision_names_without_a_config_need_the_stem() {
     assert!(matches!(&err, Error::MissingTensor { name, .. } if name == "conv1.weight"), "{err}");
 }
 
+/// Loads a torchvision folder from its `model.pth` alone (torch.save's zip, no safetensors).
+fn load_from_pth(dir: &Path) -> ResNet {
+    if !dir.join("model.pth").is_file() {
+        return ResNet::load(dir).unwrap();
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(dir.join("model.pth"), tmp.path().join("model.pth")).unwrap();
+    ResNet::load(tmp.path()).unwrap()
+}
+
+#[test]
+fn torch_save_state_dicts_load_like_safetensors() {
+    let report = check_manifest(&golden_dir(), load_from_pth);
+    assert_eq!(report.len(), 5);
+}
+
+#[test]
+fn a_pickle_that_is_not_a_state_dict_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("model.pth"), b"not a zip").unwrap();
+    let err = ResNet::load(tmp.path()).err().unwrap();
+    assert!(matches!(err, Error::CorruptWeights { .. }), "{err}");
+}
+
 #[test]
 #[ignore = "needs full-size checkpoints: make_resnet_golden.py --full DIR, then KIN_TEST_RESNET_FULL_DIR=DIR"]
 fn full_size_resnet50_matches() {
@@ -134,4 +158,5 @@ fn full_size_resnet50_matches() {
     };
     let report = check_manifest(Path::new(&dir), |dir| ResNet::load(dir).unwrap());
     assert_eq!(report.len(), 2);
+    check_manifest(Path::new(&dir), load_from_pth);
 }
