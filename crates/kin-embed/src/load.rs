@@ -59,15 +59,15 @@ pub fn load_with(spec: &str, opts: &LoadOptions) -> Result<Box<dyn Embedder>> {
     })
 }
 
-/// `config.json`'s `model_type`; `None` for a folder without `config.json` but with weights (a
-/// torchvision state dict saved as safetensors).
+/// `config.json`'s `model_type`; `None` for a folder without `config.json` (a bare torchvision
+/// state dict).
 fn model_type(dir: &Path) -> Result<Option<String>> {
     #[derive(Deserialize)]
     struct Probe {
         model_type: Option<String>,
     }
     let config = dir.join("config.json");
-    if !config.is_file() && dir.join("model.safetensors").is_file() {
+    if !config.is_file() {
         return Ok(None);
     }
     let probe: Probe = read_json(&config)?;

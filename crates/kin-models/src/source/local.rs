@@ -6,7 +6,8 @@ use tracing::info;
 
 use crate::error::{Error, Result};
 
-/// The folder `spec` names, when it is a model folder (one with `config.json`).
+/// The folder `spec` names, when it is a model folder: one with `config.json`, or a bare
+/// checkpoint (`model.safetensors` or a PyTorch `.pth` state dict, as torchvision saves them).
 ///
 /// A spec that is plainly a path (`./x`, `/x`, `../x`) must be a model folder; a directory that
 /// merely shares its name with a model (`sentence-transformers/all-MiniLM-L6-v2` in the current
@@ -22,7 +23,7 @@ pub(crate) fn model_dir(spec: &str) -> Result<Option<PathBuf>> {
         return Ok(None);
     }
     info!("trying local directory {spec}");
-    if path.is_dir() && path.join("config.json").is_file() {
+    if path.is_dir() && (path.join("config.json").is_file() || is_bare_checkpoint(path)) {
         return Ok(Some(path.to_path_buf()));
     }
     if explicit || !path.is_dir() {
@@ -30,6 +31,16 @@ pub(crate) fn model_dir(spec: &str) -> Result<Option<PathBuf>> {
     }
     info!("{spec} has no config.json; resolving it as a model name");
     Ok(None)
+}
+
+/// Whether a folder holds weights without a config (a torchvision state dict).
+fn is_bare_checkpoint(dir: &Path) -> bool {
+    dir.join("model.safetensors").is_file()
+        || std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.path().extension().is_some_and(|x| x == "pth") && e.path().is_file())
 }
 
 /// Whether `spec` reads as a Hugging Face repository id, `org/name`.
@@ -46,6 +57,14 @@ pub(crate) fn is_hub_id(spec: &str) -> bool {
 mod tests {
     use super::*;
     use std::fs;
+
+    #[test]
+    fn folder_with_only_weights_is_a_model() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("resnet50-0676ba61.pth"), b"zip").unwrap();
+        let spec = tmp.path().to_str().unwrap();
+        assert_eq!(model_dir(spec).unwrap().as_deref(), Some(tmp.path()));
+    }
 
     #[test]
     fn folder_with_config_is_a_model() {
