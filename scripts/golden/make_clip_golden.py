@@ -25,7 +25,8 @@ in the `open-clip-torch` wheel on PyPI:
 
 With --full DIR it also writes a full-size randomly initialised openai/clip-vit-base-patch32
 (the real config, the complete 49,408-token tokenizer) and its reference vectors into DIR, for the
-ignored slow test (KIN_TEST_CLIP_FULL_DIR=DIR). Nothing under DIR is committed.
+ignored slow test (KIN_TEST_CLIP_FULL_DIR=DIR); --full-large DIR does the same for
+openai/clip-vit-large-patch14. Nothing under DIR is committed.
 
 Usage: python make_clip_golden.py --bpe bpe_simple_vocab_16e6.txt.gz [--full DIR]
 """
@@ -201,6 +202,7 @@ def main():
     parser.add_argument("--bpe", required=True, help="CLIP's bpe_simple_vocab_16e6.txt.gz")
     parser.add_argument("--merges", type=int, default=1000)
     parser.add_argument("--full", help="also write a full-size random openai/clip-vit-base-patch32 here")
+    parser.add_argument("--full-large", help="also write a full-size random openai/clip-vit-large-patch14 here")
     args = parser.parse_args()
     torch.set_num_threads(2)
 
@@ -220,6 +222,17 @@ def main():
                                image_size=224, patch_size=32),
         )
         make(Path(args.full), config, full, 13, torch.float32, 2)
+
+    if args.full_large:
+        full = clip_tokenizer(args.bpe, 49152 - 256 - 2)
+        config = CLIPConfig(
+            projection_dim=768,
+            text_config=dict(hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12,
+                             eos_token_id=2, bos_token_id=0, pad_token_id=1),
+            vision_config=dict(hidden_size=1024, intermediate_size=4096, num_attention_heads=16, num_hidden_layers=24,
+                               image_size=224, patch_size=14),
+        )
+        make(Path(args.full_large), config, full, 14, torch.float32, 2)
 
 
 if __name__ == "__main__":
