@@ -64,6 +64,9 @@ pub enum Error {
     #[error("image {index}: preprocessing gave {}x{} pixels, the model takes {}x{}", got.0, got.1, expected.0, expected.1)]
     ImageSize { index: usize, got: (usize, usize), expected: (usize, usize) },
 
+    #[error("log-mel input has {got} values; the encoder takes {n_mels} mel bins × {frames} frames")]
+    AudioShape { got: usize, n_mels: usize, frames: usize },
+
     #[error("model {model} does not embed {modality}")]
     UnsupportedModality { model: String, modality: Modality },
 

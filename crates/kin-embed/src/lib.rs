@@ -29,6 +29,7 @@ mod text;
 mod tokenize;
 mod transformer;
 mod weights;
+mod whisper;
 
 pub use batch::{plan_batches, DEFAULT_TOKEN_BUDGET};
 pub use clip::ClipModel;
@@ -42,3 +43,4 @@ pub use remote::{RemoteConfig, RemoteEmbedder};
 pub use resnet::{ResNet, ResNetConfig};
 pub use text::TextEncoder;
 pub use transformer::Exec;
+pub use whisper::{WhisperConfig, WhisperEncoder};

@@ -44,6 +44,8 @@ pub struct PreNormNames {
     pub norm2: &'static str,
     pub fc1: &'static str,
     pub fc2: &'static str,
+    /// Whether the key projection has a bias (Whisper's has none).
+    pub key_bias: bool,
 }
 
 /// CLIP's names (`CLIPEncoderLayer`).
@@ -56,6 +58,20 @@ pub const CLIP_NAMES: PreNormNames = PreNormNames {
     norm2: "layer_norm2",
     fc1: "mlp.fc1",
     fc2: "mlp.fc2",
+    key_bias: true,
+};
+
+/// Whisper's names (`WhisperEncoderLayer`).
+pub const WHISPER_NAMES: PreNormNames = PreNormNames {
+    norm1: "self_attn_layer_norm",
+    query: "self_attn.q_proj",
+    key: "self_attn.k_proj",
+    value: "self_attn.v_proj",
+    attn_out: "self_attn.out_proj",
+    norm2: "final_layer_norm",
+    fc1: "fc1",
+    fc2: "fc2",
+    key_bias: false,
 };
 
 /// Self-attention and MLP blocks, each preceded by LayerNorm and wrapped in a residual add.
@@ -86,7 +102,15 @@ impl PreNormLayer {
         let norm = |name: &str| LayerNorm::load(weights, &format!("{prefix}.{name}"), h, dims.eps);
         Ok(PreNormLayer {
             norm1: norm(names.norm1)?,
-            qkv: Linear::concat(vec![linear(names.query, h, h)?, linear(names.key, h, h)?, linear(names.value, h, h)?]),
+            qkv: Linear::concat(vec![
+                linear(names.query, h, h)?,
+                if names.key_bias {
+                    linear(names.key, h, h)?
+                } else {
+                    Linear::load_without_bias(weights, &format!("{prefix}.{}", names.key), h, h)?
+                },
+                linear(names.value, h, h)?,
+            ]),
             attn_out: linear(names.attn_out, h, h)?,
             norm2: norm(names.norm2)?,
             fc1: linear(names.fc1, h, i)?,

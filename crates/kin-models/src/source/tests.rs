@@ -193,8 +193,11 @@ fn planned_remote_and_unknown_models_are_typed_errors() {
     let clip = locate("clip", &e.cfg).unwrap_err();
     assert!(!matches!(clip, Error::Unsupported { .. }), "{clip}");
     assert!(clip.to_string().contains("clip-vit-base-patch32"), "{clip}");
-    let whisper = pull("whisper-base", &e.cfg).unwrap_err();
-    assert!(whisper.to_string().contains("audio support"), "{whisper}");
+    let perceiver = pull("multimodal-perceiver", &e.cfg).unwrap_err();
+    assert!(
+        matches!(perceiver, Error::Unsupported { .. }) && perceiver.to_string().contains("Perceiver"),
+        "{perceiver}"
+    );
     assert!(matches!(locate("openai:text-embedding-3-small", &e.cfg), Err(Error::RemoteOnly { .. })));
     assert!(
         matches!(locate("all-MiniLM-L6-v9", &e.cfg), Err(Error::UnknownModel { suggestions, .. }) if !suggestions.is_empty())
