@@ -9,6 +9,7 @@
 
 use std::path::Path;
 
+use rayon::prelude::*;
 use serde::Deserialize;
 
 use crate::kernels::{gelu, normalize};
@@ -156,6 +157,16 @@ impl WhisperEncoder {
         run_prenorm_layers(&self.layers, &mut h, &Packed::uniform(1, positions), Mask::default(), exec);
         self.norm.apply(&mut h, &[], exec);
         Ok(h)
+    }
+
+    /// Embeddings of several windows, each `(log-mel, audio positions)`. Windows run side by side,
+    /// one per thread, when there are several; a single window spreads over all threads.
+    pub fn embed_windows(&self, windows: &[(&[f32], usize)]) -> Result<Vec<Vec<f32>>> {
+        if windows.len() > 1 && rayon::current_num_threads() > 1 {
+            windows.par_iter().map(|(mel, n)| self.embed(mel, *n, Exec::Sequential)).collect()
+        } else {
+            windows.iter().map(|(mel, n)| self.embed(mel, *n, Exec::Parallel)).collect()
+        }
     }
 
     /// The normalised mean of the hidden states over the first `audio_positions` positions (those
