@@ -17,7 +17,9 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::cli::AddArgs;
-use crate::media::{modalities, pipelined, prepare_image, read_media};
+use crate::media::{
+    embed_video_frames, hash_file, modalities, pipelined, prepare_image, read_media, sniff, whole_vector,
+};
 
 /// Characters of a text file kept in the payload for display.
 const SNIPPET_CHARS: usize = 300;
@@ -33,6 +35,8 @@ enum Content {
     Text(String),
     ImageBytes(Vec<u8>),
     Pixels(Pixels),
+    /// Embedded frame by frame while it streams out of ffmpeg, in the consuming step.
+    Video,
     Failed(String),
 }
 
@@ -73,6 +77,21 @@ pub fn run(data: &Path, args: AddArgs) -> Result<()> {
         for file in files.by_ref() {
             let shown = file.display().to_string();
             let mut summary = summary.borrow_mut();
+            if sniff(&file) == Ok(Modality::Video) && takes_images {
+                match hash_file(&file) {
+                    Err(reason) => summary.failed.push((shown, reason)),
+                    Ok(hash) if collection.has_content(&ItemId::Str(shown.clone()), &hash) => summary.unchanged += 1,
+                    Ok(hash) => {
+                        batch.push(Pending { path: shown, content: Content::Video, hash });
+                        if batch.len() >= batch_size {
+                            break;
+                        }
+                        continue;
+                    }
+                }
+                progress.inc(1);
+                continue;
+            }
             let (modality, bytes) = match read_media(&file) {
                 Err(reason) => {
                     summary.failed.push((shown, reason));
@@ -137,6 +156,13 @@ pub fn run(data: &Path, args: AddArgs) -> Result<()> {
                     pixels.push(px);
                     accepted.push((p.path, p.hash, None));
                 }
+                Content::Video => match video_items(model, &collection, &p.path, &p.hash) {
+                    Ok(items) => {
+                        summary.borrow_mut().added += 1;
+                        collection.upsert(items)?;
+                    }
+                    Err(reason) => summary.borrow_mut().failed.push((p.path, reason)),
+                },
                 Content::ImageBytes(_) => unreachable!("prepared above"),
             }
         }
@@ -169,6 +195,43 @@ pub fn run(data: &Path, args: AddArgs) -> Result<()> {
     progress.finish_and_clear();
     report(&args.collection, &summary.into_inner(), collection.count());
     Ok(())
+}
+
+/// A video's items: one per segment (`PATH#N`, with its start and end in seconds) and one for the
+/// whole video (`PATH`). Segments left over from an earlier, longer version are deleted.
+fn video_items(
+    model: &dyn Embedder,
+    collection: &kin_store::Collection,
+    path: &str,
+    hash: &str,
+) -> Result<Vec<Item>, String> {
+    let (segments, duration) = embed_video_frames(model, Path::new(path))?;
+    let whole = whole_vector(&segments, model.normalized());
+    let id = ItemId::Str(path.to_string());
+    let before = collection.get(&id).and_then(|i| i.payload["segments"].as_u64()).unwrap_or(0) as usize;
+    if before > segments.len() {
+        let stale: Vec<ItemId> = (segments.len()..before).map(|n| ItemId::Str(format!("{path}#{n}"))).collect();
+        collection.delete(&stale).map_err(|e| e.to_string())?;
+    }
+    let mut items: Vec<Item> = segments
+        .iter()
+        .enumerate()
+        .map(|(n, s)| Item {
+            id: ItemId::Str(format!("{path}#{n}")),
+            vector: s.vector.clone(),
+            payload: json!({ "path": path, "kind": "video", "start": s.start, "end": s.end, "segment": n }),
+            source: Some(path.to_string()),
+            content_hash: None,
+        })
+        .collect();
+    items.push(Item {
+        id,
+        vector: whole,
+        payload: json!({ "path": path, "kind": "video", "start": 0.0, "end": duration, "segments": segments.len() }),
+        source: Some(path.to_string()),
+        content_hash: Some(hash.to_string()),
+    });
+    Ok(items)
 }
 
 fn walk(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {

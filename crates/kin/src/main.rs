@@ -10,6 +10,7 @@ mod npy;
 mod output;
 mod search_cmd;
 mod store_cmd;
+mod video;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;

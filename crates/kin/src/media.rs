@@ -32,6 +32,91 @@ pub fn read_media(path: &Path) -> Result<(Modality, Vec<u8>), String> {
     }
 }
 
+/// A file's modality from its first bytes, without reading the rest.
+pub fn sniff(path: &Path) -> Result<Modality, String> {
+    let mut head = Vec::with_capacity(8192);
+    fs::File::open(path).and_then(|f| f.take(8192).read_to_end(&mut head)).map_err(|e| e.to_string())?;
+    if head.is_empty() {
+        return Err("empty file".into());
+    }
+    detect_modality(&head).ok_or_else(|| "unrecognised content (not text, image, audio or video)".into())
+}
+
+/// The sha256 of a file, read in pieces (for files too large to hold, like videos).
+pub fn hash_file(path: &Path) -> Result<String, String> {
+    use sha2::{Digest, Sha256};
+    let mut file = fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// One stretch of a video and its vector.
+pub struct Segment {
+    pub start: f64,
+    pub end: f64,
+    pub vector: Vec<f32>,
+}
+
+/// Frames sampled from a video (every few seconds and at scene changes), embedded with an image
+/// model in batches as they stream out of ffmpeg. Returns the segments and the video's duration.
+pub fn embed_video_frames(model: &dyn Embedder, path: &Path) -> Result<(Vec<Segment>, f64), String> {
+    const BATCH: usize = 32;
+    let probe = crate::video::probe(path)?;
+    let (mut times, mut pixels, mut vectors) = (Vec::new(), Vec::new(), Vec::new());
+    let flush = |pixels: &mut Vec<Pixels>, vectors: &mut Vec<Vec<f32>>| -> Result<(), String> {
+        if !pixels.is_empty() {
+            vectors.extend(model.embed_pixels(pixels).map_err(|e| e.to_string())?);
+            pixels.clear();
+        }
+        Ok(())
+    };
+    crate::video::sample_frames(path, &probe, Default::default(), |time, frame| {
+        times.push(time);
+        pixels.push(model.preprocess_image(&frame).map_err(|e| e.to_string())?);
+        if pixels.len() == BATCH {
+            flush(&mut pixels, &mut vectors)?;
+        }
+        Ok(())
+    })?;
+    flush(&mut pixels, &mut vectors)?;
+    if vectors.is_empty() {
+        return Err("no frames could be decoded".into());
+    }
+    let duration = probe.duration.max(times.last().copied().unwrap_or(0.0));
+    let spans = crate::video::segments(&times, duration);
+    let segments =
+        spans.into_iter().zip(vectors).map(|((start, end), vector)| Segment { start, end, vector }).collect();
+    Ok((segments, duration))
+}
+
+/// The duration-weighted mean of segment vectors (every segment counts at least a little, so a
+/// zero-length last segment is not lost), normalised when the model's vectors are.
+pub fn whole_vector(segments: &[Segment], normalized: bool) -> Vec<f32> {
+    let dim = segments.first().map_or(0, |s| s.vector.len());
+    let mut out = vec![0.0f32; dim];
+    for s in segments {
+        let w = (s.end - s.start).max(1e-3) as f32;
+        for (o, v) in out.iter_mut().zip(&s.vector) {
+            *o += w * v;
+        }
+    }
+    let total: f32 = segments.iter().map(|s| (s.end - s.start).max(1e-3) as f32).sum();
+    out.iter_mut().for_each(|o| *o /= total.max(f32::MIN_POSITIVE));
+    if normalized {
+        let norm = out.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+        out.iter_mut().for_each(|o| *o /= norm);
+    }
+    out
+}
+
 /// What `model` embeds, for messages: "text and image".
 pub fn modalities(model: &dyn Embedder) -> String {
     model.modalities().iter().map(|m| m.as_str()).collect::<Vec<_>>().join(" and ")

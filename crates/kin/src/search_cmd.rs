@@ -91,9 +91,19 @@ fn hit_json(h: &Hit) -> Value {
     json!({ "id": h.id, "score": h.score, "payload": h.payload, "source": h.source })
 }
 
+/// `m:ss.s` for a time in seconds.
+fn clock(seconds: f64) -> String {
+    let minutes = (seconds / 60.0).floor();
+    format!("{}:{:04.1}", minutes as u64, seconds - minutes * 60.0)
+}
+
 fn snippet(h: &Hit) -> String {
     if let Some(kind @ ("image" | "audio" | "video")) = h.payload.get("kind").and_then(Value::as_str) {
-        return format!("[{kind}]");
+        let time = |k: &str| h.payload.get(k).and_then(Value::as_f64);
+        return match (time("start"), time("end")) {
+            (Some(start), Some(end)) => format!("[{kind} {}–{}]", clock(start), clock(end)),
+            _ => format!("[{kind}]"),
+        };
     }
     let text = h.payload.get("text").and_then(Value::as_str).map(str::to_string);
     let shown = text.or_else(|| h.source.clone()).unwrap_or_else(|| {

@@ -273,3 +273,87 @@ fn embed_takes_image_files_and_texts_in_one_call_and_jsonl_paths() {
     let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     assert!(v(&first).iter().zip(&a).all(|(x, y)| (x - y).abs() < 1e-6), "same image, same vector");
 }
+
+/// Whether `ffmpeg` runs here; CI installs it, so there its absence is a failure.
+fn have_ffmpeg() -> bool {
+    let ok = Command::new("ffmpeg").arg("-version").output().is_ok_and(|o| o.status.success());
+    assert!(ok || std::env::var("CI").is_err(), "ffmpeg is missing in CI (.ci/run installs it)");
+    ok
+}
+
+fn ffmpeg(dir: &Path, args: &[&str]) {
+    let out = Command::new("ffmpeg").current_dir(dir).args(["-loglevel", "error", "-y"]).args(args).output().unwrap();
+    assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn videos_are_cut_into_timed_segments_at_scene_changes_and_found_by_a_frame() {
+    if !have_ffmpeg() {
+        eprintln!("skipped: ffmpeg is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (work, data, videos) = (dir.path(), dir.path().join("data"), dir.path().join("videos"));
+    std::fs::create_dir(&videos).unwrap();
+    // Three pictures, 3 s each at 10 frames/s, over a synthesised 440 Hz soundtrack; a second copy
+    // without sound; and a truncated copy.
+    for colour in ["black", "yellow", "blue"] {
+        ffmpeg(
+            work,
+            &[
+                "-f",
+                "lavfi",
+                "-i",
+                &format!("color=c={colour}:size=320x240"),
+                "-frames:v",
+                "1",
+                &format!("{colour}.png"),
+            ],
+        );
+    }
+    let mut args: Vec<String> = Vec::new();
+    for colour in ["black", "yellow", "blue"] {
+        args.extend(["-framerate", "10", "-loop", "1", "-t", "3", "-i"].map(String::from));
+        args.push(format!("{colour}.png"));
+    }
+    args.extend(["-f", "lavfi", "-i", "sine=frequency=440:duration=9", "-filter_complex"].map(String::from));
+    args.push("[0:v][1:v][2:v]concat=n=3:v=1:a=0,format=yuv420p[v]".into());
+    args.extend(
+        ["-map", "[v]", "-map", "3:a", "-c:v", "mpeg4", "-q:v", "3", "-c:a", "aac", "-shortest"].map(String::from),
+    );
+    args.push(videos.join("clip.mp4").display().to_string());
+    ffmpeg(work, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let clip = videos.join("clip.mp4");
+    ffmpeg(work, &["-i", clip.to_str().unwrap(), "-an", "-c:v", "copy", videos.join("silent.mp4").to_str().unwrap()]);
+    std::fs::write(videos.join("truncated.mp4"), &std::fs::read(&clip).unwrap()[..4000]).unwrap();
+
+    ok(kin(&data).args(["collection", "create", "videos", "--model"]).arg(tiny_clip()).output().unwrap());
+    let out = ok(kin(&data).args(["add", "videos"]).arg(&videos).output().unwrap());
+    assert!(out.contains("2 added, 0 unchanged, 0 skipped, 1 failed (14 items)"), "{out}");
+    assert!(out.contains("truncated.mp4: not a readable video"), "{out}");
+
+    // Every item of clip.mp4: six segments starting every 2 s and at the cuts (3 s, 6 s), and the
+    // whole video.
+    let all = ok(kin(&data)
+        .args(["search", "videos", "--json", "-k", "20", "--exact", "--image"])
+        .arg(work.join("yellow.png"))
+        .output()
+        .unwrap());
+    let hits: Vec<serde_json::Value> = serde_json::from_str(&all).unwrap();
+    let mut spans: Vec<(f64, f64)> = hits
+        .iter()
+        .filter(|h| h["id"].as_str().unwrap().contains("clip.mp4#"))
+        .map(|h| (h["payload"]["start"].as_f64().unwrap(), h["payload"]["end"].as_f64().unwrap()))
+        .collect();
+    spans.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let want = [(0.0, 2.0), (2.0, 3.0), (3.0, 5.0), (5.0, 6.0), (6.0, 8.0), (8.0, 9.0)];
+    assert_eq!(spans.len(), want.len(), "{spans:?}");
+    for ((s, e), (ws, we)) in spans.iter().zip(want) {
+        assert!((s - ws).abs() < 0.06 && (e - we).abs() < 0.06, "{spans:?}");
+    }
+    // The yellow picture finds the yellow stretch (3–6 s) of each video first.
+    for top in &hits[..4] {
+        let (s, e) = (top["payload"]["start"].as_f64().unwrap(), top["payload"]["end"].as_f64().unwrap());
+        assert!(s >= 2.99 && e <= 6.01, "{top}");
+    }
+}
