@@ -103,7 +103,7 @@ fn parse(bytes: &[u8], path: &Path) -> Result<Model> {
             0 => ("F32", 4),
             4 => ("F16", 2),
             5 => ("BF16", 2),
-            1 | 2 | 3 if rank == 0 => {
+            1..=3 if rank == 0 => {
                 let value = match dtype {
                     1 => data[0] as i8 as i64,
                     2 => i16::from_le_bytes([data[0], data[1]]) as i64,
