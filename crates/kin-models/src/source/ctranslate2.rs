@@ -291,7 +291,7 @@ pub(crate) fn convert_whisper(src: &Path, dest: &Path) -> Result<()> {
         "tie_word_embeddings": true,
         "bos_token_id": eos, "eos_token_id": eos, "pad_token_id": eos,
         "decoder_start_token_id": start,
-        "torch_dtype": "float16",
+        "torch_dtype": "float32",
     });
     let preprocessor = json!({
         "feature_extractor_type": "WhisperFeatureExtractor",
