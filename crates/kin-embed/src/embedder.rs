@@ -47,4 +47,17 @@ pub trait Embedder: Send + Sync {
         let pixels = images.par_iter().map(|img| self.preprocess_image(img)).collect::<Result<Vec<_>>>()?;
         self.embed_pixels(&pixels)
     }
+
+    /// Samples of 16 kHz mono audio one embedding covers (Whisper: 480,000, 30 s); `None` when
+    /// the model embeds no audio.
+    fn audio_window(&self) -> Option<usize> {
+        None
+    }
+
+    /// Embeds windows of 16 kHz mono audio, each at most `audio_window()` samples; one vector
+    /// per window, in input order.
+    fn embed_audio(&self, windows: &[&[f32]]) -> Result<Embeddings> {
+        let _ = windows;
+        Err(Error::UnsupportedModality { model: self.name().to_string(), modality: Modality::Audio })
+    }
 }

@@ -43,4 +43,4 @@ pub use remote::{RemoteConfig, RemoteEmbedder};
 pub use resnet::{ResNet, ResNetConfig};
 pub use text::TextEncoder;
 pub use transformer::Exec;
-pub use whisper::{WhisperConfig, WhisperEncoder};
+pub use whisper::{WhisperConfig, WhisperEmbedder, WhisperEncoder};

@@ -11,6 +11,7 @@ use crate::image::ResNetEncoder;
 use crate::remote::{RemoteConfig, RemoteEmbedder};
 use crate::sbert::read_json;
 use crate::text::TextEncoder;
+use crate::whisper::WhisperEmbedder;
 use crate::{Embedder, Result};
 
 /// How an embedder is loaded and how large its batches may be.
@@ -54,6 +55,7 @@ pub fn load_with(spec: &str, opts: &LoadOptions) -> Result<Box<dyn Embedder>> {
     let dir = &location.dir;
     Ok(match model_type(dir)?.as_deref() {
         Some("clip") => Box::new(ClipModel::load(dir, &name)?),
+        Some("whisper") => Box::new(WhisperEmbedder::load(dir, &name)?),
         Some("resnet") | None => Box::new(ResNetEncoder::load(dir, &name)?),
         Some(_) => Box::new(TextEncoder::load(dir, &name)?.with_batch_limits(opts.token_budget, opts.max_batch)),
     })

@@ -9,6 +9,8 @@
 
 use std::path::Path;
 
+use kin_audio::{log_mel, MelConfig};
+use kin_core::Modality;
 use rayon::prelude::*;
 use serde::Deserialize;
 
@@ -18,7 +20,7 @@ use crate::prenorm::{run_prenorm_layers, Activation, PreNormLayer, WHISPER_NAMES
 use crate::sbert::read_json;
 use crate::transformer::{Dims, Exec, LayerNorm, Mask, Packed};
 use crate::weights::Weights;
-use crate::{Error, Result};
+use crate::{Embedder, Embeddings, Error, Result};
 
 /// The encoder half of Hugging Face's `WhisperConfig`.
 #[derive(Debug, Clone, Deserialize)]
@@ -184,5 +186,75 @@ impl WhisperEncoder {
         v.iter_mut().for_each(|a| *a /= n as f32);
         normalize(&mut v);
         Ok(v)
+    }
+}
+
+/// Whisper behind the `Embedder` seam: 16 kHz windows → log-mel (the checkpoint's
+/// `preprocessor_config.json`) → encoder → the mean over the positions that hold audio.
+pub struct WhisperEmbedder {
+    name: String,
+    encoder: WhisperEncoder,
+    mel: MelConfig,
+}
+
+impl WhisperEmbedder {
+    pub fn load(dir: &Path, name: &str) -> Result<Self> {
+        let encoder = WhisperEncoder::load(dir)?;
+        let pre = dir.join("preprocessor_config.json");
+        let mel = if pre.is_file() {
+            MelConfig::from_hf_file(&pre)
+                .map_err(|e| Error::InvalidConfig { path: pre.clone(), message: e.to_string() })?
+        } else {
+            MelConfig { feature_size: encoder.config().num_mel_bins, ..MelConfig::default() }
+        };
+        if mel.feature_size != encoder.config().num_mel_bins || mel.frames() != encoder.config().frames() {
+            return Err(Error::InvalidConfig {
+                path: pre,
+                message: format!(
+                    "{} mel bins × {} frames do not fit the encoder's {} × {}",
+                    mel.feature_size,
+                    mel.frames(),
+                    encoder.config().num_mel_bins,
+                    encoder.config().frames()
+                ),
+            });
+        }
+        Ok(WhisperEmbedder { name: name.to_string(), encoder, mel })
+    }
+}
+
+impl Embedder for WhisperEmbedder {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn dim(&self) -> usize {
+        self.encoder.dim()
+    }
+
+    fn modalities(&self) -> &[Modality] {
+        &[Modality::Audio]
+    }
+
+    fn normalized(&self) -> bool {
+        true
+    }
+
+    fn audio_window(&self) -> Option<usize> {
+        Some(self.mel.window_samples())
+    }
+
+    fn embed_audio(&self, windows: &[&[f32]]) -> Result<Embeddings> {
+        let mels: Vec<(Vec<f32>, usize)> = windows
+            .iter()
+            .map(|w| {
+                let mel = log_mel(w, &self.mel);
+                // Each encoder position covers two mel frames (20 ms of audio).
+                let positions = mel.audio_frames.div_ceil(2).max(1);
+                (mel.data, positions)
+            })
+            .collect();
+        let refs: Vec<(&[f32], usize)> = mels.iter().map(|(m, n)| (m.as_slice(), *n)).collect();
+        self.encoder.embed_windows(&refs)
     }
 }

@@ -17,9 +17,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::cli::AddArgs;
-use crate::media::{
-    embed_video_frames, hash_file, modalities, pipelined, prepare_image, read_media, sniff, whole_vector,
-};
+use crate::media::{embed_stream, hash_file, modalities, pipelined, prepare_image, read_media, sniff, whole_vector};
 
 /// Characters of a text file kept in the payload for display.
 const SNIPPET_CHARS: usize = 300;
@@ -35,8 +33,9 @@ enum Content {
     Text(String),
     ImageBytes(Vec<u8>),
     Pixels(Pixels),
-    /// Embedded frame by frame while it streams out of ffmpeg, in the consuming step.
-    Video,
+    /// A video or audio file, embedded window by window (frames, or the sound) as it streams,
+    /// in the consuming step.
+    Media(Modality),
     Failed(String),
 }
 
@@ -67,6 +66,7 @@ pub fn run(data: &Path, args: AddArgs) -> Result<()> {
     let model: &dyn Embedder = model.as_ref();
     let takes_images = model.modalities().contains(&Modality::Image);
     let takes_text = model.modalities().contains(&Modality::Text);
+    let takes_audio = model.modalities().contains(&Modality::Audio);
     let summary = RefCell::new(summary);
     // Files are read, hashed and classified lazily, a batch at a time; unchanged ones never
     // reach the pipeline.
@@ -77,12 +77,17 @@ pub fn run(data: &Path, args: AddArgs) -> Result<()> {
         for file in files.by_ref() {
             let shown = file.display().to_string();
             let mut summary = summary.borrow_mut();
-            if sniff(&file) == Ok(Modality::Video) && takes_images {
+            let streamed = match sniff(&file) {
+                Ok(Modality::Video) if takes_images || takes_audio => Some(Modality::Video),
+                Ok(Modality::Audio) if takes_audio => Some(Modality::Audio),
+                _ => None,
+            };
+            if let Some(modality) = streamed {
                 match hash_file(&file) {
                     Err(reason) => summary.failed.push((shown, reason)),
                     Ok(hash) if collection.has_content(&ItemId::Str(shown.clone()), &hash) => summary.unchanged += 1,
                     Ok(hash) => {
-                        batch.push(Pending { path: shown, content: Content::Video, hash });
+                        batch.push(Pending { path: shown, content: Content::Media(modality), hash });
                         if batch.len() >= batch_size {
                             break;
                         }
@@ -143,7 +148,7 @@ pub fn run(data: &Path, args: AddArgs) -> Result<()> {
             .collect()
     };
     pipelined(batches, prepare, |batch| -> Result<()> {
-        let (mut texts, mut pixels, mut accepted) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut texts, mut pixels, mut accepted, mut media) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for p in batch {
             progress.inc(1);
             match p.content {
@@ -156,14 +161,25 @@ pub fn run(data: &Path, args: AddArgs) -> Result<()> {
                     pixels.push(px);
                     accepted.push((p.path, p.hash, None));
                 }
-                Content::Video => match video_items(model, &collection, &p.path, &p.hash) {
-                    Ok(items) => {
-                        summary.borrow_mut().added += 1;
-                        collection.upsert(items)?;
-                    }
-                    Err(reason) => summary.borrow_mut().failed.push((p.path, reason)),
-                },
+                Content::Media(modality) => media.push((p.path, p.hash, modality)),
                 Content::ImageBytes(_) => unreachable!("prepared above"),
+            }
+        }
+        // Videos and audio files stream window by window; several files run side by side.
+        let embedded: Vec<_> = media
+            .into_par_iter()
+            .map(|(path, hash, modality)| {
+                let items = media_items(model, &collection, &path, &hash, modality);
+                (path, items)
+            })
+            .collect();
+        for (path, items) in embedded {
+            match items {
+                Ok(items) => {
+                    summary.borrow_mut().added += 1;
+                    collection.upsert(items)?;
+                }
+                Err(reason) => summary.borrow_mut().failed.push((path, reason)),
             }
         }
         let text_refs: Vec<&str> = texts.iter().map(String::as_str).collect();
@@ -197,15 +213,18 @@ pub fn run(data: &Path, args: AddArgs) -> Result<()> {
     Ok(())
 }
 
-/// A video's items: one per segment (`PATH#N`, with its start and end in seconds) and one for the
-/// whole video (`PATH`). Segments left over from an earlier, longer version are deleted.
-fn video_items(
+/// A video's or audio file's items: one per segment (`PATH#N`, with its start and end in
+/// seconds) and one for the whole file (`PATH`). An image model embeds a video's frames, an audio
+/// model its sound. Segments left over from an earlier, longer version are deleted.
+fn media_items(
     model: &dyn Embedder,
     collection: &kin_store::Collection,
     path: &str,
     hash: &str,
+    modality: Modality,
 ) -> Result<Vec<Item>, String> {
-    let (segments, duration) = embed_video_frames(model, Path::new(path))?;
+    let (segments, duration) = embed_stream(model, Path::new(path), modality)?;
+    let kind = modality.as_str();
     let whole = whole_vector(&segments, model.normalized());
     let id = ItemId::Str(path.to_string());
     let before = collection.get(&id).and_then(|i| i.payload["segments"].as_u64()).unwrap_or(0) as usize;
@@ -219,7 +238,7 @@ fn video_items(
         .map(|(n, s)| Item {
             id: ItemId::Str(format!("{path}#{n}")),
             vector: s.vector.clone(),
-            payload: json!({ "path": path, "kind": "video", "start": s.start, "end": s.end, "segment": n }),
+            payload: json!({ "path": path, "kind": kind, "start": s.start, "end": s.end, "segment": n }),
             source: Some(path.to_string()),
             content_hash: None,
         })
@@ -227,7 +246,7 @@ fn video_items(
     items.push(Item {
         id,
         vector: whole,
-        payload: json!({ "path": path, "kind": "video", "start": 0.0, "end": duration, "segments": segments.len() }),
+        payload: json!({ "path": path, "kind": kind, "start": 0.0, "end": duration, "segments": segments.len() }),
         source: Some(path.to_string()),
         content_hash: Some(hash.to_string()),
     });

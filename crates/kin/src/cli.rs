@@ -109,7 +109,7 @@ pub struct ImportArgs {
 }
 
 #[derive(Args)]
-#[command(group(clap::ArgGroup::new("query_kind").required(true).args(["query", "image", "vector_file"])))]
+#[command(group(clap::ArgGroup::new("query_kind").required(true).args(["query", "image", "audio", "vector_file"])))]
 pub struct SearchArgs {
     pub collection: String,
     /// A text query, embedded with the collection's model.
@@ -118,6 +118,9 @@ pub struct SearchArgs {
     /// texts that describe it).
     #[arg(long)]
     pub image: Option<PathBuf>,
+    /// An audio (or video) query, embedded whole with the collection's model: spoken search.
+    #[arg(long)]
+    pub audio: Option<PathBuf>,
     /// Query vectors (`.npy`, one row per query).
     #[arg(long)]
     pub vector_file: Option<PathBuf>,

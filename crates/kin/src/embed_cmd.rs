@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use kin_core::Modality;
 use kin_embed::{Embedder, LoadOptions};
 use kin_image::Pixels;
 use rayon::prelude::*;
@@ -13,7 +14,7 @@ use serde_json::Value;
 
 use crate::cli::EmbedArgs;
 use crate::input::{Input, InputError, Record, Records};
-use crate::media::{pipelined, prepare_image_file};
+use crate::media::{embed_file, pipelined, prepare_image_file, sniff};
 use crate::output::Sink;
 
 /// Inputs read ahead and sorted by length together; memory stays flat whatever the input size.
@@ -25,7 +26,14 @@ const FILE_WINDOW: usize = 64;
 enum Prepared {
     Text(String),
     Pixels(Pixels),
-    Failed { input: String, reason: String },
+    /// An audio or video file, embedded as it streams in the consuming step.
+    Stream(std::path::PathBuf),
+    /// A vector already computed (a streamed file).
+    Embedded(Vec<f32>),
+    Failed {
+        input: String,
+        reason: String,
+    },
 }
 
 pub fn run(args: EmbedArgs) -> Result<()> {
@@ -60,9 +68,18 @@ pub fn run(args: EmbedArgs) -> Result<()> {
         let embed_pixels = if pixels.is_empty() { Vec::new() } else { model.embed_pixels(&pixels)? };
         let (mut text_vectors, mut pixel_vectors) = (embed_texts.into_iter(), embed_pixels.into_iter());
         for (id, p) in window {
+            let p = match p {
+                Prepared::Stream(path) => match embed_file(model, &path) {
+                    Ok(v) => Prepared::Embedded(v),
+                    Err(reason) => Prepared::Failed { input: path.display().to_string(), reason },
+                },
+                other => other,
+            };
             let vector = match p {
                 Prepared::Text(_) => text_vectors.next(),
                 Prepared::Pixels(_) => pixel_vectors.next(),
+                Prepared::Embedded(v) => Some(v),
+                Prepared::Stream(_) => unreachable!("embedded above"),
                 Prepared::Failed { input, reason } if args.skip_invalid => {
                     tracing::warn!("skipped input {id} ({input}): {reason}");
                     skipped.set(skipped.get() + 1);
@@ -107,9 +124,12 @@ fn prepare_window(model: &dyn Embedder, window: Vec<Record>) -> Vec<(Value, Prep
         .map(|r| {
             let prepared = match r.input {
                 Input::Text(t) => Prepared::Text(t),
-                Input::File(path) => match prepare_image_file(model, &path) {
-                    Ok(px) => Prepared::Pixels(px),
-                    Err(reason) => Prepared::Failed { input: path.display().to_string(), reason },
+                Input::File(path) => match sniff(&path) {
+                    Ok(Modality::Audio | Modality::Video) => Prepared::Stream(path),
+                    _ => match prepare_image_file(model, &path) {
+                        Ok(px) => Prepared::Pixels(px),
+                        Err(reason) => Prepared::Failed { input: path.display().to_string(), reason },
+                    },
                 },
             };
             (r.id, prepared)

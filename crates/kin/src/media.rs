@@ -97,6 +97,102 @@ pub fn embed_video_frames(model: &dyn Embedder, path: &Path) -> Result<(Vec<Segm
     Ok((segments, duration))
 }
 
+/// Windows of audio embedded a few at a time (side by side, one per thread) as they arrive.
+pub struct AudioSegments<'a> {
+    model: &'a dyn Embedder,
+    pending: Vec<(f64, Vec<f32>)>,
+    segments: Vec<Segment>,
+}
+
+impl<'a> AudioSegments<'a> {
+    pub fn new(model: &'a dyn Embedder) -> Self {
+        AudioSegments { model, pending: Vec::new(), segments: Vec::new() }
+    }
+
+    /// Adds a window of 16 kHz samples starting `start` seconds into the file.
+    pub fn push(&mut self, start: f64, samples: Vec<f32>) -> Result<(), String> {
+        self.pending.push((start, samples));
+        if self.pending.len() >= rayon::current_num_threads().max(1) {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let windows: Vec<&[f32]> = self.pending.iter().map(|(_, w)| w.as_slice()).collect();
+        let vectors = self.model.embed_audio(&windows).map_err(|e| e.to_string())?;
+        for ((start, w), vector) in self.pending.drain(..).zip(vectors) {
+            let end = start + w.len() as f64 / f64::from(kin_audio::SAMPLE_RATE);
+            self.segments.push(Segment { start, end, vector });
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<Vec<Segment>, String> {
+        self.flush()?;
+        if self.segments.is_empty() {
+            return Err("the audio is empty".into());
+        }
+        Ok(self.segments)
+    }
+}
+
+/// A file's sound as timed segments: an audio file decoded by kin, or a video's sound track
+/// through ffmpeg. Memory holds a window or two whatever the length.
+pub fn embed_audio_file(model: &dyn Embedder, path: &Path, modality: Modality) -> Result<Vec<Segment>, String> {
+    let window = model.audio_window().ok_or_else(|| format!("{} embeds no audio", model.name()))?;
+    let mut segments = AudioSegments::new(model);
+    if modality == Modality::Video {
+        let probe = crate::video::probe(path)?;
+        let had_sound = crate::video::soundtrack(path, &probe, window, |first, samples| {
+            segments.push(first as f64 / f64::from(kin_audio::SAMPLE_RATE), samples.to_vec())
+        })?;
+        if !had_sound {
+            return Err("the video has no sound track".into());
+        }
+    } else {
+        let decoder = kin_audio::Decoder::open(path).map_err(|e| e.to_string())?;
+        for w in kin_audio::Windows::new(decoder, window, 0) {
+            let w = w.map_err(|e| e.to_string())?;
+            segments.push(w.start, w.samples)?;
+        }
+    }
+    segments.finish()
+}
+
+/// Timed segments of a video or audio file: an image model embeds a video's frames, an audio
+/// model its sound. Returns the segments and the duration.
+pub fn embed_stream(model: &dyn Embedder, path: &Path, modality: Modality) -> Result<(Vec<Segment>, f64), String> {
+    if modality == Modality::Video && model.modalities().contains(&Modality::Image) {
+        return embed_video_frames(model, path);
+    }
+    if !model.modalities().contains(&Modality::Audio) {
+        return Err(format!("{modality} content; {} embeds {}", model.name(), modalities(model)));
+    }
+    let segments = embed_audio_file(model, path, modality)?;
+    let duration = segments.last().map_or(0.0, |s| s.end);
+    Ok((segments, duration))
+}
+
+/// One vector for a whole media file (an image, or a video's or audio file's segments averaged).
+pub fn embed_file(model: &dyn Embedder, path: &Path) -> Result<Vec<f32>, String> {
+    match sniff(path)? {
+        Modality::Image => {
+            let pixels = prepare_image_file(model, path)?;
+            let mut v = model.embed_pixels(&[pixels]).map_err(|e| e.to_string())?;
+            v.pop().ok_or_else(|| "the model returned no vector".to_string())
+        }
+        m @ (Modality::Audio | Modality::Video) => {
+            let (segments, _) = embed_stream(model, path, m)?;
+            Ok(whole_vector(&segments, model.normalized()))
+        }
+        Modality::Text => Err(format!("text content; pass the text itself, not a file, to {}", model.name())),
+    }
+}
+
 /// The duration-weighted mean of segment vectors (every segment counts at least a little, so a
 /// zero-length last segment is not lost), normalised when the model's vectors are.
 pub fn whole_vector(segments: &[Segment], normalized: bool) -> Vec<f32> {

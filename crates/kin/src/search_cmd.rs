@@ -10,21 +10,22 @@ use serde_json::{json, Value};
 
 use crate::cli::SearchArgs;
 use crate::input::InputError;
-use crate::media::prepare_image_file;
+use crate::media::embed_file;
 use crate::npy;
 
 pub fn run(data: &Path, args: SearchArgs) -> Result<()> {
     let store = Store::open(data)?;
     let collection = store.collection(&args.collection)?;
     let filter = args.filter.as_deref().map(Filter::parse).transpose()?;
-    let queries = match (&args.query, &args.image, &args.vector_file) {
+    let file = args.image.as_ref().or(args.audio.as_ref());
+    let queries = match (&args.query, file, &args.vector_file) {
         (Some(text), None, None) => vec![embed_query(&collection, Query::Text(text))?],
-        (None, Some(path), None) => vec![embed_query(&collection, Query::Image(path))?],
+        (None, Some(path), None) => vec![embed_query(&collection, Query::File(path))?],
         (None, None, Some(path)) => {
             let m = npy::read_f32(path)?;
             (0..m.rows).map(|r| m.row(r).to_vec()).collect()
         }
-        _ => bail!("give one query: a text, --image FILE or --vector-file FILE"),
+        _ => bail!("give one query: a text, --image FILE, --audio FILE or --vector-file FILE"),
     };
     let params = SearchParams { k: args.k, ef: args.ef, filter: filter.as_ref(), exact: args.exact };
     let results: Vec<Vec<Hit>> = queries.iter().map(|q| collection.search(q, &params)).collect::<Result<_, _>>()?;
@@ -43,7 +44,7 @@ pub fn run(data: &Path, args: SearchArgs) -> Result<()> {
         npy::write_i64(path, results.len(), args.k, &ids)?;
     } else if args.json {
         let rows: Vec<Value> = results.iter().map(|hits| Value::Array(hits.iter().map(hit_json).collect())).collect();
-        let single = args.query.is_some() || args.image.is_some();
+        let single = args.query.is_some() || file.is_some();
         let out = if single { rows.into_iter().next().unwrap_or(Value::Null) } else { Value::Array(rows) };
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
@@ -64,7 +65,8 @@ pub fn run(data: &Path, args: SearchArgs) -> Result<()> {
 
 enum Query<'a> {
     Text(&'a str),
-    Image(&'a Path),
+    /// An image, audio or video file, embedded whole.
+    File(&'a Path),
 }
 
 fn embed_query(collection: &Collection, query: Query<'_>) -> Result<Vec<f32>> {
@@ -75,13 +77,13 @@ fn embed_query(collection: &Collection, query: Query<'_>) -> Result<Vec<f32>> {
         kin_embed::load_with(&model, &LoadOptions::from_env()).with_context(|| format!("loading {model}"))?;
     let mut vectors = match query {
         Query::Text(text) => embedder.embed_text(&[text])?,
-        Query::Image(path) => {
-            let pixels = prepare_image_file(embedder.as_ref(), path).map_err(|reason| InputError {
+        Query::File(path) => {
+            let vector = embed_file(embedder.as_ref(), path).map_err(|reason| InputError {
                 source_name: path.display().to_string(),
                 line: None,
                 message: reason,
             })?;
-            embedder.embed_pixels(&[pixels])?
+            vec![vector]
         }
     };
     vectors.pop().context("the model returned no vector")
