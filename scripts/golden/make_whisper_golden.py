@@ -25,14 +25,19 @@ Usage: python make_whisper_golden.py [--real DIR]
 
 import argparse
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import save_file
-from transformers import WhisperConfig, WhisperModel
+from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperModel
 
-OUT = Path(__file__).resolve().parents[2] / "crates/kin-embed/tests/golden/whisper"
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "crates/kin-embed/tests/golden/whisper"
+AUDIO = ROOT / "crates/kin-audio/tests/golden/clips"
+# Lossless 16 kHz clips, so kin and the reference see the same samples.
+CLIPS = ["speech_a.flac", "speech_b.wav", "tones.wav"]
 
 
 def synthetic_mel(n_mels, frames):
@@ -81,13 +86,29 @@ def tiny():
     print(f"{out}: {sum(f.stat().st_size for f in out.iterdir()) / 1024:.0f} KiB")
 
 
+def clip_samples(path):
+    """16 kHz mono float32 samples of a kin-audio fixture, decoded by ffmpeg."""
+    out = subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(path), "-ac", "1", "-ar", "16000", "-f", "f32le", "-"],
+                         check=True, capture_output=True).stdout
+    return np.frombuffer(out, dtype="<f4")
+
+
 def real(folder):
     model = WhisperModel.from_pretrained(folder, torch_dtype=torch.float32).eval()
     frames = model.config.max_source_positions * 2
     mel = synthetic_mel(model.config.num_mel_bins, frames)
     _, vectors = pooled(model, mel, [1500, 700, 1])
+    # End to end on real speech: WhisperFeatureExtractor, the encoder, the mean over the
+    # positions holding audio (ceil(samples / 320)).
+    fe = WhisperFeatureExtractor()
+    clips = {}
+    for name in CLIPS:
+        x = clip_samples(AUDIO / name)
+        features = fe(x, sampling_rate=16000, return_tensors="np").input_features[0]
+        _, v = pooled(model, features, [max(1, -(-len(x) // 320))])
+        clips[name] = next(iter(v.values()))
     path = OUT / "whisper-base.json"
-    path.write_text(json.dumps({"frames": frames, "pooled": vectors}) + "\n")
+    path.write_text(json.dumps({"frames": frames, "pooled": vectors, "clips": clips}) + "\n")
     print(f"{path}: {path.stat().st_size / 1024:.0f} KiB")
 
 

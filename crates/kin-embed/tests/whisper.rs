@@ -14,6 +14,9 @@ struct Golden {
     pooled: BTreeMap<String, Vec<f32>>,
     #[serde(default)]
     hidden: Vec<f32>,
+    /// Whole-pipeline references: audio file → WhisperFeatureExtractor → encoder → pooled.
+    #[serde(default)]
+    clips: BTreeMap<String, Vec<f32>>,
 }
 
 fn golden_dir() -> PathBuf {
@@ -78,6 +81,19 @@ fn whisper_base_converted_from_ctranslate2_matches_transformers_on_the_same_weig
     let model = WhisperEncoder::load(&dir).unwrap();
     assert_eq!(model.dim(), 512);
     let mel = synthetic_mel(model.config().num_mel_bins, golden.frames);
-    let worst = check_pooled(&model, &golden, &mel);
+    let mut worst = check_pooled(&model, &golden, &mel);
+
+    // End to end: kin decodes the clip, computes the log-mel and embeds it.
+    let embedder = kin_embed::WhisperEmbedder::load(&dir, "whisper-base").unwrap();
+    let audio = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kin-audio/tests/golden/clips");
+    for (name, want) in &golden.clips {
+        let decoder = kin_audio::Decoder::open(&audio.join(name)).unwrap();
+        let window = kin_audio::Windows::new(decoder, 480_000, 0).next().unwrap().unwrap();
+        let got = kin_embed::Embedder::embed_audio(&embedder, &[&window.samples]).unwrap();
+        let c = cosine(&got[0], want);
+        assert!(c >= 0.9999, "{name}: cosine {c:.9}");
+        worst = worst.min(c);
+    }
+    assert_eq!(golden.clips.len(), 3);
     println!("whisper-base (converted): min cosine {worst:.9}");
 }
