@@ -67,6 +67,9 @@ pub enum Error {
     #[error("log-mel input has {got} values; the encoder takes {n_mels} mel bins × {frames} frames")]
     AudioShape { got: usize, n_mels: usize, frames: usize },
 
+    #[error("{message}")]
+    InputShape { message: String },
+
     #[error("model {model} does not embed {modality}")]
     UnsupportedModality { model: String, modality: Modality },
 
