@@ -60,4 +60,28 @@ pub trait Embedder: Send + Sync {
         let _ = windows;
         Err(Error::UnsupportedModality { model: self.name().to_string(), modality: Modality::Audio })
     }
+
+    /// What a video model takes per clip (frames at 25 per second, and the sound), or `None`.
+    fn video_clip(&self) -> Option<VideoClip> {
+        None
+    }
+
+    /// Embeds one clip: `frames` is `video_clip().frames` RGB frames of `side`×`side`, `audio`
+    /// `video_clip().audio_samples` mono samples at `audio_rate`.
+    fn embed_video_clip(&self, frames: &[Image], audio: &[f32]) -> Result<Vec<f32>> {
+        let _ = (frames, audio);
+        Err(Error::UnsupportedModality { model: self.name().to_string(), modality: Modality::Video })
+    }
+}
+
+/// The shape of one clip a video model embeds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VideoClip {
+    pub frames: usize,
+    /// Frames per second.
+    pub fps: f64,
+    /// Square frame side in pixels.
+    pub side: usize,
+    pub audio_samples: usize,
+    pub audio_rate: u32,
 }

@@ -34,11 +34,11 @@ mod whisper;
 
 pub use batch::{plan_batches, DEFAULT_TOKEN_BUDGET};
 pub use clip::ClipModel;
-pub use embedder::{Embedder, Embeddings};
+pub use embedder::{Embedder, Embeddings, VideoClip};
 pub use error::{Error, Result};
 pub use image::ResNetEncoder;
 pub use load::{load, load_with, LoadOptions};
-pub use perceiver::{PerceiverConfig, PerceiverEncoder};
+pub use perceiver::{PerceiverConfig, PerceiverEmbedder, PerceiverEncoder};
 pub use pickle::PickleError;
 pub use pooling::Pooling;
 pub use remote::{RemoteConfig, RemoteEmbedder};

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::batch::DEFAULT_TOKEN_BUDGET;
 use crate::clip::ClipModel;
 use crate::image::ResNetEncoder;
+use crate::perceiver::PerceiverEmbedder;
 use crate::remote::{RemoteConfig, RemoteEmbedder};
 use crate::sbert::read_json;
 use crate::text::TextEncoder;
@@ -56,6 +57,7 @@ pub fn load_with(spec: &str, opts: &LoadOptions) -> Result<Box<dyn Embedder>> {
     Ok(match model_type(dir)?.as_deref() {
         Some("clip") => Box::new(ClipModel::load(dir, &name)?),
         Some("whisper") => Box::new(WhisperEmbedder::load(dir, &name)?),
+        Some("perceiver") => Box::new(PerceiverEmbedder::load(dir, &name)?),
         Some("resnet") | None => Box::new(ResNetEncoder::load(dir, &name)?),
         Some(_) => Box::new(TextEncoder::load(dir, &name)?.with_batch_limits(opts.token_budget, opts.max_batch)),
     })

@@ -22,7 +22,11 @@ use crate::linear::Linear;
 use crate::sbert::read_json;
 use crate::transformer::{Exec, LayerNorm};
 use crate::weights::Weights;
-use crate::{Error, Result};
+use kin_core::Modality;
+use kin_image::Image;
+
+use crate::embedder::VideoClip;
+use crate::{Embedder, Error, Result};
 
 const AUDIO_BANDS: usize = 192;
 const IMAGE_BANDS: usize = 32;
@@ -343,5 +347,69 @@ impl PerceiverEncoder {
         }
         mean.iter_mut().for_each(|m| *m /= self.cfg.num_latents as f32);
         Ok(mean)
+    }
+}
+
+/// The Perceiver behind the `Embedder` seam, for video clips: 16 frames at 25 per second (centre
+/// square, resized, RGB scaled to [0, 1], as DeepMind's Kinetics pipeline feeds it) and the sound
+/// at `audio_samples_per_frame` × 25 Hz (48 kHz for the published model).
+pub struct PerceiverEmbedder {
+    name: String,
+    encoder: PerceiverEncoder,
+}
+
+impl PerceiverEmbedder {
+    pub fn load(dir: &Path, name: &str) -> Result<Self> {
+        Ok(PerceiverEmbedder { name: name.to_string(), encoder: PerceiverEncoder::load(dir)? })
+    }
+}
+
+impl Embedder for PerceiverEmbedder {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn dim(&self) -> usize {
+        self.encoder.dim()
+    }
+
+    fn modalities(&self) -> &[Modality] {
+        &[Modality::Video]
+    }
+
+    fn normalized(&self) -> bool {
+        false
+    }
+
+    fn video_clip(&self) -> Option<VideoClip> {
+        let (frames, side) = self.encoder.video_shape();
+        let per_frame = self.encoder.cfg.audio_samples_per_frame;
+        Some(VideoClip {
+            frames,
+            fps: 25.0,
+            side,
+            audio_samples: self.encoder.audio_samples(),
+            audio_rate: (per_frame * 25) as u32,
+        })
+    }
+
+    fn embed_video_clip(&self, frames: &[Image], audio: &[f32]) -> Result<Vec<f32>> {
+        let (t, s) = self.encoder.video_shape();
+        let mut video = vec![0.0f32; t * 3 * s * s];
+        for (f, frame) in frames.iter().enumerate().take(t) {
+            if (frame.width as usize, frame.height as usize) != (s, s) {
+                return Err(Error::InputShape {
+                    message: format!("frame {f} is {}x{}, the model takes {s}x{s}", frame.width, frame.height),
+                });
+            }
+            for (i, px) in frame.rgb.chunks_exact(3).enumerate() {
+                for c in 0..3 {
+                    video[(f * 3 + c) * s * s + i] = f32::from(px[c]) / 255.0;
+                }
+            }
+        }
+        let mut samples = audio.to_vec();
+        samples.resize(self.encoder.audio_samples(), 0.0);
+        self.encoder.embed(&video, &samples)
     }
 }

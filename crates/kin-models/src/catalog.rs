@@ -213,7 +213,7 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
         name: "multimodal-perceiver",
         hub_id: Some("deepmind/multimodal-perceiver"),
         aliases: &["perceiver"],
-        modalities: &[Video, Audio],
+        modalities: &[Video],
         dim: 512,
         pooling: Pooling::LatentMean,
         normalized: false,
@@ -221,7 +221,7 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
         licence: "apache-2.0",
         architecture: Architecture::Perceiver,
         weights: &[transformers("deepmind/multimodal-perceiver")],
-        status: Status::Planned { note: "the Perceiver encoder (mean-pooled latents) is not implemented yet" },
+        status: Status::Runs,
     },
     ModelCard {
         name: "text-embedding-3-small",

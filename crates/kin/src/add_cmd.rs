@@ -67,6 +67,7 @@ pub fn run(data: &Path, args: AddArgs) -> Result<()> {
     let takes_images = model.modalities().contains(&Modality::Image);
     let takes_text = model.modalities().contains(&Modality::Text);
     let takes_audio = model.modalities().contains(&Modality::Audio);
+    let takes_video = model.modalities().contains(&Modality::Video);
     let summary = RefCell::new(summary);
     // Files are read, hashed and classified lazily, a batch at a time; unchanged ones never
     // reach the pipeline.
@@ -78,7 +79,7 @@ pub fn run(data: &Path, args: AddArgs) -> Result<()> {
             let shown = file.display().to_string();
             let mut summary = summary.borrow_mut();
             let streamed = match sniff(&file) {
-                Ok(Modality::Video) if takes_images || takes_audio => Some(Modality::Video),
+                Ok(Modality::Video) if takes_images || takes_audio || takes_video => Some(Modality::Video),
                 Ok(Modality::Audio) if takes_audio => Some(Modality::Audio),
                 _ => None,
             };

@@ -109,7 +109,7 @@ pub struct ImportArgs {
 }
 
 #[derive(Args)]
-#[command(group(clap::ArgGroup::new("query_kind").required(true).args(["query", "image", "audio", "vector_file"])))]
+#[command(group(clap::ArgGroup::new("query_kind").required(true).args(["query", "image", "audio", "video", "vector_file"])))]
 pub struct SearchArgs {
     pub collection: String,
     /// A text query, embedded with the collection's model.
@@ -118,9 +118,12 @@ pub struct SearchArgs {
     /// texts that describe it).
     #[arg(long)]
     pub image: Option<PathBuf>,
-    /// An audio (or video) query, embedded whole with the collection's model: spoken search.
+    /// An audio query, embedded whole with the collection's model: spoken search.
     #[arg(long)]
     pub audio: Option<PathBuf>,
+    /// A video query, embedded whole (its frames, sound or clips, as the model takes them).
+    #[arg(long)]
+    pub video: Option<PathBuf>,
     /// Query vectors (`.npy`, one row per query).
     #[arg(long)]
     pub vector_file: Option<PathBuf>,

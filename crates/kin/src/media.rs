@@ -163,9 +163,32 @@ pub fn embed_audio_file(model: &dyn Embedder, path: &Path, modality: Modality) -
     segments.finish()
 }
 
-/// Timed segments of a video or audio file: an image model embeds a video's frames, an audio
-/// model its sound. Returns the segments and the duration.
+/// A video model's clips (frames and sound together) every two seconds.
+pub fn embed_video_clips(model: &dyn Embedder, path: &Path) -> Result<(Vec<Segment>, f64), String> {
+    const EVERY: f64 = 2.0;
+    let clip = model.video_clip().ok_or_else(|| format!("{} embeds no video clips", model.name()))?;
+    let probe = crate::video::probe(path)?;
+    let duration = probe.duration.max(0.0);
+    let starts: Vec<f64> = (0..).map(|i| i as f64 * EVERY).take_while(|t| *t == 0.0 || *t < duration).collect();
+    let mut vectors = Vec::with_capacity(starts.len());
+    for &start in &starts {
+        let frames = crate::video::clip_frames(path, start, clip.frames, clip.fps, clip.side)?;
+        let audio = crate::video::clip_audio(path, &probe, start, clip.audio_samples, clip.audio_rate)?;
+        vectors.push(model.embed_video_clip(&frames, &audio).map_err(|e| e.to_string())?);
+    }
+    let spans = crate::video::segments(&starts, duration);
+    Ok((
+        spans.into_iter().zip(vectors).map(|((start, end), vector)| Segment { start, end, vector }).collect(),
+        duration,
+    ))
+}
+
+/// Timed segments of a video or audio file: a video model embeds clips of frames and sound, an
+/// image model a video's frames, an audio model its sound. Returns the segments and the duration.
 pub fn embed_stream(model: &dyn Embedder, path: &Path, modality: Modality) -> Result<(Vec<Segment>, f64), String> {
+    if modality == Modality::Video && model.video_clip().is_some() {
+        return embed_video_clips(model, path);
+    }
     if modality == Modality::Video && model.modalities().contains(&Modality::Image) {
         return embed_video_frames(model, path);
     }

@@ -17,7 +17,7 @@ pub fn run(data: &Path, args: SearchArgs) -> Result<()> {
     let store = Store::open(data)?;
     let collection = store.collection(&args.collection)?;
     let filter = args.filter.as_deref().map(Filter::parse).transpose()?;
-    let file = args.image.as_ref().or(args.audio.as_ref());
+    let file = args.image.as_ref().or(args.audio.as_ref()).or(args.video.as_ref());
     let queries = match (&args.query, file, &args.vector_file) {
         (Some(text), None, None) => vec![embed_query(&collection, Query::Text(text))?],
         (None, Some(path), None) => vec![embed_query(&collection, Query::File(path))?],
@@ -25,7 +25,7 @@ pub fn run(data: &Path, args: SearchArgs) -> Result<()> {
             let m = npy::read_f32(path)?;
             (0..m.rows).map(|r| m.row(r).to_vec()).collect()
         }
-        _ => bail!("give one query: a text, --image FILE, --audio FILE or --vector-file FILE"),
+        _ => bail!("give one query: a text, --image, --audio or --video FILE, or --vector-file FILE"),
     };
     let params = SearchParams { k: args.k, ef: args.ef, filter: filter.as_ref(), exact: args.exact };
     let results: Vec<Vec<Hit>> = queries.iter().map(|q| collection.search(q, &params)).collect::<Result<_, _>>()?;

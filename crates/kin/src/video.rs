@@ -206,6 +206,50 @@ pub fn soundtrack(
     Ok(true)
 }
 
+/// `count` consecutive frames at `fps` from `start` seconds: the centre square of each, resized to
+/// `side`×`side`. Frames past the end of the video repeat the last one.
+pub fn clip_frames(path: &Path, start: f64, count: usize, fps: f64, side: usize) -> Result<Vec<Image>, String> {
+    let filter = format!("fps={fps},crop='min(iw,ih)':'min(iw,ih)',scale={side}:{side}");
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-ss", &format!("{start:.3}"), "-i"])
+        .arg(path)
+        .args(["-an", "-vf", &filter, "-frames:v", &count.to_string(), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .map_err(|e| missing_tool("ffmpeg", e))?;
+    if !out.status.success() {
+        return Err(format!("ffmpeg could not decode the video: {}", stderr_tail(&out.stderr)));
+    }
+    let bytes = side * side * 3;
+    let mut frames: Vec<Image> = out
+        .stdout
+        .chunks_exact(bytes)
+        .map(|rgb| Image { width: side as u32, height: side as u32, rgb: rgb.to_vec() })
+        .collect();
+    let last = frames.last().cloned().ok_or("no frames at this time")?;
+    frames.resize(count, last);
+    Ok(frames)
+}
+
+/// `count` mono samples at `rate` Hz from `start` seconds (silence where the video has none).
+pub fn clip_audio(path: &Path, probe: &Probe, start: f64, count: usize, rate: u32) -> Result<Vec<f32>, String> {
+    let mut samples = Vec::new();
+    if probe.has_audio {
+        let duration = count as f64 / f64::from(rate);
+        let out = Command::new("ffmpeg")
+            .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-ss", &format!("{start:.3}"), "-i"])
+            .arg(path)
+            .args(["-t", &format!("{duration:.4}"), "-vn", "-ac", "1", "-ar", &rate.to_string(), "-f", "f32le", "-"])
+            .output()
+            .map_err(|e| missing_tool("ffmpeg", e))?;
+        if !out.status.success() {
+            return Err(format!("ffmpeg could not decode the sound track: {}", stderr_tail(&out.stderr)));
+        }
+        samples = out.stdout.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    }
+    samples.resize(count, 0.0);
+    Ok(samples)
+}
+
 /// Segments `[start, end)` from sorted frame times: each lasts until the next frame, the last
 /// until the end of the video.
 pub fn segments(times: &[f64], duration: f64) -> Vec<(f64, f64)> {

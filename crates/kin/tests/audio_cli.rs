@@ -116,10 +116,31 @@ fn bad_audio_is_reported_and_the_batch_goes_on() {
     wav[20..22].copy_from_slice(&0x0161u16.to_le_bytes()); // a codec kin has no decoder for
     std::fs::write(files.join("wma.wav"), wav).unwrap();
     std::fs::write(files.join("empty.wav"), b"").unwrap();
+    // A video without sound, for an audio model.
+    let silent = files.join("silent.mp4");
+    let made = Command::new("ffmpeg")
+        .args([
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x48:rate=10:duration=2",
+            "-c:v",
+            "mpeg4",
+        ])
+        .arg(&silent)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(made || std::env::var("CI").is_err(), "ffmpeg is missing in CI");
     ok(kin(&data).args(["collection", "create", "speech", "--model", "whisper-base"]).output().unwrap());
     let out = ok(kin(&data).args(["add", "speech"]).arg(&files).output().unwrap());
     assert!(out.contains("1 added"), "{out}");
     assert!(out.contains("empty.wav: empty file"), "{out}");
     assert!(out.contains("wma.wav: unsupported audio codec"), "{out}");
     assert!(out.contains("truncated.flac"), "{out}");
+    if made {
+        assert!(out.contains("silent.mp4: the video has no sound track"), "{out}");
+    }
 }

@@ -357,3 +357,54 @@ fn videos_are_cut_into_timed_segments_at_scene_changes_and_found_by_a_frame() {
         assert!(s >= 2.99 && e <= 6.01, "{top}");
     }
 }
+
+#[test]
+fn a_video_model_embeds_clips_of_frames_and_sound() {
+    if !have_ffmpeg() {
+        eprintln!("skipped: ffmpeg is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (work, data, videos) = (dir.path(), dir.path().join("data"), dir.path().join("videos"));
+    std::fs::create_dir(&videos).unwrap();
+    let clip = videos.join("clip.mp4");
+    ffmpeg(
+        work,
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x48:rate=25:duration=4.5",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=300:duration=4.5",
+            "-c:v",
+            "mpeg4",
+            "-c:a",
+            "aac",
+            "-shortest",
+            clip.to_str().unwrap(),
+        ],
+    );
+    // The small random Perceiver of kin-embed's golden tests: 2 frames of 16×16 and 128 samples a clip.
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kin-embed/tests/golden/perceiver");
+    ok(kin(&data).args(["collection", "create", "clips", "--model"]).arg(&model).output().unwrap());
+    let out = ok(kin(&data).args(["add", "clips"]).arg(&videos).output().unwrap());
+    assert!(out.contains("1 added, 0 unchanged, 0 skipped, 0 failed (4 items)"), "{out}");
+    let hits = ok(kin(&data)
+        .args(["search", "clips", "--json", "-k", "4", "--exact", "--video"])
+        .arg(&clip)
+        .output()
+        .unwrap());
+    let hits: Vec<serde_json::Value> = serde_json::from_str(&hits).unwrap();
+    let mut starts: Vec<f64> = hits
+        .iter()
+        .filter(|h| h["id"].as_str().unwrap().contains('#'))
+        .map(|h| h["payload"]["start"].as_f64().unwrap())
+        .collect();
+    starts.sort_by(f64::total_cmp);
+    assert_eq!(starts, vec![0.0, 2.0, 4.0]);
+    // The whole video is the mean of its clips: the query (the same video) finds it first.
+    assert!(hits[0]["id"].as_str().unwrap().ends_with("clip.mp4"), "{hits:?}");
+}

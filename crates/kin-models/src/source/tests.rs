@@ -187,17 +187,14 @@ fn uncatalogued_hub_id_is_fetched_as_sentence_transformers() {
 }
 
 #[test]
-fn planned_remote_and_unknown_models_are_typed_errors() {
+fn unavailable_remote_and_unknown_models_are_typed_errors() {
     let e = env(&closed_endpoint());
     // CLIP runs; with no Hub and no PyPI distribution it is unavailable, not unsupported.
     let clip = locate("clip", &e.cfg).unwrap_err();
     assert!(!matches!(clip, Error::Unsupported { .. }), "{clip}");
     assert!(clip.to_string().contains("clip-vit-base-patch32"), "{clip}");
     let perceiver = pull("multimodal-perceiver", &e.cfg).unwrap_err();
-    assert!(
-        matches!(perceiver, Error::Unsupported { .. }) && perceiver.to_string().contains("Perceiver"),
-        "{perceiver}"
-    );
+    assert!(!matches!(perceiver, Error::Unsupported { .. }), "{perceiver}");
     assert!(matches!(locate("openai:text-embedding-3-small", &e.cfg), Err(Error::RemoteOnly { .. })));
     assert!(
         matches!(locate("all-MiniLM-L6-v9", &e.cfg), Err(Error::UnknownModel { suggestions, .. }) if !suggestions.is_empty())
