@@ -19,8 +19,10 @@ use crate::output::Sink;
 
 /// Inputs read ahead and sorted by length together; memory stays flat whatever the input size.
 const WINDOW: usize = 4096;
-/// Files per window: preprocessed images are held until their window is embedded.
-const FILE_WINDOW: usize = 64;
+/// Files per window: small, so that decoding the next window overlaps embedding this one from the
+/// start (16 images are two CLIP batches, one per thread); preprocessed images are held until their
+/// window is embedded.
+const FILE_WINDOW: usize = 16;
 
 /// An input ready for the model, or why it cannot be embedded.
 enum Prepared {

@@ -223,6 +223,12 @@ impl<'a> Target<'a> {
             return Err(Error::NotAvailableOffline { name, tried });
         }
         let dest = cfg.model_dir(&self.name);
+        // One fetch per model at a time, across processes: the others wait, then find it done.
+        let (_lock, waited) = lock_model(&dest)?;
+        if waited && cache::check(&dest).is_ok() {
+            info!("{} was fetched into {} meanwhile", self.name, dest.display());
+            return Ok(self.at(dest, Origin::KinCache));
+        }
         let sources = self.sources();
         let mut attempts: Vec<(Origin, Error)> = Vec::new();
         for (i, source) in sources.iter().enumerate() {
@@ -262,6 +268,25 @@ impl<'a> Target<'a> {
 }
 
 /// Fills a staging folder beside `dest`, writes the manifest, and moves it into place.
+/// An exclusive lock on `DEST.lock` (released when the file is dropped), so that two processes
+/// never fill the same staging folder. Also says whether another holder had to be waited for.
+fn lock_model(dest: &Path) -> Result<(fs::File, bool)> {
+    let mut path = dest.as_os_str().to_os_string();
+    path.push(".lock");
+    let path = std::path::PathBuf::from(path);
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    let file =
+        fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| Error::io(&path, e))?;
+    let waited = file.try_lock().is_err();
+    if waited {
+        info!("another process is fetching this model; waiting for it ({})", path.display());
+        file.lock().map_err(|e| Error::io(&path, e))?;
+    }
+    Ok((file, waited))
+}
+
 fn install(dest: &Path, label: &str, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let staging = cache::staging_dir(dest);
     cache::remove_dir(&staging)?;

