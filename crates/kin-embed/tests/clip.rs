@@ -66,7 +66,7 @@ fn check(dir: &Path, min_cos: f64) -> f64 {
 
     let pixels = read_f32(&dir.join("pixels.f32"));
     let want = read_f32(&dir.join("image.f32"));
-    let got = model.embed_pixel_data(&pixels, golden.images);
+    let got = model.embed_pixel_data(&pixels, golden.images).unwrap();
     assert_eq!(got.len(), golden.images);
     for (i, (g, w)) in got.iter().zip(want.chunks_exact(golden.dim)).enumerate() {
         let c = cosine(g, w);
@@ -114,8 +114,8 @@ fn many_images_run_in_parallel_batches_and_keep_their_order() {
     let per_image = pixels.len() / golden.images;
     // 20 images (more than one batch): image k is golden image k % 3.
     let many: Vec<f32> = (0..20).flat_map(|k| pixels[(k % 3) * per_image..(k % 3 + 1) * per_image].to_vec()).collect();
-    let got = model.embed_pixel_data(&many, 20);
-    let want = model.embed_pixel_data(&pixels, golden.images);
+    let got = model.embed_pixel_data(&many, 20).unwrap();
+    let want = model.embed_pixel_data(&pixels, golden.images).unwrap();
     for (k, v) in got.iter().enumerate() {
         assert!(cosine(v, &want[k % 3]) >= 0.999999, "image {k}");
     }

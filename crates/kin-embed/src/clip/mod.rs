@@ -6,7 +6,8 @@ mod config;
 mod text;
 mod vision;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use kin_core::Modality;
 use kin_image::{Image, Pixels, PreprocessConfig};
@@ -26,17 +27,22 @@ use crate::weights::Weights;
 use crate::{Embedder, Embeddings, Error, Result};
 
 /// Images per forward pass of the image tower.
-const IMAGE_BATCH: usize = 8;
+const IMAGE_BATCH: usize = 16;
 /// Tokens per forward pass of the text tower.
 const TEXT_TOKEN_BUDGET: usize = 4096;
 
 /// A CLIP checkpoint loaded from a folder holding `config.json`, `model.safetensors` and
 /// `tokenizer.json`.
+///
+/// Each tower is read from the checkpoint the first time it is used, so a text query does not
+/// pay for the image tower and a batch of images not for the text tower.
 pub struct ClipModel {
     name: String,
-    text: ClipText,
-    vision: ClipVision,
-    tokenizer: TextTokenizer,
+    dir: PathBuf,
+    cfg: ClipConfig,
+    weights: Weights,
+    text: OnceLock<(ClipText, TextTokenizer)>,
+    vision: OnceLock<ClipVision>,
     preprocess: PreprocessConfig,
     dim: usize,
 }
@@ -50,23 +56,67 @@ impl ClipModel {
             return Err(Error::MissingWeights { path: weights_path });
         }
         let weights = Weights::open(&weights_path, &[])?;
-        let text = ClipText::load(&weights, &cfg.text_config, cfg.projection_dim, &config_path)?;
-        let vision = ClipVision::load(&weights, &cfg.vision_config, cfg.projection_dim, &config_path)?;
-        // CLIP's tokenizer lower-cases in its own normaliser.
-        let tokenizer = TextTokenizer::load(&dir.join("tokenizer.json"), text.max_tokens(), false)?;
+        cfg.text_config.validate(&config_path)?;
+        cfg.vision_config.validate(&config_path)?;
+        // The towers load lazily; their projections are checked now so a mismatched checkpoint
+        // fails at once.
+        for (tensor, hidden) in [
+            ("text_projection.weight", cfg.text_config.hidden_size),
+            ("visual_projection.weight", cfg.vision_config.hidden_size),
+        ] {
+            let expected = vec![cfg.projection_dim, hidden];
+            match weights.shape(tensor) {
+                None => return Err(Error::MissingTensor { path: weights_path, name: tensor.into() }),
+                Some(got) if got != expected => {
+                    return Err(Error::TensorShape { path: weights_path, name: tensor.into(), expected, got })
+                }
+                Some(_) => {}
+            }
+        }
         let preprocess = load_preprocessor(dir, CLIP_PREPROCESSOR)?;
-        tracing::debug!(model = name, dim = cfg.projection_dim, "CLIP loaded");
-        Ok(ClipModel { name: name.to_string(), text, vision, tokenizer, preprocess, dim: cfg.projection_dim })
+        tracing::debug!(model = name, dim = cfg.projection_dim, "CLIP opened");
+        Ok(ClipModel {
+            name: name.to_string(),
+            dir: dir.to_path_buf(),
+            dim: cfg.projection_dim,
+            cfg,
+            weights,
+            text: OnceLock::new(),
+            vision: OnceLock::new(),
+            preprocess,
+        })
+    }
+
+    /// The text tower and its tokenizer, read on first use.
+    fn text(&self) -> Result<&(ClipText, TextTokenizer)> {
+        if let Some(loaded) = self.text.get() {
+            return Ok(loaded);
+        }
+        let config_path = self.dir.join("config.json");
+        let text = ClipText::load(&self.weights, &self.cfg.text_config, self.cfg.projection_dim, &config_path)?;
+        // CLIP's tokenizer lower-cases in its own normaliser.
+        let tokenizer = TextTokenizer::load(&self.dir.join("tokenizer.json"), text.max_tokens(), false)?;
+        Ok(self.text.get_or_init(|| (text, tokenizer)))
+    }
+
+    /// The image tower, read on first use.
+    fn vision(&self) -> Result<&ClipVision> {
+        if let Some(loaded) = self.vision.get() {
+            return Ok(loaded);
+        }
+        let config_path = self.dir.join("config.json");
+        let vision = ClipVision::load(&self.weights, &self.cfg.vision_config, self.cfg.projection_dim, &config_path)?;
+        Ok(self.vision.get_or_init(|| vision))
     }
 
     /// Token ids per text, as the text tower sees them (start and end tokens included, truncated).
     pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
-        self.tokenizer.encode(texts)
+        self.text()?.1.encode(texts)
     }
 
     /// The square side, in pixels, the image tower takes.
     pub fn image_size(&self) -> usize {
-        self.vision.image_size()
+        self.cfg.vision_config.image_size
     }
 
     /// Normalised embeddings of already tokenised texts.
@@ -75,7 +125,7 @@ impl ClipModel {
         let batches = plan_batches(&lengths, TEXT_TOKEN_BUDGET, 256);
         let run = |batch: &Vec<usize>, exec| {
             let seqs: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
-            self.text.forward(&seqs, exec)
+            self.text().and_then(|(text, _)| text.forward(&seqs, exec))
         };
         let vectors: Vec<Vec<Vec<f32>>> = if batches.len() > 1 {
             batches.par_iter().map(|b| run(b, Exec::Sequential)).collect::<Result<_>>()?
@@ -94,13 +144,14 @@ impl ClipModel {
 
     /// Normalised embeddings of `n` preprocessed images (CHW `f32`, `image_size()` square, laid
     /// end to end). Batches of images run side by side, one per thread.
-    pub fn embed_pixel_data(&self, pixels: &[f32], n: usize) -> Embeddings {
+    pub fn embed_pixel_data(&self, pixels: &[f32], n: usize) -> Result<Embeddings> {
         if n == 0 {
-            return Vec::new();
+            return Ok(Vec::new());
         }
+        let vision = self.vision()?;
         let per_image = pixels.len() / n;
         let chunks: Vec<&[f32]> = pixels.chunks(per_image * IMAGE_BATCH).collect();
-        let run = |chunk: &&[f32], exec| self.vision.forward(chunk, chunk.len() / per_image, exec);
+        let run = |chunk: &&[f32], exec| vision.forward(chunk, chunk.len() / per_image, exec);
         let batches: Vec<Embeddings> = if chunks.len() > 1 {
             chunks.par_iter().map(|c| run(c, Exec::Sequential)).collect()
         } else {
@@ -108,7 +159,7 @@ impl ClipModel {
         };
         let mut out: Embeddings = batches.into_iter().flatten().collect();
         out.iter_mut().for_each(|v| normalize(v));
-        out
+        Ok(out)
     }
 }
 
@@ -150,6 +201,6 @@ impl Embedder for ClipModel {
         if !pixels.is_empty() && (height, width) != (side, side) {
             return Err(Error::ImageSize { index: 0, got: (height, width), expected: (side, side) });
         }
-        Ok(self.embed_pixel_data(&data, pixels.len()))
+        self.embed_pixel_data(&data, pixels.len())
     }
 }

@@ -47,11 +47,6 @@ impl ClipVision {
         })
     }
 
-    /// The square side, in pixels, the tower takes.
-    pub fn image_size(&self) -> usize {
-        self.cfg.image_size
-    }
-
     /// Projected (not yet normalised) embeddings of `n` images given as CHW `f32` pixels
     /// `[channels, image_size, image_size]` laid end to end.
     pub fn forward(&self, pixels: &[f32], n: usize, exec: Exec) -> Vec<Vec<f32>> {
