@@ -143,7 +143,7 @@ impl Decoder {
             let packet = match self.format.next_packet() {
                 Ok(p) => p,
                 Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    return (!self.decoded_any).then(|| Err(AudioError::Empty("no samples could be decoded")));
+                    return (!self.decoded_any).then_some(Err(AudioError::Empty("no samples could be decoded")));
                 }
                 Err(SymphoniaError::ResetRequired) => return None,
                 Err(e) => return Some(Err(self.corrupt(e.to_string()))),
