@@ -23,7 +23,7 @@ fn main() -> anyhow::Result<()> {
             [(x * 255 / width) as u8, (y * 255 / height) as u8, ((x + y) % 256) as u8]
         })
         .collect();
-    let pixels = model.preprocess_image(&Image { width, height, rgb })?;
+    let pixels = model.preprocess_image(&Image { width, height, rgb, alpha: None })?;
     let batch = vec![pixels; n];
     model.embed_pixels(&batch[..2.min(n)])?;
     let mut best = f64::INFINITY;

@@ -98,6 +98,10 @@ pub struct PreprocessConfig {
     pub rescale_factor: Option<f64>,
     /// `None` skips normalisation.
     pub normalize: Option<Normalize>,
+    /// Lay transparent images over white first, as transformers' `convert_to_rgb` does for
+    /// processors with `do_convert_rgb` (CLIP); otherwise alpha is dropped, as Pillow's
+    /// `convert("RGB")` (and so torchvision on PIL images) does.
+    pub composite_alpha: bool,
 }
 
 impl Default for PreprocessConfig {
@@ -110,6 +114,7 @@ impl Default for PreprocessConfig {
             crop_rule: CropRule::Floor,
             rescale_factor: Some(1.0 / 255.0),
             normalize: Some(Normalize { mean: CLIP_MEAN, std: CLIP_STD }),
+            composite_alpha: true,
         }
     }
 }
@@ -126,6 +131,7 @@ impl PreprocessConfig {
             crop_rule: CropRule::RoundHalfEven,
             rescale_factor: Some(1.0 / 255.0),
             normalize: Some(Normalize { mean: IMAGENET_MEAN, std: IMAGENET_STD }),
+            composite_alpha: false,
         }
     }
 

@@ -25,6 +25,8 @@ pub struct Image {
     pub height: u32,
     /// `width * height * 3` bytes, R G B per pixel.
     pub rgb: Vec<u8>,
+    /// `width * height` opacities, when the image has transparency (0 transparent, 255 opaque).
+    pub alpha: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Image {
@@ -88,8 +90,9 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Image> {
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut decoded = image::DynamicImage::from_decoder(decoder).map_err(|e| classify(name, e, limits))?;
     decoded.apply_orientation(orientation);
+    let alpha = crate::rgb::alpha8(&decoded);
     let (width, height, rgb) = to_rgb8(decoded);
-    Ok(Image { width, height, rgb })
+    Ok(Image { width, height, rgb, alpha })
 }
 
 /// A short name for a format, for error messages.

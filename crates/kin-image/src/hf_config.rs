@@ -57,8 +57,9 @@ pub(crate) fn parse(obj: &Map<String, Value>) -> Result<PreprocessConfig> {
             Some(v) => v.as_f64().ok_or_else(|| invalid("rescale_factor", format!("{v} is not a number"))),
         })
         .transpose()?;
-    // `do_convert_rgb` is checked for its type only: kin always decodes to RGB.
-    flag(obj, "do_convert_rgb", true)?;
+    // transformers composites transparent images on white when `do_convert_rgb` is on (CLIP's
+    // processors set it by default; ConvNext's do not).
+    let composite_alpha = flag(obj, "do_convert_rgb", matches!(processor, Processor::Clip))?;
 
     let (resize, crop) = match processor {
         Processor::Clip => {
@@ -94,7 +95,15 @@ pub(crate) fn parse(obj: &Map<String, Value>) -> Result<PreprocessConfig> {
             }
         }
     };
-    Ok(PreprocessConfig { resize, resample, crop, crop_rule: CropRule::Floor, rescale_factor, normalize })
+    Ok(PreprocessConfig {
+        resize,
+        resample,
+        crop,
+        crop_rule: CropRule::Floor,
+        rescale_factor,
+        normalize,
+        composite_alpha,
+    })
 }
 
 fn get<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {

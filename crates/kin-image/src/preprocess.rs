@@ -21,6 +21,16 @@ pub struct Pixels {
 /// The geometric half of preprocessing: the resized and cropped RGB8 image, before any arithmetic
 /// on the samples. Equal, byte for byte, to what the reference pipelines feed their normalisation.
 pub fn resize_and_crop(img: &Image, cfg: &PreprocessConfig) -> Image {
+    let composited;
+    let img = match (&img.alpha, cfg.composite_alpha) {
+        (Some(alpha), true) => {
+            let mut rgb = img.rgb.clone();
+            crate::rgb::composite_on_white(&mut rgb, alpha);
+            composited = Image { width: img.width, height: img.height, rgb, alpha: None };
+            &composited
+        }
+        _ => img,
+    };
     let resized = cfg.resize.map(|to: ResizeTo| {
         let (height, width) = to.output_size(img.height, img.width);
         resize(img, width, height, cfg.resample)
@@ -77,7 +87,7 @@ fn crop(img: &Image, top: i64, left: i64, height: u32, width: u32) -> Image {
         let n = ((x1 - x0) * 3) as usize;
         rgb[dst..dst + n].copy_from_slice(&img.rgb[src..src + n]);
     }
-    Image { width, height, rgb }
+    Image { width, height, rgb, alpha: None }
 }
 
 #[cfg(test)]
@@ -88,7 +98,7 @@ mod tests {
 
     fn ramp(width: u32, height: u32) -> Image {
         let rgb = (0..width * height).flat_map(|i| [i as u8, 0, 255]).collect();
-        Image { width, height, rgb }
+        Image { width, height, rgb, alpha: None }
     }
 
     #[test]
@@ -110,6 +120,7 @@ mod tests {
             crop_rule: CropRule::Floor,
             rescale_factor: Some(1.0 / 255.0),
             normalize: Some(Normalize { mean: [0.5; 3], std: [0.5; 3] }),
+            composite_alpha: false,
         };
         let px = preprocess(&ramp(2, 1), &cfg);
         assert_eq!((px.channels, px.height, px.width), (3, 1, 2));

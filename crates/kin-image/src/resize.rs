@@ -84,7 +84,7 @@ pub fn resize(img: &Image, width: u32, height: u32, filter: Resample) -> Image {
     } else {
         current.map(|(_, rgb)| rgb).unwrap_or_else(|| img.rgb.clone())
     };
-    Image { width, height, rgb: out }
+    Image { width, height, rgb: out, alpha: None }
 }
 
 /// Per output pixel: the first source index, how many source pixels, and their fixed-point weights.
@@ -214,7 +214,7 @@ fn nearest(img: &Image, width: u32, height: u32) -> Image {
             rgb.extend_from_slice(&row[x * 3..x * 3 + 3]);
         }
     }
-    Image { width, height, rgb }
+    Image { width, height, rgb, alpha: None }
 }
 
 #[cfg(test)]
@@ -225,7 +225,7 @@ mod tests {
         let rgb = (0..height)
             .flat_map(|y| (0..width).flat_map(move |x| [(x * 255 / width) as u8, (y * 255 / height) as u8, 128]))
             .collect();
-        Image { width, height, rgb }
+        Image { width, height, rgb, alpha: None }
     }
 
     #[test]
@@ -241,7 +241,7 @@ mod tests {
 
     #[test]
     fn a_constant_image_stays_constant() {
-        let img = Image { width: 37, height: 11, rgb: [9u8, 200, 77].repeat(37 * 11) };
+        let img = Image { width: 37, height: 11, rgb: [9u8, 200, 77].repeat(37 * 11), alpha: None };
         for filter in [Resample::Nearest, Resample::Bilinear, Resample::Bicubic] {
             let out = resize(&img, 224, 5, filter);
             assert!(out.rgb.chunks(3).all(|p| p == [9, 200, 77]), "{filter:?}");

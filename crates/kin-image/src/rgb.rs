@@ -28,6 +28,40 @@ pub(crate) fn to_rgb8(img: DynamicImage) -> (u32, u32, Vec<u8>) {
     (width, height, rgb)
 }
 
+/// The image's opacities (8-bit, 16-bit by the high byte), or `None` when it has no alpha
+/// channel or every pixel is opaque.
+pub(crate) fn alpha8(img: &DynamicImage) -> Option<Vec<u8>> {
+    let alpha: Vec<u8> = match img {
+        DynamicImage::ImageRgba8(b) => b.as_raw().chunks_exact(4).map(|p| p[3]).collect(),
+        DynamicImage::ImageLumaA8(b) => b.as_raw().chunks_exact(2).map(|p| p[1]).collect(),
+        DynamicImage::ImageRgba16(b) => b.as_raw().chunks_exact(4).map(|p| high_byte(p[3])).collect(),
+        DynamicImage::ImageLumaA16(b) => b.as_raw().chunks_exact(2).map(|p| high_byte(p[1])).collect(),
+        DynamicImage::ImageRgba32F(b) => b.as_raw().chunks_exact(4).map(|p| unit_float(p[3])).collect(),
+        _ => return None,
+    };
+    alpha.iter().any(|&a| a < 255).then_some(alpha)
+}
+
+/// Lays RGB pixels with opacities over an opaque white background with Pillow's
+/// `alpha_composite` arithmetic (7 fractional bits, division by 255 by shifts), bit for bit.
+pub(crate) fn composite_on_white(rgb: &mut [u8], alpha: &[u8]) {
+    const BITS: u32 = 7;
+    let div255 = |x: u32| ((x >> 8) + x) >> 8;
+    for (px, &a) in rgb.chunks_exact_mut(3).zip(alpha) {
+        let a = u32::from(a);
+        if a == 0 {
+            px.fill(255);
+            continue;
+        }
+        let coef1 = a * 255 * 255 * (1 << BITS) / (a * 255 + 255 * (255 - a));
+        let coef2 = 255 * (1 << BITS) - coef1;
+        for c in px.iter_mut() {
+            let v = u32::from(*c) * coef1 + 255 * coef2;
+            *c = (div255(v + (0x80 << BITS)) >> BITS) as u8;
+        }
+    }
+}
+
 fn high_byte(v: u16) -> u8 {
     (v >> 8) as u8
 }
@@ -57,6 +91,17 @@ mod tests {
         assert_eq!(to_rgb8(DynamicImage::ImageRgba8(img)).2, vec![10, 20, 30]);
         let img = ImageBuffer::<LumaA<u8>, _>::from_raw(1, 1, vec![99, 0]).unwrap();
         assert_eq!(to_rgb8(DynamicImage::ImageLumaA8(img)).2, vec![99, 99, 99]);
+    }
+
+    #[test]
+    fn compositing_matches_pillow_alpha_composite_on_white() {
+        // Values from Pillow: Image.alpha_composite(white, RGBA(c, c, c, a)).
+        let cases = [(0u8, 0u8, 255u8), (0, 255, 0), (200, 255, 200), (0, 128, 127), (100, 1, 254), (10, 200, 63)];
+        for (c, a, want) in cases {
+            let mut px = [c, c, c];
+            composite_on_white(&mut px, &[a]);
+            assert_eq!(px, [want; 3], "c={c} a={a}");
+        }
     }
 
     #[test]

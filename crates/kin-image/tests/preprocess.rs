@@ -40,12 +40,13 @@ fn kin_decode(rel: &str) -> Image {
     decode(&read(rel), &Limits::default()).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
-/// What the reference pipelines started from: Pillow's decoded RGB.
+/// What the reference pipelines started from: Pillow's decoded RGB (alpha already dropped).
 fn pillow_decoded(src: &Value) -> Image {
-    match src["decoded"].as_str() {
+    let img = match src["decoded"].as_str() {
         Some(rel) => kin_decode(rel),
         None => kin_decode(&format!("images/{}", src["file"].as_str().unwrap())),
-    }
+    };
+    Image { alpha: None, ..img }
 }
 
 fn pipelines() -> Vec<(&'static str, PreprocessConfig)> {
@@ -159,3 +160,26 @@ fn hf_configs_load_as_the_checkpoints_define_them() {
 
 #[path = "preprocess/bad_input.rs"]
 mod bad_input;
+
+/// Transparent images through the CLIP processor, straight from the file: transformers lays them
+/// over white first (`scripts/golden/make_image_alpha_golden.py`).
+#[test]
+fn transparent_images_are_composited_on_white_as_the_clip_processor_does() {
+    let cases: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(golden().join("alpha.json")).unwrap()).unwrap();
+    let clip = PreprocessConfig::from_hf_file(golden().join("configs/clip-vit-base-patch32.json")).unwrap();
+    assert!(clip.composite_alpha);
+    for case in &cases {
+        let file = case["file"].as_str().unwrap();
+        let img = kin_decode(&format!("images/{file}"));
+        let u8_image = resize_and_crop(&img, &clip);
+        assert_eq!(sha256(&u8_image.rgb), case["u8_sha256"].as_str().unwrap(), "{file}");
+        let pixels = preprocess(&img, &clip);
+        for s in case["samples"].as_array().unwrap() {
+            let (i, want) = (s[0].as_u64().unwrap() as usize, s[1].as_f64().unwrap() as f32);
+            assert!((pixels.data[i] - want).abs() <= 1e-4, "{file}[{i}]: {} vs {want}", pixels.data[i]);
+        }
+    }
+    // torchvision on a PIL image drops alpha (Pillow's convert("RGB")), so kin does too there.
+    assert!(!PreprocessConfig::torchvision_classification(256, 224).composite_alpha);
+}

@@ -123,7 +123,7 @@ pub fn sample_frames(
             }
         }
         let time = times_rx.recv().unwrap_or(f64::NAN);
-        if let Err(e) = each(time, Image { width: probe.width, height: probe.height, rgb }) {
+        if let Err(e) = each(time, Image { width: probe.width, height: probe.height, rgb, alpha: None }) {
             result = Err(e);
             break;
         }
@@ -223,7 +223,7 @@ pub fn clip_frames(path: &Path, start: f64, count: usize, fps: f64, side: usize)
     let mut frames: Vec<Image> = out
         .stdout
         .chunks_exact(bytes)
-        .map(|rgb| Image { width: side as u32, height: side as u32, rgb: rgb.to_vec() })
+        .map(|rgb| Image { width: side as u32, height: side as u32, rgb: rgb.to_vec(), alpha: None })
         .collect();
     let last = frames.last().cloned().ok_or("no frames at this time")?;
     frames.resize(count, last);
