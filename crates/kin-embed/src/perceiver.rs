@@ -21,7 +21,7 @@ use crate::kernels::{gelu, softmax};
 use crate::linear::Linear;
 use crate::sbert::read_json;
 use crate::transformer::{Exec, LayerNorm};
-use crate::weights::Weights;
+use crate::weights::{model_weights_path, Weights};
 use kin_core::Modality;
 use kin_image::Image;
 
@@ -201,10 +201,7 @@ impl PerceiverEncoder {
     pub fn load(dir: &Path) -> Result<Self> {
         let config_path = dir.join("config.json");
         let cfg: PerceiverConfig = read_json(&config_path)?;
-        let weights_path = dir.join("model.safetensors");
-        if !weights_path.is_file() {
-            return Err(Error::MissingWeights { path: weights_path });
-        }
+        let weights_path = model_weights_path(dir)?;
         let w = Weights::open(&weights_path, &["perceiver."])?;
         let audio_ch = cfg.samples_per_patch + 1 + 2 * AUDIO_BANDS;
         let image_ch = 3 * PATCH * PATCH + 3 + 2 * 3 * IMAGE_BANDS;

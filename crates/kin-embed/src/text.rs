@@ -14,7 +14,7 @@ use crate::mpnet::{MpnetConfig, MpnetModel};
 use crate::sbert::{read_json, SentencePipeline};
 use crate::tokenize::TextTokenizer;
 use crate::transformer::{Exec, Packed};
-use crate::weights::Weights;
+use crate::weights::{model_weights_path, Weights};
 use crate::{Embedder, Embeddings, Error, Result};
 
 /// Upper bound on sequences in one forward pass.
@@ -40,10 +40,7 @@ impl TextEncoder {
     pub fn load(dir: &Path, name: &str) -> Result<Self> {
         let config_path = dir.join("config.json");
         let probe: ArchitectureProbe = read_json(&config_path)?;
-        let weights_path = dir.join("model.safetensors");
-        if !weights_path.exists() {
-            return Err(Error::MissingWeights { path: weights_path });
-        }
+        let weights_path = model_weights_path(dir)?;
         let model_type = probe.model_type.unwrap_or_default();
         let backbone: Box<dyn Backbone> = match model_type.as_str() {
             "bert" => {

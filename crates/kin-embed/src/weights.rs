@@ -8,6 +8,16 @@ use safetensors::{Dtype, SafeTensors};
 
 use crate::{Error, Result};
 
+/// The folder's `model.safetensors`, or a `MissingWeights` error naming it.
+pub(crate) fn model_weights_path(dir: &Path) -> Result<PathBuf> {
+    let path = dir.join("model.safetensors");
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(Error::MissingWeights { path })
+    }
+}
+
 /// A memory-mapped safetensors checkpoint. Tensor names are looked up with and without the
 /// architecture prefix (`bert.`, `mpnet.`), so base-model and task-head checkpoints both load.
 pub struct Weights {

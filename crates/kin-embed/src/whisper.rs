@@ -19,7 +19,7 @@ use crate::linear::Linear;
 use crate::prenorm::{run_prenorm_layers, Activation, PreNormLayer, WHISPER_NAMES};
 use crate::sbert::read_json;
 use crate::transformer::{Dims, Exec, LayerNorm, Mask, Packed};
-use crate::weights::Weights;
+use crate::weights::{model_weights_path, Weights};
 use crate::{Embedder, Embeddings, Error, Result};
 
 /// The encoder half of Hugging Face's `WhisperConfig`.
@@ -107,10 +107,7 @@ impl WhisperEncoder {
         let config_path = dir.join("config.json");
         let cfg: WhisperConfig = read_json(&config_path)?;
         cfg.validate(&config_path)?;
-        let weights_path = dir.join("model.safetensors");
-        if !weights_path.is_file() {
-            return Err(Error::MissingWeights { path: weights_path });
-        }
+        let weights_path = model_weights_path(dir)?;
         let w = Weights::open(&weights_path, &["model."])?;
         let d = cfg.d_model;
         let dims = Dims { hidden: d, heads: cfg.encoder_attention_heads, intermediate: cfg.encoder_ffn_dim, eps: 1e-5 };

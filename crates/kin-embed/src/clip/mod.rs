@@ -23,7 +23,7 @@ use crate::kernels::normalize;
 use crate::sbert::read_json;
 use crate::tokenize::TextTokenizer;
 use crate::transformer::Exec;
-use crate::weights::Weights;
+use crate::weights::{model_weights_path, Weights};
 use crate::{Embedder, Embeddings, Error, Result};
 
 /// Images per forward pass of the image tower.
@@ -51,10 +51,7 @@ impl ClipModel {
     pub fn load(dir: &Path, name: &str) -> Result<Self> {
         let config_path = dir.join("config.json");
         let cfg: ClipConfig = read_json(&config_path)?;
-        let weights_path = dir.join("model.safetensors");
-        if !weights_path.exists() {
-            return Err(Error::MissingWeights { path: weights_path });
-        }
+        let weights_path = model_weights_path(dir)?;
         let weights = Weights::open(&weights_path, &[])?;
         cfg.text_config.validate(&config_path)?;
         cfg.vision_config.validate(&config_path)?;
