@@ -117,17 +117,20 @@ impl Layer {
         self.norm_q.apply_to(x, &mut normed, exec);
         let mut q = Vec::new();
         self.query.forward(&normed, rows, &mut q, exec);
-        let (kv, n) = match inputs {
-            Some((inputs, n)) => {
-                let mut kv_normed = Vec::new();
-                self.norm_kv.as_ref().expect("cross-attention has a kv norm").apply_to(inputs, &mut kv_normed, exec);
-                (kv_normed, n)
+        let mut kv_normed = Vec::new();
+        let (kv, n): (&[f32], usize) = match (inputs, &self.norm_kv) {
+            (Some((inputs, n)), Some(norm)) => {
+                norm.apply_to(inputs, &mut kv_normed, exec);
+                (&kv_normed, n)
             }
-            None => (normed.clone(), rows),
+            // No key/value norm is the reference's identity.
+            (Some((inputs, n)), None) => (inputs, n),
+            // Self-attention: keys and values come from the same normed latents as the queries.
+            (None, _) => (&normed, rows),
         };
         let (mut k, mut v) = (Vec::new(), Vec::new());
-        self.key.forward(&kv, n, &mut k, exec);
-        self.value.forward(&kv, n, &mut v, exec);
+        self.key.forward(kv, n, &mut k, exec);
+        self.value.forward(kv, n, &mut v, exec);
         let (qk, vc) = (self.query.outputs(), self.value.outputs());
         let (dq, dv) = (qk / self.heads, vc / self.heads);
         let scale = 1.0 / (dq as f32).sqrt();
