@@ -29,6 +29,32 @@ pub trait Embedder: Send + Sync {
         Err(Error::UnsupportedModality { model: self.name().to_string(), modality: Modality::Text })
     }
 
+    /// Whether `tokenize` and `embed_tokenized` work (local text encoders), so that callers can
+    /// count tokens, batch by them, and take pre-tokenised input.
+    fn tokenizes(&self) -> bool {
+        false
+    }
+
+    /// Token ids of each text as the model reads them: special tokens added, truncated.
+    fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
+        let _ = texts;
+        Err(Error::UnsupportedModality { model: self.name().to_string(), modality: Modality::Text })
+    }
+
+    /// A caller's pre-tokenised inputs (ids of the model's own vocabulary, without special
+    /// tokens) made into what `tokenize` gives. An id outside the vocabulary is an error.
+    fn wrap_tokens(&self, tokens: &[Vec<u32>]) -> Result<Vec<Vec<u32>>> {
+        let _ = tokens;
+        Err(Error::UnsupportedModality { model: self.name().to_string(), modality: Modality::Text })
+    }
+
+    /// Embeds sequences from `tokenize` or `wrap_tokens`; one vector each, in input order.
+    /// `embed_text` is `tokenize` then `embed_tokenized`.
+    fn embed_tokenized(&self, ids: &[Vec<u32>]) -> Result<Embeddings> {
+        let _ = ids;
+        Err(Error::UnsupportedModality { model: self.name().to_string(), modality: Modality::Text })
+    }
+
     /// Turns one decoded image into the tensor the model takes (resize, crop, normalise as the
     /// checkpoint's preprocessor does). Cheap to run ahead of `embed_pixels`, on other threads.
     fn preprocess_image(&self, image: &Image) -> Result<Pixels> {

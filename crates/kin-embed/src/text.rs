@@ -148,10 +148,26 @@ impl Embedder for TextEncoder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = self.tokenize(texts)?;
+        let ids = TextEncoder::tokenize(self, texts)?;
+        self.embed_tokenized(&ids)
+    }
+
+    fn tokenizes(&self) -> bool {
+        true
+    }
+
+    fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
+        TextEncoder::tokenize(self, texts)
+    }
+
+    fn wrap_tokens(&self, tokens: &[Vec<u32>]) -> Result<Vec<Vec<u32>>> {
+        tokens.iter().enumerate().map(|(i, t)| self.tokenizer.wrap(i, t)).collect()
+    }
+
+    fn embed_tokenized(&self, ids: &[Vec<u32>]) -> Result<Embeddings> {
         if let Some(index) = ids.iter().position(Vec::is_empty) {
             return Err(Error::Tokenize { index, message: "the tokenizer produced no tokens".into() });
         }
-        self.embed_ids(&ids)
+        self.embed_ids(ids)
     }
 }

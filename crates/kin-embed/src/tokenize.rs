@@ -13,6 +13,10 @@ use crate::{Error, Result};
 pub struct TextTokenizer {
     inner: Tokenizer,
     lowercase: bool,
+    max_tokens: usize,
+    /// The special tokens the template puts before and after a text (`[CLS]` and `[SEP]`).
+    prefix: Vec<u32>,
+    suffix: Vec<u32>,
 }
 
 impl TextTokenizer {
@@ -26,7 +30,31 @@ impl TextTokenizer {
             .with_truncation(Some(TruncationParams { max_length: max_tokens, ..Default::default() }))
             .map_err(|e| err(e.to_string()))?;
         inner.with_padding(None);
-        Ok(TextTokenizer { inner, lowercase })
+        // The template's special tokens: what an empty text becomes, split where a one-word text
+        // differs from it.
+        let ids = |text: &str| inner.encode(text, true).map(|e| e.get_ids().to_vec()).map_err(|e| err(e.to_string()));
+        let (empty, word) = (ids("")?, ids("a")?);
+        let split = empty.iter().zip(&word).take_while(|(a, b)| a == b).count();
+        let (prefix, suffix) = (empty[..split].to_vec(), empty[split..].to_vec());
+        Ok(TextTokenizer { inner, lowercase, max_tokens, prefix, suffix })
+    }
+
+    /// A caller's token ids (the model's vocabulary, no special tokens) as `encode` would give
+    /// them: the template's special tokens added, truncated to the model's length.
+    pub fn wrap(&self, index: usize, tokens: &[u32]) -> Result<Vec<u32>> {
+        let vocab = self.inner.get_vocab_size(true) as u32;
+        if let Some(bad) = tokens.iter().find(|t| **t >= vocab) {
+            return Err(Error::Tokenize { index, message: format!("token id {bad} is outside the vocabulary of {vocab}") });
+        }
+        if tokens.is_empty() {
+            return Err(Error::Tokenize { index, message: "no tokens".into() });
+        }
+        let room = self.max_tokens.saturating_sub(self.prefix.len() + self.suffix.len()).max(1);
+        let mut out = Vec::with_capacity(self.prefix.len() + tokens.len().min(room) + self.suffix.len());
+        out.extend_from_slice(&self.prefix);
+        out.extend_from_slice(&tokens[..tokens.len().min(room)]);
+        out.extend_from_slice(&self.suffix);
+        Ok(out)
     }
 
     /// Token ids of each text, special tokens included.

@@ -17,7 +17,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::cli::AddArgs;
-use crate::media::{embed_stream, hash_file, modalities, pipelined, prepare_image, read_media, sniff, whole_vector};
+use kin_media::{embed_stream, hash_file, modalities, pipelined, prepare_image, read_media, sniff, whole_vector};
 
 /// Characters of a text file kept in the payload for display.
 const SNIPPET_CHARS: usize = 300;

@@ -36,6 +36,34 @@ pub enum Command {
     Import(ImportArgs),
     /// Find the items nearest a query.
     Search(SearchArgs),
+    /// Serve the store over HTTP: REST, OpenAI-compatible embeddings, a search page.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on (loopback by default; port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:7700")]
+    pub addr: std::net::SocketAddr,
+    /// An API key: `SECRET` or `admin:SECRET` (may change data), `read:SECRET` (search and embed
+    /// only). Repeatable; `KIN_API_KEYS` takes a comma-separated list. No key: no check.
+    #[arg(long = "api-key", value_name = "KEY", hide_env_values = true)]
+    pub api_keys: Vec<String>,
+    /// Load this model at start (`/readyz` waits for it); also allows a local folder. Repeatable.
+    #[arg(long = "model", value_name = "MODEL")]
+    pub models: Vec<String>,
+    /// Allow browser calls from this origin (CORS; `*` for any). Repeatable; off by default.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+    /// Largest request body, in MiB.
+    #[arg(long, default_value_t = 64)]
+    pub max_body_mb: usize,
+    /// Most inputs waiting for a model before requests are answered 429.
+    #[arg(long, default_value_t = 8192)]
+    pub queue: usize,
+    /// How long a batch waits for other requests to join it, in milliseconds.
+    #[arg(long, default_value_t = 2)]
+    pub batch_wait_ms: u64,
 }
 
 #[derive(Subcommand)]

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::cli::EmbedArgs;
 use crate::input::{Input, InputError, Record, Records};
-use crate::media::{embed_file, pipelined, prepare_image_file, sniff};
+use kin_media::{embed_file, pipelined, prepare_image_file, sniff};
 use crate::output::Sink;
 
 /// Inputs read ahead and sorted by length together; memory stays flat whatever the input size.

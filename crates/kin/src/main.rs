@@ -4,13 +4,12 @@ mod add_cmd;
 mod cli;
 mod embed_cmd;
 mod input;
-mod media;
 mod models_cmd;
 mod npy;
 mod output;
 mod search_cmd;
+mod serve_cmd;
 mod store_cmd;
-mod video;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -22,7 +21,7 @@ use cli::{Cli, Command};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Model sources are reported (one line each) where a model is the point of the command.
-    let sources = matches!(cli.command, Command::Models(_) | Command::Embed(_));
+    let sources = matches!(cli.command, Command::Models(_) | Command::Embed(_) | Command::Serve(_));
     init_tracing(cli.verbose, cli.quiet, sources);
     let result = match cli.command {
         Command::Models(cmd) => models_cmd::run(cmd),
@@ -31,6 +30,7 @@ fn main() -> ExitCode {
         Command::Add(args) => add_cmd::run(&cli.data, args),
         Command::Import(args) => store_cmd::import(&cli.data, args),
         Command::Search(args) => search_cmd::run(&cli.data, args),
+        Command::Serve(args) => serve_cmd::run(&cli.data, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -83,6 +83,13 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         }
         if cause.downcast_ref::<kin_models::Error>().is_some() {
             return 3;
+        }
+        if let Some(err) = cause.downcast_ref::<kin_server::Error>() {
+            return match err {
+                kin_server::Error::Config(_) | kin_server::Error::Bind { .. } => 2,
+                kin_server::Error::Store(kin_store::Error::Locked { .. }) => 4,
+                _ => 1,
+            };
         }
         if cause.downcast_ref::<kin_core::filter::FilterError>().is_some() {
             return 2;

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::cli::SearchArgs;
 use crate::input::InputError;
-use crate::media::embed_file;
+use kin_media::embed_file;
 use crate::npy;
 
 pub fn run(data: &Path, args: SearchArgs) -> Result<()> {

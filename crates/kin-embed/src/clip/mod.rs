@@ -181,11 +181,28 @@ impl Embedder for ClipModel {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = self.tokenize(texts)?;
+        let ids = ClipModel::tokenize(self, texts)?;
+        self.embed_tokenized(&ids)
+    }
+
+    fn tokenizes(&self) -> bool {
+        true
+    }
+
+    fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
+        ClipModel::tokenize(self, texts)
+    }
+
+    fn wrap_tokens(&self, tokens: &[Vec<u32>]) -> Result<Vec<Vec<u32>>> {
+        let tokenizer = &self.text()?.1;
+        tokens.iter().enumerate().map(|(i, t)| tokenizer.wrap(i, t)).collect()
+    }
+
+    fn embed_tokenized(&self, ids: &[Vec<u32>]) -> Result<Embeddings> {
         if let Some(index) = ids.iter().position(Vec::is_empty) {
             return Err(Error::Tokenize { index, message: "the tokenizer produced no tokens".into() });
         }
-        self.embed_ids(&ids)
+        self.embed_ids(ids)
     }
 
     fn preprocess_image(&self, image: &Image) -> Result<Pixels> {

@@ -11,7 +11,7 @@ use kin_embed::Embedder;
 use kin_image::{Limits, Pixels};
 
 /// Larger files are refused before they are read.
-const MAX_FILE_BYTES: u64 = 256 << 20;
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
 
 /// A file's content and its modality, judged from the first bytes. The error says why the file
 /// cannot be embedded, for the summary.

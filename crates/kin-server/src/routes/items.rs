@@ -1,0 +1,334 @@
+//! `/v1/collections/{name}/items`: upsert (vectors, or content to embed: JSON or multipart),
+//! get, delete, and an item's original content.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::Response;
+use axum::Json;
+use kin_core::Modality;
+use kin_store::{Collection, Item, ItemId};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::{blocking, ApiJson};
+use crate::content::{self, kind_of, Content, Embedded};
+use crate::error::ApiError;
+use crate::files::{hex, media_type};
+use crate::state::AppState;
+
+/// Longest string id, in bytes.
+const MAX_ID_BYTES: usize = 1024;
+
+#[derive(Deserialize)]
+pub struct UpsertRequest {
+    items: Vec<Map<String, Value>>,
+}
+
+/// One item of a request before embedding.
+struct Incoming {
+    id: ItemId,
+    payload: Map<String, Value>,
+    body: Given,
+}
+
+enum Given {
+    Vector(Vec<f32>),
+    Content(Content),
+}
+
+pub async fn collection(state: &Arc<AppState>, name: String) -> Result<Arc<Collection>, ApiError> {
+    let state = state.clone();
+    blocking(move || Ok(state.store.collection(&name)?)).await
+}
+
+fn parse_id(value: Option<&Value>, index: usize) -> Result<ItemId, ApiError> {
+    let bad = |why: String| ApiError::bad_request("invalid_id", format!("item {index}: {why}"));
+    match value {
+        Some(Value::Number(n)) => n.as_i64().map(ItemId::Int).ok_or_else(|| bad(format!("id {n} is not a 64-bit integer"))),
+        Some(Value::String(s)) if s.is_empty() => Err(bad("id is an empty string".into())),
+        Some(Value::String(s)) if s.len() > MAX_ID_BYTES => Err(bad(format!("id is longer than {MAX_ID_BYTES} bytes"))),
+        Some(Value::String(s)) => Ok(ItemId::Str(s.clone())),
+        Some(other) => Err(bad(format!("id is {}; expected a string or an integer", kind_of(other)))),
+        None => Err(bad("no \"id\"".into())),
+    }
+}
+
+/// An id from a URL path: an integer if it reads as one and such an item exists, else a string.
+fn path_id(collection: &Collection, raw: &str) -> ItemId {
+    match raw.parse::<i64>() {
+        Ok(i) if collection.get(&ItemId::Int(i)).is_some() => ItemId::Int(i),
+        _ => ItemId::Str(raw.to_string()),
+    }
+}
+
+fn parse_item(mut obj: Map<String, Value>, index: usize, state: &AppState) -> Result<Incoming, ApiError> {
+    let id = parse_id(obj.get("id"), index)?;
+    let payload = match obj.remove("payload") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(p)) => p,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_payload",
+                format!("item {index}: payload is {}; expected an object", kind_of(&other)),
+            ))
+        }
+    };
+    let body = match obj.remove("vector") {
+        Some(Value::Array(values)) => Given::Vector(
+            values
+                .iter()
+                .map(|v| v.as_f64().map(|x| x as f32))
+                .collect::<Option<Vec<f32>>>()
+                .ok_or_else(|| ApiError::bad_request("invalid_vector", format!("item {index}: vector must hold numbers only")))?,
+        ),
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_vector",
+                format!("item {index}: vector is {}; expected an array of numbers", kind_of(&other)),
+            ))
+        }
+        None => {
+            obj.remove("id");
+            for key in obj.keys() {
+                if !matches!(key.as_str(), "text" | "data" | "tokens" | "name") {
+                    return Err(ApiError::bad_request("invalid_input", format!("item {index}: unknown field {key:?}")));
+                }
+            }
+            Given::Content(content::parse(&Value::Object(obj), index, &state.config)?)
+        }
+    };
+    Ok(Incoming { id, payload, body })
+}
+
+pub async fn upsert(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    req: Request,
+) -> Result<Json<Value>, ApiError> {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let incoming = if multipart {
+        let form = Multipart::from_request(req, &()).await.map_err(|e| {
+            ApiError::new(e.status(), if e.status() == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "invalid_multipart" }, e.body_text())
+        })?;
+        read_multipart(form, &state).await?
+    } else {
+        let ApiJson(body) = ApiJson::<UpsertRequest>::from_request(req, &()).await?;
+        if body.items.len() > state.config.max_inputs {
+            return Err(ApiError::too_large(format!("{} items; the limit is {}", body.items.len(), state.config.max_inputs)));
+        }
+        body.items.into_iter().enumerate().map(|(i, o)| parse_item(o, i, &state)).collect::<Result<Vec<_>, _>>()?
+    };
+    if incoming.is_empty() {
+        return Err(ApiError::bad_request("invalid_input", "no items"));
+    }
+    let collection = collection(&state, name).await?;
+    let items = embed_items(&state, &collection, incoming).await?;
+    let ids: Vec<Value> = items.iter().map(|i| json!(i.id)).collect();
+    let stored = blocking(move || {
+        let n = items.len();
+        collection.upsert(items)?;
+        Ok(n)
+    })
+    .await?;
+    Ok(Json(json!({ "upserted": stored, "ids": ids })))
+}
+
+/// File parts become items named after the file; a `payload` field (a JSON object) is added to
+/// each.
+async fn read_multipart(mut form: Multipart, state: &AppState) -> Result<Vec<Incoming>, ApiError> {
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "invalid_multipart" };
+        ApiError::new(e.status(), code, e.body_text())
+    };
+    let (mut files, mut shared) = (Vec::new(), Map::new());
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        let filename = field.file_name().map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f).to_string());
+        match (field.name().unwrap_or(""), filename) {
+            (_, Some(file)) if !file.is_empty() => {
+                let data = field.bytes().await.map_err(bad)?.to_vec();
+                if files.len() >= state.config.max_inputs {
+                    return Err(ApiError::too_large(format!("more than {} files", state.config.max_inputs)));
+                }
+                files.push((file, data));
+            }
+            ("payload", _) => {
+                let text = field.text().await.map_err(bad)?;
+                shared = match serde_json::from_str(&text) {
+                    Ok(Value::Object(p)) => p,
+                    _ => return Err(ApiError::bad_request("invalid_payload", "the payload field must be a JSON object")),
+                };
+            }
+            (other, _) => {
+                return Err(ApiError::bad_request("invalid_multipart", format!("unexpected field {other:?}: send files, and optionally a \"payload\" field")))
+            }
+        }
+    }
+    files
+        .into_iter()
+        .enumerate()
+        .map(|(i, (file, data))| {
+            if data.is_empty() {
+                return Err(ApiError::bad_request("invalid_input", format!("file {file:?} is empty")));
+            }
+            Ok(Incoming {
+                id: ItemId::Str(file.clone()),
+                payload: shared.clone(),
+                body: Given::Content(Content::Bytes { data, name: Some(file) }),
+            })
+            .inspect(|_| tracing::debug!(index = i, "multipart file"))
+        })
+        .collect()
+}
+
+/// Embeds what needs embedding and builds the items: one per input, plus one per segment of an
+/// audio or video file (`ID#N`, with its start and end).
+async fn embed_items(state: &Arc<AppState>, collection: &Collection, incoming: Vec<Incoming>) -> Result<Vec<Item>, ApiError> {
+    let needs_model = incoming.iter().any(|i| matches!(i.body, Given::Content(_)));
+    let batcher = match (&collection.config().model, needs_model) {
+        (_, false) => None,
+        (Some(model), true) => Some(state.models.get(model).await?),
+        (None, true) => {
+            return Err(ApiError::bad_request(
+                "no_model",
+                format!("collection {:?} holds bare vectors (it has no model): give each item a \"vector\"", collection.name()),
+            ))
+        }
+    };
+    let mut contents = Vec::new();
+    let mut names = Vec::new();
+    let mut hashes = Vec::new();
+    let mut rows = Vec::with_capacity(incoming.len());
+    for item in incoming {
+        match item.body {
+            Given::Vector(v) => rows.push((item.id, item.payload, Some(v))),
+            Given::Content(c) => {
+                let (name, hash) = match &c {
+                    Content::Text(t) => (None, hex(&Sha256::digest(t.as_bytes()))),
+                    Content::Tokens(t) => (None, hex(&Sha256::digest(format!("{t:?}").as_bytes()))),
+                    Content::Bytes { data, name } => (name.clone(), hex(&Sha256::digest(data))),
+                };
+                names.push(name);
+                hashes.push(hash);
+                contents.push((c, rows.len()));
+                rows.push((item.id, item.payload, None));
+            }
+        }
+    }
+    let texts: Vec<Option<String>> =
+        contents.iter().map(|(c, _)| if let Content::Text(t) = c { Some(t.clone()) } else { None }).collect();
+    let (contents, slots): (Vec<Content>, Vec<usize>) = contents.into_iter().unzip();
+    let embedded: Vec<Embedded> = match batcher {
+        Some(b) if !contents.is_empty() => content::embed(state, &b, contents, true).await?,
+        _ => Vec::new(),
+    };
+    let mut embedded_at: Vec<Option<(Embedded, Option<String>, String, Option<String>)>> = (0..rows.len()).map(|_| None).collect();
+    for ((((e, slot), name), hash), text) in embedded.into_iter().zip(slots).zip(names).zip(hashes).zip(texts) {
+        embedded_at[slot] = Some((e, name, hash, text));
+    }
+    let mut items = Vec::new();
+    for ((id, mut payload, vector), done) in rows.into_iter().zip(embedded_at) {
+        let Some((e, name, hash, text)) = done else {
+            items.push(Item { id, vector: vector.unwrap_or_default(), payload: Value::Object(payload), source: None, content_hash: None });
+            continue;
+        };
+        payload.entry("kind").or_insert_with(|| json!(e.modality.as_str()));
+        if let Some(t) = text {
+            payload.entry("text").or_insert(Value::String(t));
+        }
+        if let Some(n) = &name {
+            payload.entry("name").or_insert(json!(n));
+        }
+        if let Some(f) = &e.file {
+            payload.insert("file".into(), json!(f));
+        }
+        if matches!(e.modality, Modality::Audio | Modality::Video) {
+            for (n, s) in e.segments.iter().enumerate() {
+                let mut seg = payload.clone();
+                seg.insert("start".into(), json!(s.start));
+                seg.insert("end".into(), json!(s.end));
+                seg.insert("segment".into(), json!(n));
+                seg.insert("parent".into(), json!(id));
+                items.push(Item {
+                    id: ItemId::Str(format!("{id}#{n}")),
+                    vector: s.vector.clone(),
+                    payload: Value::Object(seg),
+                    source: name.clone(),
+                    content_hash: Some(hash.clone()),
+                });
+            }
+            payload.insert("start".into(), json!(0.0));
+            payload.insert("end".into(), json!(e.duration));
+            payload.insert("segments".into(), json!(e.segments.len()));
+        }
+        items.push(Item { id, vector: e.vector, payload: Value::Object(payload), source: name, content_hash: Some(hash) });
+    }
+    Ok(items)
+}
+
+pub async fn get(State(state): State<Arc<AppState>>, Path((name, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+    let c = collection(&state, name).await?;
+    let item = c.get(&path_id(&c, &id)).ok_or_else(|| unknown_item(&c, &id))?;
+    Ok(Json(json!({
+        "id": item.id, "vector": item.vector, "payload": item.payload, "source": item.source, "content_hash": item.content_hash,
+    })))
+}
+
+fn unknown_item(c: &Collection, id: &str) -> ApiError {
+    ApiError::not_found("unknown_item", format!("collection {:?} has no item {id:?}", c.name()))
+}
+
+pub async fn delete(State(state): State<Arc<AppState>>, Path((name, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+    let c = collection(&state, name).await?;
+    let id = path_id(&c, &id);
+    let n = blocking(move || Ok(c.delete(&[id])?)).await?;
+    Ok(Json(json!({ "deleted": n })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteRequest {
+    ids: Vec<Value>,
+}
+
+pub async fn delete_many(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    ApiJson(req): ApiJson<DeleteRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let ids: Vec<ItemId> = req.ids.iter().enumerate().map(|(i, v)| parse_id(Some(v), i)).collect::<Result<_, _>>()?;
+    let c = collection(&state, name).await?;
+    let n = blocking(move || Ok(c.delete(&ids)?)).await?;
+    Ok(Json(json!({ "deleted": n })))
+}
+
+/// The file an item was made from (an upload, or the local file `kin add` read), or its text.
+pub async fn content(State(state): State<Arc<AppState>>, Path((name, id)): Path<(String, String)>) -> Result<Response, ApiError> {
+    let c = collection(&state, name).await?;
+    let item = c.get(&path_id(&c, &id)).ok_or_else(|| unknown_item(&c, &id))?;
+    let uploaded = item.payload.get("file").and_then(Value::as_str).and_then(|h| state.files.path(h));
+    let local = item.payload.get("path").and_then(Value::as_str).map(std::path::PathBuf::from).filter(|p| p.is_file());
+    let respond = |bytes: Vec<u8>, kind: &str| {
+        Response::builder()
+            .header(header::CONTENT_TYPE, kind)
+            .header(header::CACHE_CONTROL, "private, max-age=3600")
+            .body(Body::from(bytes))
+            .map_err(|e| ApiError::internal(e.to_string()))
+    };
+    if let Some(path) = uploaded.or(local) {
+        let bytes = blocking(move || std::fs::read(&path).map_err(|e| ApiError::internal(format!("reading the item's file: {e}")))).await?;
+        let kind = media_type(&bytes[..bytes.len().min(64)]);
+        return respond(bytes, kind);
+    }
+    if let Some(text) = item.payload.get("text").and_then(Value::as_str) {
+        return respond(text.as_bytes().to_vec(), "text/plain; charset=utf-8");
+    }
+    Err(ApiError::not_found("no_content", format!("item {id:?} keeps no content, only its vector")))
+}

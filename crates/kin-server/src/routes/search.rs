@@ -1,0 +1,117 @@
+//! `POST /v1/collections/{name}/search`: top-k by text, file content, vector or item id.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Path, State};
+use axum::Json;
+use kin_core::Filter;
+use kin_store::{ItemId, SearchParams};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::items::collection;
+use super::{blocking, check_k, ApiJson};
+use crate::content::{self, kind_of};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    /// A text query, embedded with the collection's model.
+    #[serde(default)]
+    text: Option<String>,
+    /// A file's bytes (image, audio, video), base64.
+    #[serde(default)]
+    data: Option<String>,
+    #[serde(default)]
+    vector: Option<Vec<Value>>,
+    /// Items like this stored one (itself left out).
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default = "default_k")]
+    k: usize,
+    /// Payload filter, e.g. `year >= 2020 and lang in ["en", "fr"]`.
+    #[serde(default)]
+    filter: Option<String>,
+    #[serde(default)]
+    exact: bool,
+    #[serde(default)]
+    ef: Option<usize>,
+}
+
+fn default_k() -> usize {
+    10
+}
+
+pub async fn search(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    ApiJson(req): ApiJson<SearchRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let started = Instant::now();
+    let k = check_k(req.k)?;
+    if req.ef.is_some_and(|ef| ef == 0 || ef > 10_000) {
+        return Err(ApiError::bad_request("invalid_ef", "ef must be between 1 and 10000"));
+    }
+    let filter = req.filter.as_deref().map(Filter::parse).transpose()?;
+    let c = collection(&state, name).await?;
+    let given = [req.text.is_some(), req.data.is_some(), req.vector.is_some(), req.id.is_some()];
+    if given.iter().filter(|g| **g).count() != 1 {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "give exactly one query: \"text\", \"data\" (a file, base64), \"vector\" or \"id\"",
+        ));
+    }
+    let mut exclude = None;
+    let query: Vec<f32> = if let Some(values) = &req.vector {
+        values
+            .iter()
+            .map(|v| v.as_f64().map(|x| x as f32))
+            .collect::<Option<Vec<f32>>>()
+            .ok_or_else(|| ApiError::bad_request("invalid_vector", "vector must hold numbers only"))?
+    } else if let Some(id) = &req.id {
+        let id = match id {
+            Value::Number(n) => n.as_i64().map(ItemId::Int),
+            Value::String(s) => Some(ItemId::Str(s.clone())),
+            _ => None,
+        }
+        .ok_or_else(|| ApiError::bad_request("invalid_id", format!("id is {}; expected a string or an integer", kind_of(id))))?;
+        let item = c
+            .get(&id)
+            .ok_or_else(|| ApiError::not_found("unknown_item", format!("collection {:?} has no item {id}", c.name())))?;
+        exclude = Some(id);
+        item.vector
+    } else {
+        let Some(model) = c.config().model.clone() else {
+            return Err(ApiError::bad_request(
+                "no_model",
+                format!("collection {:?} holds bare vectors (it has no model): search it by \"vector\" or \"id\"", c.name()),
+            ));
+        };
+        let mut input = Map::new();
+        if let Some(t) = req.text {
+            input.insert("text".into(), Value::String(t));
+        }
+        if let Some(d) = req.data {
+            input.insert("data".into(), Value::String(d));
+        }
+        let content = content::parse(&Value::Object(input), 0, &state.config)?;
+        let batcher = state.models.get(&model).await?;
+        let mut embedded = content::embed(&state, &batcher, vec![content], false).await?;
+        embedded.pop().map(|e| e.vector).ok_or_else(|| ApiError::internal("no query vector"))?
+    };
+    let hits = blocking(move || {
+        let wanted = k + usize::from(exclude.is_some());
+        let params = SearchParams { k: wanted, ef: req.ef, filter: filter.as_ref(), exact: req.exact };
+        let mut hits = c.search(&query, &params)?;
+        hits.retain(|h| Some(&h.id) != exclude.as_ref());
+        hits.truncate(k);
+        Ok(hits)
+    })
+    .await?;
+    let results: Vec<Value> =
+        hits.iter().map(|h| json!({ "id": h.id, "score": h.score, "payload": h.payload, "source": h.source })).collect();
+    Ok(Json(json!({ "results": results, "took_ms": started.elapsed().as_secs_f64() * 1e3 })))
+}

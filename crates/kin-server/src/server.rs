@@ -1,0 +1,93 @@
+//! `Server`: binds the address, opens the store, preloads the models named at start, serves
+//! until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use kin_embed::{Embedder, LoadOptions};
+use tokio::net::TcpListener;
+
+use crate::config::ServerConfig;
+use crate::models::Loader;
+use crate::state::AppState;
+use crate::{Error, Result};
+
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<AppState>,
+}
+
+impl Server {
+    /// Opens the store and binds; models load from kin's sources (`kin_embed::load_with`).
+    pub async fn bind(config: ServerConfig) -> Result<Server> {
+        let opts = LoadOptions::from_env();
+        let loader: Loader = Arc::new(move |spec: &str| {
+            kin_embed::load_with(spec, &opts).map(|m| -> Arc<dyn Embedder> { Arc::from(m) })
+        });
+        Server::bind_with(config, loader).await
+    }
+
+    /// As `bind`, with models from `loader`.
+    pub async fn bind_with(config: ServerConfig, loader: Loader) -> Result<Server> {
+        if !config.is_loopback() && config.keys.is_empty() {
+            tracing::warn!(addr = %config.addr, "listening beyond loopback with no API key: anyone who reaches it can change data");
+        }
+        let addr = config.addr;
+        let state = AppState::open(config, loader)?;
+        let listener = TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
+        Ok(Server { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
+    pub async fn run(self) -> Result<()> {
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            for name in state.config.models.clone() {
+                if let Err(e) = state.models.get(&name).await {
+                    tracing::error!("model {name}: {}", e.message);
+                }
+            }
+            state.set_ready();
+        });
+        let app = crate::routes::router(self.state);
+        axum::serve(self.listener, app).with_graceful_shutdown(shutdown()).await.map_err(Error::Serve)
+    }
+}
+
+async fn shutdown() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! { _ = interrupt => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutting down");
+}
+
+/// Runs a server on its own runtime until SIGINT or SIGTERM; `on_listen` hears the bound address
+/// (with port 0, the one the system chose).
+pub fn serve(config: ServerConfig, on_listen: impl FnOnce(SocketAddr)) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("kin-http")
+        .build()
+        .map_err(Error::Serve)?;
+    runtime.block_on(async move {
+        let server = Server::bind(config).await?;
+        on_listen(server.local_addr());
+        server.run().await
+    })
+}

@@ -1,0 +1,43 @@
+//! `AppState`: what every handler shares: the store, the models, uploaded files, the metrics.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use kin_store::Store;
+
+use crate::config::ServerConfig;
+use crate::files::FileStore;
+use crate::metrics::Metrics;
+use crate::models::{Loader, ModelPool};
+use crate::Result;
+
+pub struct AppState {
+    pub config: ServerConfig,
+    pub store: Store,
+    pub models: ModelPool,
+    pub files: FileStore,
+    pub metrics: Arc<Metrics>,
+    ready: AtomicBool,
+}
+
+impl AppState {
+    /// Opens the store under `config.data`; models load on first use through `loader`.
+    pub fn open(config: ServerConfig, loader: Loader) -> Result<Arc<AppState>> {
+        config.validate()?;
+        let store = Store::open(&config.data)?;
+        let files = FileStore::open(&config.data.join("files"))?;
+        let metrics = Arc::new(Metrics::default());
+        let models = ModelPool::new(loader, &config, metrics.clone());
+        let ready = AtomicBool::new(config.models.is_empty());
+        Ok(Arc::new(AppState { config, store, models, files, metrics, ready }))
+    }
+
+    /// Whether the models named at start are loaded.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+}

@@ -1,0 +1,38 @@
+//! `kin serve`: the HTTP server over the embedded store.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Result;
+use kin_server::{ApiKey, ServerConfig};
+
+use crate::cli::ServeArgs;
+
+pub fn run(data: &Path, args: ServeArgs) -> Result<()> {
+    let mut keys = Vec::new();
+    for spec in &args.api_keys {
+        keys.push(ApiKey::parse(spec)?);
+    }
+    if let Ok(list) = std::env::var("KIN_API_KEYS") {
+        keys.extend(ApiKey::parse_list(&list)?);
+    }
+    let config = ServerConfig {
+        addr: args.addr,
+        data: data.to_path_buf(),
+        keys,
+        cors_origins: args.cors_origins,
+        max_body_bytes: args.max_body_mb.saturating_mul(1 << 20),
+        queue_inputs: args.queue,
+        batch_wait: Duration::from_millis(args.batch_wait_ms),
+        models: args.models,
+        ..ServerConfig::default()
+    };
+    let keyed = if config.keys.is_empty() { "no API key" } else { "API keys required" };
+    kin_server::serve(config, |addr| {
+        // The one line scripts wait for: the address, once the port is bound.
+        println!("kin serve: listening on http://{addr} ({keyed}); data in {}", data.display());
+        let _ = std::io::stdout().flush();
+    })?;
+    Ok(())
+}
