@@ -303,7 +303,7 @@ fn embed(model: &dyn Embedder, work: &Work) -> kin_embed::Result<Embeddings> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::FakeEmbedder;
+    use crate::testing::FakeEmbedder;
 
     fn config(queue_inputs: usize, wait_ms: u64) -> BatchConfig {
         BatchConfig { queue_inputs, wait: Duration::from_millis(wait_ms), tokens: 10_000 }

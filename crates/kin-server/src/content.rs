@@ -30,6 +30,8 @@ pub struct Embedded {
     pub modality: Modality,
     /// Tokens the model read (texts on local models).
     pub tokens: usize,
+    /// The text, for a text input or an uploaded text file.
+    pub text: Option<String>,
     /// Timed segments of an audio or video file, and its duration.
     pub segments: Vec<Segment>,
     pub duration: f64,
@@ -39,7 +41,7 @@ pub struct Embedded {
 
 impl Embedded {
     fn new(vector: Vec<f32>, modality: Modality) -> Self {
-        Embedded { vector, modality, tokens: 0, segments: Vec::new(), duration: 0.0, file: None }
+        Embedded { vector, modality, tokens: 0, text: None, segments: Vec::new(), duration: 0.0, file: None }
     }
 }
 
@@ -158,10 +160,12 @@ pub async fn embed(
     }
 
     // Texts and token arrays: one piece of work, batched with other requests'.
+    let mut kept_texts: Vec<Option<String>> = Vec::new();
     let sequences = if texts.is_empty() && tokens.is_empty() {
         None
     } else if model.tokenizes() {
         let text_refs: Vec<&str> = texts.iter().map(|(_, t)| t.as_str()).collect();
+        kept_texts = texts.iter().map(|(_, t)| Some(t.clone())).collect();
         let renumber = |which: &[usize]| {
             let which = which.to_vec();
             move |e: kin_embed::Error| match e {
@@ -190,6 +194,7 @@ pub async fn embed(
             ));
         }
         let order: Vec<usize> = texts.iter().map(|(i, _)| *i).collect();
+        kept_texts = texts.iter().map(|(_, t)| Some(t.clone())).collect();
         let lengths = vec![0; order.len()];
         let owned: Vec<String> = texts.into_iter().map(|(_, t)| t).collect();
         Some((order, lengths, batcher.submit(Work::Texts(owned)).map_err(busy)?))
@@ -246,8 +251,9 @@ pub async fn embed(
 
     if let Some((order, lengths, rx)) = sequences {
         let vectors = rx.await.map_err(gone)??;
-        for ((i, v), n) in order.into_iter().zip(vectors).zip(lengths) {
-            out[i] = Some(Embedded { tokens: n, ..Embedded::new(v, Modality::Text) });
+        let texts = kept_texts.into_iter().chain(std::iter::repeat(None));
+        for (((i, v), n), text) in order.into_iter().zip(vectors).zip(lengths).zip(texts) {
+            out[i] = Some(Embedded { tokens: n, text, ..Embedded::new(v, Modality::Text) });
         }
     }
     if let Some((meta, rx)) = image_task {

@@ -23,8 +23,8 @@ mod models;
 mod routes;
 mod server;
 mod state;
-#[cfg(test)]
-mod test_support;
+#[doc(hidden)]
+pub mod testing;
 
 pub use batcher::{BatchConfig, Batcher, QueueFull, Work};
 pub use config::{ApiKey, Role, ServerConfig};

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use kin_models::Registry;
@@ -10,7 +10,7 @@ use kin_store::{Collection, CollectionConfig, IndexKind, Quantization};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{blocking, ApiJson};
+use super::{blocking, ApiJson, ApiPath};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -57,7 +57,7 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, Api
     Ok(Json(json!({ "collections": described })))
 }
 
-pub async fn info(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn info(State(state): State<Arc<AppState>>, ApiPath(name): ApiPath<String>) -> Result<Json<Value>, ApiError> {
     blocking(move || Ok(Json(describe(&*state.store.collection(&name)?)))).await
 }
 
@@ -90,7 +90,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-pub async fn drop(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn drop(State(state): State<Arc<AppState>>, ApiPath(name): ApiPath<String>) -> Result<Json<Value>, ApiError> {
     blocking(move || {
         state.store.drop_collection(&name)?;
         Ok(Json(json!({ "dropped": name })))

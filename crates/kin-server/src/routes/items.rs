@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::Response;
 use axum::Json;
@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::{blocking, ApiJson};
+use super::{blocking, ApiJson, ApiPath};
 use crate::content::{self, kind_of, Content, Embedded};
 use crate::error::ApiError;
 use crate::files::{hex, media_type};
@@ -106,7 +106,7 @@ fn parse_item(mut obj: Map<String, Value>, index: usize, state: &AppState) -> Re
 
 pub async fn upsert(
     State(state): State<Arc<AppState>>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     req: Request,
 ) -> Result<Json<Value>, ApiError> {
     let multipart = req
@@ -222,25 +222,23 @@ async fn embed_items(state: &Arc<AppState>, collection: &Collection, incoming: V
             }
         }
     }
-    let texts: Vec<Option<String>> =
-        contents.iter().map(|(c, _)| if let Content::Text(t) = c { Some(t.clone()) } else { None }).collect();
     let (contents, slots): (Vec<Content>, Vec<usize>) = contents.into_iter().unzip();
     let embedded: Vec<Embedded> = match batcher {
         Some(b) if !contents.is_empty() => content::embed(state, &b, contents, true).await?,
         _ => Vec::new(),
     };
-    let mut embedded_at: Vec<Option<(Embedded, Option<String>, String, Option<String>)>> = (0..rows.len()).map(|_| None).collect();
-    for ((((e, slot), name), hash), text) in embedded.into_iter().zip(slots).zip(names).zip(hashes).zip(texts) {
-        embedded_at[slot] = Some((e, name, hash, text));
+    let mut embedded_at: Vec<Option<(Embedded, Option<String>, String)>> = (0..rows.len()).map(|_| None).collect();
+    for (((e, slot), name), hash) in embedded.into_iter().zip(slots).zip(names).zip(hashes) {
+        embedded_at[slot] = Some((e, name, hash));
     }
     let mut items = Vec::new();
     for ((id, mut payload, vector), done) in rows.into_iter().zip(embedded_at) {
-        let Some((e, name, hash, text)) = done else {
+        let Some((mut e, name, hash)) = done else {
             items.push(Item { id, vector: vector.unwrap_or_default(), payload: Value::Object(payload), source: None, content_hash: None });
             continue;
         };
         payload.entry("kind").or_insert_with(|| json!(e.modality.as_str()));
-        if let Some(t) = text {
+        if let Some(t) = e.text.take() {
             payload.entry("text").or_insert(Value::String(t));
         }
         if let Some(n) = &name {
@@ -273,7 +271,7 @@ async fn embed_items(state: &Arc<AppState>, collection: &Collection, incoming: V
     Ok(items)
 }
 
-pub async fn get(State(state): State<Arc<AppState>>, Path((name, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+pub async fn get(State(state): State<Arc<AppState>>, ApiPath((name, id)): ApiPath<(String, String)>) -> Result<Json<Value>, ApiError> {
     let c = collection(&state, name).await?;
     let item = c.get(&path_id(&c, &id)).ok_or_else(|| unknown_item(&c, &id))?;
     Ok(Json(json!({
@@ -285,7 +283,7 @@ fn unknown_item(c: &Collection, id: &str) -> ApiError {
     ApiError::not_found("unknown_item", format!("collection {:?} has no item {id:?}", c.name()))
 }
 
-pub async fn delete(State(state): State<Arc<AppState>>, Path((name, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+pub async fn delete(State(state): State<Arc<AppState>>, ApiPath((name, id)): ApiPath<(String, String)>) -> Result<Json<Value>, ApiError> {
     let c = collection(&state, name).await?;
     let id = path_id(&c, &id);
     let n = blocking(move || Ok(c.delete(&[id])?)).await?;
@@ -300,7 +298,7 @@ pub struct DeleteRequest {
 
 pub async fn delete_many(
     State(state): State<Arc<AppState>>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(req): ApiJson<DeleteRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let ids: Vec<ItemId> = req.ids.iter().enumerate().map(|(i, v)| parse_id(Some(v), i)).collect::<Result<_, _>>()?;
@@ -310,7 +308,7 @@ pub async fn delete_many(
 }
 
 /// The file an item was made from (an upload, or the local file `kin add` read), or its text.
-pub async fn content(State(state): State<Arc<AppState>>, Path((name, id)): Path<(String, String)>) -> Result<Response, ApiError> {
+pub async fn content(State(state): State<Arc<AppState>>, ApiPath((name, id)): ApiPath<(String, String)>) -> Result<Response, ApiError> {
     let c = collection(&state, name).await?;
     let item = c.get(&path_id(&c, &id)).ok_or_else(|| unknown_item(&c, &id))?;
     let uploaded = item.payload.get("file").and_then(Value::as_str).and_then(|h| state.files.path(h));

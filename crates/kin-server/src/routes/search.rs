@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use kin_core::Filter;
 use kin_store::{ItemId, SearchParams};
@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::items::collection;
-use super::{blocking, check_k, ApiJson};
+use super::{blocking, check_k, ApiJson, ApiPath};
 use crate::content::{self, kind_of};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -47,7 +47,7 @@ fn default_k() -> usize {
 
 pub async fn search(
     State(state): State<Arc<AppState>>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(req): ApiJson<SearchRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let started = Instant::now();

@@ -1,5 +1,6 @@
-//! A small deterministic embedder for the server's own tests: it tokenizes bytes, embeds
-//! quickly, and records the size of every forward pass.
+//! For tests of the server (its own and its users'): a small deterministic embedder that
+//! tokenizes bytes, embeds quickly, and records the size of every forward pass, and a state
+//! over a temporary store that serves it as `fake-model`.
 
 use std::time::Duration;
 
@@ -96,4 +97,24 @@ impl Embedder for FakeEmbedder {
             })
             .collect())
     }
+}
+
+/// A state over a fresh store in `dir`, serving `model` as `fake-model`, with `config`'s limits.
+pub fn state_with(
+    dir: &std::path::Path,
+    model: std::sync::Arc<FakeEmbedder>,
+    mut config: crate::ServerConfig,
+) -> std::sync::Arc<crate::AppState> {
+    config.data = dir.to_path_buf();
+    config.models = vec!["fake-model".to_string()];
+    let loader: crate::Loader = std::sync::Arc::new(move |name: &str| {
+        if name == "fake-model" {
+            Ok(model.clone() as std::sync::Arc<dyn Embedder>)
+        } else {
+            Err(kin_embed::Error::InputShape { message: format!("no model {name} in tests") })
+        }
+    });
+    let state = crate::AppState::open(config, loader).expect("a state over a temporary store");
+    state.set_ready();
+    state
 }
