@@ -217,3 +217,106 @@ fn the_search_page_adds_files_and_ranks_them_in_chromium() {
     assert_eq!(hit["results"][0]["id"], "bread.txt");
     eprintln!("screenshot: {}", shot.display());
 }
+
+fn tiny_clip() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../kin-embed/tests/golden/clip/tiny-gelu")
+}
+
+fn fixture_image(name: &str) -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../kin-image/tests/golden/images").join(name)).unwrap()
+}
+
+fn ffmpeg(dir: &Path, args: &[&str]) {
+    let out = Command::new("ffmpeg").current_dir(dir).args(["-loglevel", "error", "-y"]).args(args).output().unwrap();
+    assert!(out.status.success(), "ffmpeg {args:?} (.ci/run installs ffmpeg): {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A multipart/form-data body with one part per file.
+fn multipart(files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "kin-test-boundary-7d1f";
+    let mut body = Vec::new();
+    for (name, bytes) in files {
+        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\r\n").as_bytes());
+        body.extend_from_slice(bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[test]
+fn uploaded_images_and_videos_are_found_by_image_with_their_content_and_timestamps() {
+    use base64::Engine as _;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_clip().display().to_string();
+    let server = Served::start(&dir.path().join("data"), &["--model", &model]);
+    server.post("/v1/collections", json!({"name": "media", "model": model})).unwrap();
+
+    // A video: black, yellow, blue, 2 s each; and a still of the yellow.
+    for colour in ["black", "yellow", "blue"] {
+        ffmpeg(dir.path(), &["-f", "lavfi", "-i", &format!("color=c={colour}:size=160x120"), "-frames:v", "1", &format!("{colour}.png")]);
+    }
+    let mut args: Vec<String> = Vec::new();
+    for colour in ["black", "yellow", "blue"] {
+        args.extend(["-framerate", "10", "-loop", "1", "-t", "2", "-i", &format!("{colour}.png")].map(String::from));
+    }
+    args.extend(["-filter_complex", "[0:v][1:v][2:v]concat=n=3:v=1:a=0,format=yuv420p[v]", "-map", "[v]", "-c:v", "mpeg4", "clip.mp4"].map(String::from));
+    ffmpeg(dir.path(), &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let video = std::fs::read(dir.path().join("clip.mp4")).unwrap();
+    let yellow = std::fs::read(dir.path().join("yellow.png")).unwrap();
+
+    let photos = ["photo_500x375.png", "rgb_300x300.png", "baseline_240x180.jpg"];
+    let bytes: Vec<Vec<u8>> = photos.iter().map(|p| fixture_image(p)).collect();
+    let mut files: Vec<(&str, &[u8])> = photos.iter().zip(&bytes).map(|(n, b)| (*n, b.as_slice())).collect();
+    files.push(("clip.mp4", &video));
+    let (kind, body) = multipart(&files);
+    let r: Value = ureq::post(&format!("{}/v1/collections/media/items", server.url))
+        .set("Content-Type", &kind)
+        .send_bytes(&body)
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(r["ids"].as_array().unwrap().len(), 4 + 3, "three segments and the whole video: {r}");
+    let info = server.get("/v1/collections/media").unwrap();
+    assert!(info["items"].as_u64().unwrap() >= 4 + 3, "the video's segments are items too: {info}");
+
+    // Image → image: each photo finds itself first, and its file comes back unchanged.
+    for (name, b) in photos.iter().zip(&bytes) {
+        let hits = server.post("/v1/collections/media/search", json!({"data": b64(b), "k": 3})).unwrap();
+        assert_eq!(hits["results"][0]["id"], *name, "{hits}");
+        assert_eq!(hits["results"][0]["payload"]["kind"], "image");
+        let content = ureq::get(&format!("{}/v1/collections/media/items/{name}/content", server.url)).call().unwrap();
+        let expected_type = if name.ends_with(".png") { "image/png" } else { "image/jpeg" };
+        assert_eq!(content.content_type(), expected_type);
+        let mut got = Vec::new();
+        std::io::Read::read_to_end(&mut content.into_reader(), &mut got).unwrap();
+        assert_eq!(&got, b);
+    }
+    // A still of the yellow finds the yellow stretch of the video, with its timestamps.
+    let hits = server
+        .post("/v1/collections/media/search", json!({"data": b64(&yellow), "k": 1, "filter": "kind == \"video\" and exists(segment)"}))
+        .unwrap();
+    let top = &hits["results"][0];
+    assert_eq!(top["payload"]["parent"], "clip.mp4", "{hits}");
+    let (start, end) = (top["payload"]["start"].as_f64().unwrap(), top["payload"]["end"].as_f64().unwrap());
+    assert!((1.5..=2.5).contains(&start) && end > start && end <= 4.5, "{top}");
+
+    // /v1/embed gives an image the vector `kin embed` gives it.
+    let photo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kin-image/tests/golden/images/rgb_300x300.png");
+    let out = kin().args(["embed", "--model", &model]).arg(&photo).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let offline: Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
+    let offline: Vec<f32> = serde_json::from_value(offline["vector"].clone()).unwrap();
+    let served = server.post("/v1/embed", json!({"model": model, "inputs": [{"data": b64(&bytes[1])}, "a yellow square"]})).unwrap();
+    assert_eq!(served["data"][0]["modality"], "image");
+    assert_eq!(served["data"][1]["modality"], "text");
+    let v: Vec<f64> = serde_json::from_value(served["data"][0]["embedding"].clone()).unwrap();
+    assert!(cosine(&v, &offline) >= 0.99999, "{}", cosine(&v, &offline));
+    // Bytes that are no media at all are refused by name.
+    let bad = ureq::post(&format!("{}/v1/embed", server.url)).send_json(json!({"model": model, "inputs": [{"data": b64(b"\x00\x01\x02garbage")}]}));
+    match bad {
+        Err(ureq::Error::Status(422, r)) => assert_eq!(r.into_json::<Value>().unwrap()["error"]["code"], "invalid_content"),
+        other => panic!("{other:?}"),
+    }
+}
