@@ -459,3 +459,55 @@ async fn fuzzed_requests_never_panic_or_fail_the_server() {
     assert!(statuses.get(&200).copied().unwrap_or(0) > 100, "the valid share got through: {statuses:?}");
     assert!(statuses.keys().filter(|s| **s >= 400).count() >= 3, "{statuses:?}");
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let api = api();
+    let doc = api.call(Method::GET, "/openapi.json", None).await.body;
+    assert_eq!(doc["openapi"], "3.0.3");
+    let paths = doc["paths"].as_object().unwrap();
+    let routes = [
+        ("/v1/embeddings", "post"),
+        ("/v1/embed", "post"),
+        ("/v1/models", "get"),
+        ("/v1/collections", "get"),
+        ("/v1/collections", "post"),
+        ("/v1/collections/{name}", "get"),
+        ("/v1/collections/{name}", "delete"),
+        ("/v1/collections/{name}/items", "post"),
+        ("/v1/collections/{name}/items/delete", "post"),
+        ("/v1/collections/{name}/items/{id}", "get"),
+        ("/v1/collections/{name}/items/{id}", "delete"),
+        ("/v1/collections/{name}/items/{id}/content", "get"),
+        ("/v1/collections/{name}/search", "post"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+    ];
+    for (path, method) in routes {
+        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} is not documented");
+        // And the route exists: anything but the fallback's 404 / 405.
+        let concrete = path.replace("{name}", "nope").replace("{id}", "1");
+        let r = api.call(method.to_uppercase().parse().unwrap(), &concrete, None).await;
+        assert!(r.body["error"]["code"] != "not_found" && r.status != StatusCode::METHOD_NOT_ALLOWED, "{method} {path}: {}", r.body);
+    }
+    assert_eq!(paths.len(), routes.iter().map(|r| r.0).collect::<std::collections::BTreeSet<_>>().len());
+}
+
+#[tokio::test]
+async fn cors_is_off_unless_origins_are_configured() {
+    let preflight = || {
+        Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/v1/embeddings")
+            .header(header::ORIGIN, "https://app.example")
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let off = api();
+    assert!(off.send(preflight()).await.headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+    let on = api_with(ServerConfig { cors_origins: vec!["https://app.example".into()], ..Default::default() }, FakeEmbedder::new(8));
+    let r = on.send(preflight()).await;
+    assert_eq!(r.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example");
+}
