@@ -105,6 +105,12 @@ impl From<kin_store::Error> for ApiError {
             E::NonFinite { .. } | E::ZeroVector { .. } => ApiError::bad_request("invalid_vector", message),
             E::ModelMismatch { .. } => ApiError::bad_request("model_mismatch", message),
             E::Locked { .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "data_locked", message),
+            E::Unreachable { .. } => {
+                ApiError { retry_after: Some(5), ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "backend_unavailable", message) }
+            }
+            E::Unauthorized { .. } => ApiError::new(StatusCode::BAD_GATEWAY, "backend_unauthorized", message),
+            E::IncompatibleSchema { .. } => ApiError::new(StatusCode::CONFLICT, "incompatible_collection", message),
+            E::Backend { .. } => ApiError::new(StatusCode::BAD_GATEWAY, "backend_error", message),
             _ => {
                 tracing::error!("store: {message}");
                 ApiError::internal(message)

@@ -18,22 +18,28 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the store and binds; models load from kin's sources (`kin_embed::load_with`).
+    /// Opens the embedded store and binds; models load from kin's sources (`kin_embed::load_with`).
     pub async fn bind(config: ServerConfig) -> Result<Server> {
+        let store: Arc<dyn kin_store::Backend> = Arc::new(kin_store::Store::open(&config.data)?);
+        Server::bind_to(config, store).await
+    }
+
+    /// As `bind`, over `store` (the embedded store or a vector database server).
+    pub async fn bind_to(config: ServerConfig, store: Arc<dyn kin_store::Backend>) -> Result<Server> {
         let opts = LoadOptions::from_env();
         let loader: Loader = Arc::new(move |spec: &str| {
             kin_embed::load_with(spec, &opts).map(|m| -> Arc<dyn Embedder> { Arc::from(m) })
         });
-        Server::bind_with(config, loader).await
+        Server::bind_with(config, store, loader).await
     }
 
-    /// As `bind`, with models from `loader`.
-    pub async fn bind_with(config: ServerConfig, loader: Loader) -> Result<Server> {
+    /// As `bind_to`, with models from `loader`.
+    pub async fn bind_with(config: ServerConfig, store: Arc<dyn kin_store::Backend>, loader: Loader) -> Result<Server> {
         if !config.is_loopback() && config.keys.is_empty() {
             tracing::warn!(addr = %config.addr, "listening beyond loopback with no API key: anyone who reaches it can change data");
         }
         let addr = config.addr;
-        let state = AppState::open(config, loader)?;
+        let state = AppState::open_with(config, store, loader)?;
         let listener = TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
         Ok(Server { listener, state })
     }
@@ -77,16 +83,16 @@ async fn shutdown() {
     tracing::info!("shutting down");
 }
 
-/// Runs a server on its own runtime until SIGINT or SIGTERM; `on_listen` hears the bound address
-/// (with port 0, the one the system chose).
-pub fn serve(config: ServerConfig, on_listen: impl FnOnce(SocketAddr)) -> Result<()> {
+/// Runs a server over `store` on its own runtime until SIGINT or SIGTERM; `on_listen` hears the
+/// bound address (with port 0, the one the system chose).
+pub fn serve(config: ServerConfig, store: Arc<dyn kin_store::Backend>, on_listen: impl FnOnce(SocketAddr)) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("kin-http")
         .build()
         .map_err(Error::Serve)?;
     runtime.block_on(async move {
-        let server = Server::bind(config).await?;
+        let server = Server::bind_to(config, store).await?;
         on_listen(server.local_addr());
         server.run().await
     })

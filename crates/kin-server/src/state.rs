@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use kin_store::Store;
+use kin_store::{Backend, Store};
 
 use crate::config::ServerConfig;
 use crate::files::FileStore;
@@ -13,7 +13,8 @@ use crate::Result;
 
 pub struct AppState {
     pub config: ServerConfig,
-    pub store: Store,
+    /// Where collections live: the embedded store or a vector database server.
+    pub store: Arc<dyn Backend>,
     pub models: ModelPool,
     pub files: FileStore,
     pub metrics: Arc<Metrics>,
@@ -21,10 +22,16 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Opens the store under `config.data`; models load on first use through `loader`.
+    /// Opens the embedded store under `config.data`; models load on first use through `loader`.
     pub fn open(config: ServerConfig, loader: Loader) -> Result<Arc<AppState>> {
         config.validate()?;
-        let store = Store::open(&config.data)?;
+        let store: Arc<dyn Backend> = Arc::new(Store::open(&config.data)?);
+        AppState::open_with(config, store, loader)
+    }
+
+    /// As `open`, over `store` (uploaded files still live under `config.data`).
+    pub fn open_with(config: ServerConfig, store: Arc<dyn Backend>, loader: Loader) -> Result<Arc<AppState>> {
+        config.validate()?;
         let files = FileStore::open(&config.data.join("files"))?;
         let metrics = Arc::new(Metrics::default());
         let models = ModelPool::new(loader, &config, metrics.clone());

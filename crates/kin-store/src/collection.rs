@@ -138,12 +138,7 @@ impl Collection {
     /// Inserts or replaces items; durable when it returns. A bad item rejects the whole batch
     /// and nothing of it is written.
     pub fn upsert(&self, mut items: Vec<Item>) -> Result<()> {
-        for item in &mut items {
-            self.check_vector(&item.id, &item.vector)?;
-            if self.config.metric == Metric::Cosine {
-                kin_index::normalize(&mut item.vector);
-            }
-        }
+        validate_items(&self.config, &mut items)?;
         self.write(items.into_iter().map(Record::Upsert).collect())
     }
 
@@ -195,6 +190,23 @@ impl Collection {
         let state = self.state.read();
         let slot = *state.ids.get(id)?;
         state.item(slot)
+    }
+
+    /// Live items in slot order from slot `start`, at most `limit`, and the slot to go on from
+    /// (`None` at the end). Slots only grow while the collection is open, so a scan that goes on
+    /// from a returned slot misses no item that was there when it started.
+    pub fn scan_slots(&self, start: usize, limit: usize) -> (Vec<Item>, Option<usize>) {
+        let state = self.state.read();
+        let mut items = Vec::with_capacity(limit.min(1024));
+        let mut slot = start;
+        while slot < state.slots.len() && items.len() < limit {
+            if let Some(item) = state.item(slot as u32) {
+                items.push(item);
+            }
+            slot += 1;
+        }
+        let more = state.slots[slot.min(state.slots.len())..].iter().any(Option::is_some);
+        (items, more.then_some(slot))
     }
 
     /// Whether an item with this id and content hash is stored (unchanged content is skipped).
@@ -253,23 +265,34 @@ impl Collection {
             .collect())
     }
 
-    fn check_vector(&self, id: &ItemId, v: &[f32]) -> Result<()> {
-        if v.len() != self.config.dim {
+}
+
+/// Checks items before any of them is written (every backend refuses the same things), and
+/// normalises vectors of cosine collections.
+pub fn validate_items(config: &CollectionConfig, items: &mut [Item]) -> Result<()> {
+    for item in items.iter() {
+        let (id, v) = (&item.id, &item.vector);
+        if v.len() != config.dim {
             return Err(Error::DimensionMismatch {
-                collection: self.config.name.clone(),
+                collection: config.name.clone(),
                 id: id.to_string(),
-                expected: self.config.dim,
+                expected: config.dim,
                 got: v.len(),
             });
         }
         if let Some((index, value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
             return Err(Error::NonFinite { id: id.to_string(), index, value: *value });
         }
-        if self.config.metric == Metric::Cosine && v.iter().all(|x| *x == 0.0) {
+        if config.metric == Metric::Cosine && v.iter().all(|x| *x == 0.0) {
             return Err(Error::ZeroVector { id: id.to_string() });
         }
-        Ok(())
     }
+    if config.metric == Metric::Cosine {
+        for item in items.iter_mut() {
+            kin_index::normalize(&mut item.vector);
+        }
+    }
+    Ok(())
 }
 
 impl State {

@@ -10,6 +10,7 @@
 //! # Ok::<(), kin_store::Error>(())
 //! ```
 
+mod backend;
 mod collection;
 mod config;
 mod error;
@@ -20,8 +21,10 @@ mod store;
 mod vectors;
 mod wal;
 
+pub use backend::{Backend, CollectionRead, CollectionWrite};
 pub use collection::{Collection, Hit, SearchParams};
-pub use config::{CollectionConfig, IndexKind, Quantization};
+pub use collection::validate_items;
+pub use config::{validate_name, CollectionConfig, IndexKind, Quantization};
 pub use error::{Error, Result};
 pub use item::{Item, ItemId};
 pub use store::Store;

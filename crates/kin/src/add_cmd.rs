@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kin_core::Modality;
 use kin_embed::{Embedder, LoadOptions};
 use kin_image::Pixels;
-use kin_store::{Item, ItemId, Store};
+use kin_store::{Backend, CollectionWrite, Item, ItemId};
 use rayon::prelude::*;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -47,8 +47,7 @@ struct Summary {
     failed: Vec<(String, String)>,
 }
 
-pub fn run(data: &Path, args: AddArgs) -> Result<()> {
-    let store = Store::open(data)?;
+pub fn run(store: &dyn Backend, args: AddArgs) -> Result<()> {
     let collection = store.collection(&args.collection)?;
     let Some(model_name) = collection.config().model.clone() else {
         bail!("collection {:?} has no model (it holds bare vectors); use `kin import`", args.collection);
@@ -86,7 +85,7 @@ pub fn run(data: &Path, args: AddArgs) -> Result<()> {
             if let Some(modality) = streamed {
                 match hash_file(&file) {
                     Err(reason) => summary.failed.push((shown, reason)),
-                    Ok(hash) if collection.has_content(&ItemId::Str(shown.clone()), &hash) => summary.unchanged += 1,
+                    Ok(hash) if collection.has_content(&ItemId::Str(shown.clone()), &hash).unwrap_or(false) => summary.unchanged += 1,
                     Ok(hash) => {
                         batch.push(Pending { path: shown, content: Content::Media(modality), hash });
                         if batch.len() >= batch_size {
@@ -107,7 +106,7 @@ pub fn run(data: &Path, args: AddArgs) -> Result<()> {
                 Ok(read) => read,
             };
             let hash = hex(&Sha256::digest(&bytes));
-            if collection.has_content(&ItemId::Str(shown.clone()), &hash) {
+            if collection.has_content(&ItemId::Str(shown.clone()), &hash).unwrap_or(false) {
                 summary.unchanged += 1;
                 progress.inc(1);
                 continue;
@@ -170,7 +169,7 @@ pub fn run(data: &Path, args: AddArgs) -> Result<()> {
         let embedded: Vec<_> = media
             .into_par_iter()
             .map(|(path, hash, modality)| {
-                let items = media_items(model, &collection, &path, &hash, modality);
+                let items = media_items(model, &*collection, &path, &hash, modality);
                 (path, items)
             })
             .collect();
@@ -210,7 +209,7 @@ pub fn run(data: &Path, args: AddArgs) -> Result<()> {
         Ok(())
     })?;
     progress.finish_and_clear();
-    report(&args.collection, &summary.into_inner(), collection.count());
+    report(&args.collection, &summary.into_inner(), collection.count()?);
     Ok(())
 }
 
@@ -219,7 +218,7 @@ pub fn run(data: &Path, args: AddArgs) -> Result<()> {
 /// model its sound. Segments left over from an earlier, longer version are deleted.
 fn media_items(
     model: &dyn Embedder,
-    collection: &kin_store::Collection,
+    collection: &dyn CollectionWrite,
     path: &str,
     hash: &str,
     modality: Modality,
@@ -228,7 +227,7 @@ fn media_items(
     let kind = modality.as_str();
     let whole = whole_vector(&segments, model.normalized());
     let id = ItemId::Str(path.to_string());
-    let before = collection.get(&id).and_then(|i| i.payload["segments"].as_u64()).unwrap_or(0) as usize;
+    let before = collection.get(&id).map_err(|e| e.to_string())?.and_then(|i| i.payload["segments"].as_u64()).unwrap_or(0) as usize;
     if before > segments.len() {
         let stale: Vec<ItemId> = (segments.len()..before).map(|n| ItemId::Str(format!("{path}#{n}"))).collect();
         collection.delete(&stale).map_err(|e| e.to_string())?;

@@ -16,6 +16,10 @@ pub struct Cli {
     /// The embedded store's data directory.
     #[arg(long, global = true, env = "KIN_DATA", default_value = "./kin-data")]
     pub data: PathBuf,
+    /// Keep collections in a vector database server instead of the embedded store:
+    /// `milvus://[USER:PASSWORD@]HOST[:PORT][/DATABASE]` (a token: `KIN_MILVUS_TOKEN`).
+    #[arg(long, global = true, env = "KIN_BACKEND", hide_env_values = true)]
+    pub backend: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -1,6 +1,7 @@
 //! The `kin` command line: a thin layer over kin's library crates.
 
 mod add_cmd;
+mod backend;
 mod cli;
 mod embed_cmd;
 mod input;
@@ -23,14 +24,16 @@ fn main() -> ExitCode {
     // Model sources are reported (one line each) where a model is the point of the command.
     let sources = matches!(cli.command, Command::Models(_) | Command::Embed(_) | Command::Serve(_));
     init_tracing(cli.verbose, cli.quiet, sources);
+    let (backend_url, data) = (cli.backend.clone(), cli.data.clone());
+    let open = || backend::open(backend_url.as_deref(), &data);
     let result = match cli.command {
         Command::Models(cmd) => models_cmd::run(cmd),
         Command::Embed(args) => embed_cmd::run(args),
-        Command::Collection(cmd) => store_cmd::run(&cli.data, cmd),
-        Command::Add(args) => add_cmd::run(&cli.data, args),
-        Command::Import(args) => store_cmd::import(&cli.data, args),
-        Command::Search(args) => search_cmd::run(&cli.data, args),
-        Command::Serve(args) => serve_cmd::run(&cli.data, args),
+        Command::Collection(cmd) => open().and_then(|s| store_cmd::run(&*s, cmd)),
+        Command::Add(args) => open().and_then(|s| add_cmd::run(&*s, args)),
+        Command::Import(args) => open().and_then(|s| store_cmd::import(&*s, args)),
+        Command::Search(args) => open().and_then(|s| search_cmd::run(&*s, args)),
+        Command::Serve(args) => open().and_then(|s| serve_cmd::run(s, &data, args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -68,7 +71,8 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 /// The one place errors become exit codes: 2 for bad input or usage, 3 for a model that cannot
-/// be found or loaded, 4 for a data directory in use by another process, 1 otherwise.
+/// be found or loaded, 4 for a data directory in use by another process, 5 for a backend server
+/// that cannot be reached or refuses the credentials, 1 otherwise.
 fn exit_code(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
         if cause.downcast_ref::<input::InputError>().is_some() {
@@ -88,6 +92,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             return match err {
                 kin_server::Error::Config(_) | kin_server::Error::Bind { .. } => 2,
                 kin_server::Error::Store(kin_store::Error::Locked { .. }) => 4,
+                kin_server::Error::Store(kin_store::Error::Unreachable { .. } | kin_store::Error::Unauthorized { .. }) => 5,
                 _ => 1,
             };
         }
@@ -107,6 +112,8 @@ fn exit_code(e: &anyhow::Error) -> u8 {
                 | E::InvalidSettings(_)
                 | E::ModelMismatch { .. } => 2,
                 E::Locked { .. } => 4,
+                E::IncompatibleSchema { .. } => 2,
+                E::Unreachable { .. } | E::Unauthorized { .. } => 5,
                 _ => 1,
             };
         }

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use kin_core::filter::Filter;
 use kin_embed::LoadOptions;
-use kin_store::{Collection, Hit, ItemId, SearchParams, Store};
+use kin_store::{Backend, CollectionRead, Hit, ItemId, SearchParams};
 use serde_json::{json, Value};
 
 use crate::cli::SearchArgs;
@@ -13,14 +13,13 @@ use crate::input::InputError;
 use kin_media::embed_file;
 use crate::npy;
 
-pub fn run(data: &Path, args: SearchArgs) -> Result<()> {
-    let store = Store::open(data)?;
+pub fn run(store: &dyn Backend, args: SearchArgs) -> Result<()> {
     let collection = store.collection(&args.collection)?;
     let filter = args.filter.as_deref().map(Filter::parse).transpose()?;
     let file = args.image.as_ref().or(args.audio.as_ref()).or(args.video.as_ref());
     let queries = match (&args.query, file, &args.vector_file) {
-        (Some(text), None, None) => vec![embed_query(&collection, Query::Text(text))?],
-        (None, Some(path), None) => vec![embed_query(&collection, Query::File(path))?],
+        (Some(text), None, None) => vec![embed_query(&*collection, Query::Text(text))?],
+        (None, Some(path), None) => vec![embed_query(&*collection, Query::File(path))?],
         (None, None, Some(path)) => {
             let m = npy::read_f32(path)?;
             (0..m.rows).map(|r| m.row(r).to_vec()).collect()
@@ -69,7 +68,7 @@ enum Query<'a> {
     File(&'a Path),
 }
 
-fn embed_query(collection: &Collection, query: Query<'_>) -> Result<Vec<f32>> {
+fn embed_query(collection: &dyn CollectionRead, query: Query<'_>) -> Result<Vec<f32>> {
     let Some(model) = collection.config().model.clone() else {
         bail!("collection {:?} has no model (it holds bare vectors); search it with --vector-file", collection.name());
     };

@@ -2,14 +2,16 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
 use kin_server::{ApiKey, ServerConfig};
+use kin_store::Backend;
 
 use crate::cli::ServeArgs;
 
-pub fn run(data: &Path, args: ServeArgs) -> Result<()> {
+pub fn run(store: Arc<dyn Backend>, data: &Path, args: ServeArgs) -> Result<()> {
     let mut keys = Vec::new();
     for spec in &args.api_keys {
         keys.push(ApiKey::parse(spec)?);
@@ -29,9 +31,10 @@ pub fn run(data: &Path, args: ServeArgs) -> Result<()> {
         ..ServerConfig::default()
     };
     let keyed = if config.keys.is_empty() { "no API key" } else { "API keys required" };
-    kin_server::serve(config, |addr| {
+    let place = store.describe();
+    kin_server::serve(config, store, |addr| {
         // The one line scripts wait for: the address, once the port is bound.
-        println!("kin serve: listening on http://{addr} ({keyed}); data in {}", data.display());
+        println!("kin serve: listening on http://{addr} ({keyed}); collections in the {place}");
         let _ = std::io::stdout().flush();
     })?;
     Ok(())

@@ -1,4 +1,5 @@
-//! `kin collection …` and `kin import`: managing collections of the embedded store.
+//! `kin collection …` and `kin import`: managing collections (in the embedded store or a
+//! vector database server).
 
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -7,7 +8,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use kin_embed::LoadOptions;
 use kin_models::Registry;
-use kin_store::{CollectionConfig, IndexKind, Item, ItemId, Quantization, Store};
+use kin_store::{Backend, CollectionConfig, IndexKind, Item, ItemId, Quantization};
 use serde_json::{json, Value};
 
 use crate::cli::{CollectionCommand, CreateArgs, ImportArgs};
@@ -16,8 +17,7 @@ use crate::npy;
 /// Items written (and fsynced) together by `kin import`.
 const IMPORT_BATCH: usize = 10_000;
 
-pub fn run(data: &Path, cmd: CollectionCommand) -> Result<()> {
-    let store = Store::open(data)?;
+pub fn run(store: &dyn Backend, cmd: CollectionCommand) -> Result<()> {
     match cmd {
         CollectionCommand::Create(args) => {
             let config = config_from(&args)?;
@@ -36,7 +36,7 @@ pub fn run(data: &Path, cmd: CollectionCommand) -> Result<()> {
             let mut rows = Vec::new();
             for name in store.names()? {
                 let c = store.collection(&name)?;
-                rows.push(describe(c.config(), c.count()));
+                rows.push(describe(c.config(), c.count()?));
             }
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -63,7 +63,7 @@ pub fn run(data: &Path, cmd: CollectionCommand) -> Result<()> {
         }
         CollectionCommand::Info { name, json } => {
             let c = store.collection(&name)?;
-            let info = describe(c.config(), c.count());
+            let info = describe(c.config(), c.count()?);
             if json {
                 println!("{}", serde_json::to_string_pretty(&info)?);
             } else if let Some(obj) = info.as_object() {
@@ -126,8 +126,7 @@ fn config_from(args: &CreateArgs) -> Result<CollectionConfig> {
     Ok(cfg)
 }
 
-pub fn import(data: &Path, args: ImportArgs) -> Result<()> {
-    let store = Store::open(data)?;
+pub fn import(store: &dyn Backend, args: ImportArgs) -> Result<()> {
     let collection = store.collection(&args.collection)?;
     let matrix = npy::read_f32(&args.vectors)?;
     let ids: Vec<ItemId> = match &args.ids {
@@ -162,7 +161,7 @@ pub fn import(data: &Path, args: ImportArgs) -> Result<()> {
             collection.upsert(std::mem::take(&mut batch))?;
         }
     }
-    println!("imported {done} vectors into {} ({} items)", args.collection, collection.count());
+    println!("imported {done} vectors into {} ({} items)", args.collection, collection.count()?);
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use kin_models::Registry;
-use kin_store::{Collection, CollectionConfig, IndexKind, Quantization};
+use kin_store::{CollectionConfig, CollectionRead, IndexKind, Quantization};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -36,12 +36,12 @@ pub struct CreateRequest {
     ef_construction: Option<usize>,
 }
 
-pub fn describe(c: &Collection) -> Value {
+pub fn describe(c: &dyn CollectionRead) -> Result<Value, ApiError> {
     let cfg = c.config();
-    json!({
+    Ok(json!({
         "name": cfg.name, "model": cfg.model, "dim": cfg.dim, "metric": cfg.metric, "index": cfg.index,
-        "m": cfg.m, "ef_construction": cfg.ef_construction, "quantization": cfg.quantization, "items": c.count(),
-    })
+        "m": cfg.m, "ef_construction": cfg.ef_construction, "quantization": cfg.quantization, "items": c.count()?,
+    }))
 }
 
 pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
@@ -49,7 +49,7 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, Api
         let names = state.store.names()?;
         let mut out = Vec::with_capacity(names.len());
         for name in names {
-            out.push(describe(&*state.store.collection(&name)?));
+            out.push(describe(&*state.store.collection(&name)?)?);
         }
         Ok(out)
     })
@@ -58,7 +58,7 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, Api
 }
 
 pub async fn info(State(state): State<Arc<AppState>>, ApiPath(name): ApiPath<String>) -> Result<Json<Value>, ApiError> {
-    blocking(move || Ok(Json(describe(&*state.store.collection(&name)?)))).await
+    blocking(move || Ok(Json(describe(&*state.store.collection(&name)?)?))).await
 }
 
 pub async fn create(
@@ -86,7 +86,7 @@ pub async fn create(
     cfg.quantization = req.quantization.unwrap_or(cfg.quantization);
     cfg.m = req.m.unwrap_or(cfg.m);
     cfg.ef_construction = req.ef_construction.unwrap_or(cfg.ef_construction);
-    let created = blocking(move || Ok(describe(&*state.store.create(cfg)?))).await?;
+    let created = blocking(move || describe(&*state.store.create(cfg)?)).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 

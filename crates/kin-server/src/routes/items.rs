@@ -9,7 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use kin_core::Modality;
-use kin_store::{Collection, Item, ItemId};
+use kin_store::{CollectionRead, CollectionWrite, Item, ItemId};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -40,7 +40,7 @@ enum Given {
     Content(Content),
 }
 
-pub async fn collection(state: &Arc<AppState>, name: String) -> Result<Arc<Collection>, ApiError> {
+pub async fn collection(state: &Arc<AppState>, name: String) -> Result<Arc<dyn CollectionWrite>, ApiError> {
     let state = state.clone();
     blocking(move || Ok(state.store.collection(&name)?)).await
 }
@@ -58,11 +58,17 @@ fn parse_id(value: Option<&Value>, index: usize) -> Result<ItemId, ApiError> {
 }
 
 /// An id from a URL path: an integer if it reads as one and such an item exists, else a string.
-fn path_id(collection: &Collection, raw: &str) -> ItemId {
-    match raw.parse::<i64>() {
-        Ok(i) if collection.get(&ItemId::Int(i)).is_some() => ItemId::Int(i),
+fn path_id(collection: &dyn CollectionRead, raw: &str) -> Result<ItemId, ApiError> {
+    Ok(match raw.parse::<i64>() {
+        Ok(i) if collection.get(&ItemId::Int(i))?.is_some() => ItemId::Int(i),
         _ => ItemId::Str(raw.to_string()),
-    }
+    })
+}
+
+/// An item by its id in a URL path.
+fn item_at(collection: &dyn CollectionRead, raw: &str) -> Result<Item, ApiError> {
+    let id = path_id(collection, raw)?;
+    collection.get(&id)?.ok_or_else(|| unknown_item(collection, raw))
 }
 
 fn parse_item(mut obj: Map<String, Value>, index: usize, state: &AppState) -> Result<Incoming, ApiError> {
@@ -130,7 +136,7 @@ pub async fn upsert(
         return Err(ApiError::bad_request("invalid_input", "no items"));
     }
     let collection = collection(&state, name).await?;
-    let items = embed_items(&state, &collection, incoming).await?;
+    let items = embed_items(&state, &*collection, incoming).await?;
     let ids: Vec<Value> = items.iter().map(|i| json!(i.id)).collect();
     let stored = blocking(move || {
         let n = items.len();
@@ -190,7 +196,11 @@ async fn read_multipart(mut form: Multipart, state: &AppState) -> Result<Vec<Inc
 
 /// Embeds what needs embedding and builds the items: one per input, plus one per segment of an
 /// audio or video file (`ID#N`, with its start and end).
-async fn embed_items(state: &Arc<AppState>, collection: &Collection, incoming: Vec<Incoming>) -> Result<Vec<Item>, ApiError> {
+async fn embed_items(
+    state: &Arc<AppState>,
+    collection: &dyn CollectionRead,
+    incoming: Vec<Incoming>,
+) -> Result<Vec<Item>, ApiError> {
     let needs_model = incoming.iter().any(|i| matches!(i.body, Given::Content(_)));
     let batcher = match (&collection.config().model, needs_model) {
         (_, false) => None,
@@ -273,20 +283,23 @@ async fn embed_items(state: &Arc<AppState>, collection: &Collection, incoming: V
 
 pub async fn get(State(state): State<Arc<AppState>>, ApiPath((name, id)): ApiPath<(String, String)>) -> Result<Json<Value>, ApiError> {
     let c = collection(&state, name).await?;
-    let item = c.get(&path_id(&c, &id)).ok_or_else(|| unknown_item(&c, &id))?;
+    let item = blocking(move || item_at(&*c, &id)).await?;
     Ok(Json(json!({
         "id": item.id, "vector": item.vector, "payload": item.payload, "source": item.source, "content_hash": item.content_hash,
     })))
 }
 
-fn unknown_item(c: &Collection, id: &str) -> ApiError {
+fn unknown_item(c: &dyn CollectionRead, id: &str) -> ApiError {
     ApiError::not_found("unknown_item", format!("collection {:?} has no item {id:?}", c.name()))
 }
 
 pub async fn delete(State(state): State<Arc<AppState>>, ApiPath((name, id)): ApiPath<(String, String)>) -> Result<Json<Value>, ApiError> {
     let c = collection(&state, name).await?;
-    let id = path_id(&c, &id);
-    let n = blocking(move || Ok(c.delete(&[id])?)).await?;
+    let n = blocking(move || {
+        let id = path_id(&*c, &id)?;
+        Ok(c.delete(&[id])?)
+    })
+    .await?;
     Ok(Json(json!({ "deleted": n })))
 }
 
@@ -310,7 +323,10 @@ pub async fn delete_many(
 /// The file an item was made from (an upload, or the local file `kin add` read), or its text.
 pub async fn content(State(state): State<Arc<AppState>>, ApiPath((name, id)): ApiPath<(String, String)>) -> Result<Response, ApiError> {
     let c = collection(&state, name).await?;
-    let item = c.get(&path_id(&c, &id)).ok_or_else(|| unknown_item(&c, &id))?;
+    let item = {
+        let (c, id) = (c.clone(), id.clone());
+        blocking(move || item_at(&*c, &id)).await?
+    };
     let uploaded = item.payload.get("file").and_then(Value::as_str).and_then(|h| state.files.path(h));
     let local = item.payload.get("path").and_then(Value::as_str).map(std::path::PathBuf::from).filter(|p| p.is_file());
     let respond = |bytes: Vec<u8>, kind: &str| {

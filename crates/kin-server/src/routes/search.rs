@@ -78,8 +78,11 @@ pub async fn search(
             _ => None,
         }
         .ok_or_else(|| ApiError::bad_request("invalid_id", format!("id is {}; expected a string or an integer", kind_of(id))))?;
-        let item = c
-            .get(&id)
+        let found = {
+            let (c, id) = (c.clone(), id.clone());
+            blocking(move || Ok(c.get(&id)?)).await?
+        };
+        let item = found
             .ok_or_else(|| ApiError::not_found("unknown_item", format!("collection {:?} has no item {id}", c.name())))?;
         exclude = Some(id);
         item.vector

@@ -1,0 +1,139 @@
+//! The storage seam: what kin needs of a place that keeps collections, whether the embedded
+//! store or a vector database server. Reading and writing are separate traits; a `Backend`
+//! hands out collections.
+//!
+//! Every implementation passes the same conformance suite (`tests/conformance.rs`).
+
+use std::sync::Arc;
+
+use crate::collection::{Collection, Hit, SearchParams};
+use crate::config::CollectionConfig;
+use crate::item::{Item, ItemId};
+use crate::store::Store;
+use crate::{Error, Result};
+
+/// Reading one collection.
+pub trait CollectionRead: Send + Sync {
+    fn config(&self) -> &CollectionConfig;
+
+    fn name(&self) -> &str {
+        &self.config().name
+    }
+
+    /// Items stored now.
+    fn count(&self) -> Result<usize>;
+
+    fn get(&self, id: &ItemId) -> Result<Option<Item>>;
+
+    /// Whether an item with this id and content hash is stored (unchanged content is skipped).
+    fn has_content(&self, id: &ItemId, content_hash: &str) -> Result<bool> {
+        Ok(self.get(id)?.is_some_and(|i| i.content_hash.as_deref() == Some(content_hash)))
+    }
+
+    /// Top-k items nearest `query`, best first. Scores: similarity for cosine and dot (higher is
+    /// closer), distance for l2 (lower is closer).
+    fn search(&self, query: &[f32], params: &SearchParams) -> Result<Vec<Hit>>;
+
+    /// A page of items after `cursor` (`None`: from the start), and the cursor of the next page
+    /// (`None`: the end). Cursors stay valid while the collection changes, so a scan can resume.
+    fn scan(&self, cursor: Option<&str>, limit: usize) -> Result<(Vec<Item>, Option<String>)>;
+
+    /// Checks that vectors of `model` may enter this collection.
+    fn check_model(&self, model: &str) -> Result<()> {
+        match &self.config().model {
+            Some(m) if m != model => Err(Error::ModelMismatch {
+                collection: self.config().name.clone(),
+                expected: m.clone(),
+                got: model.to_string(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Changing one collection. Both calls are durable (or refused whole) when they return.
+pub trait CollectionWrite: CollectionRead {
+    /// Inserts or replaces items. A bad item rejects the whole batch.
+    fn upsert(&self, items: Vec<Item>) -> Result<()>;
+
+    /// Deletes items; returns how many existed.
+    fn delete(&self, ids: &[ItemId]) -> Result<usize>;
+}
+
+/// Where collections live.
+pub trait Backend: Send + Sync {
+    /// For messages: `embedded store ./kin-data`, `milvus://host:19530`.
+    fn describe(&self) -> String;
+
+    /// Names of every collection, sorted.
+    fn names(&self) -> Result<Vec<String>>;
+
+    fn create(&self, config: CollectionConfig) -> Result<Arc<dyn CollectionWrite>>;
+
+    fn collection(&self, name: &str) -> Result<Arc<dyn CollectionWrite>>;
+
+    fn drop_collection(&self, name: &str) -> Result<()>;
+}
+
+impl CollectionRead for Collection {
+    fn config(&self) -> &CollectionConfig {
+        Collection::config(self)
+    }
+
+    fn count(&self) -> Result<usize> {
+        Ok(Collection::count(self))
+    }
+
+    fn get(&self, id: &ItemId) -> Result<Option<Item>> {
+        Ok(Collection::get(self, id))
+    }
+
+    fn has_content(&self, id: &ItemId, content_hash: &str) -> Result<bool> {
+        Ok(Collection::has_content(self, id, content_hash))
+    }
+
+    fn search(&self, query: &[f32], params: &SearchParams) -> Result<Vec<Hit>> {
+        Collection::search(self, query, params)
+    }
+
+    fn scan(&self, cursor: Option<&str>, limit: usize) -> Result<(Vec<Item>, Option<String>)> {
+        let start = match cursor {
+            None => 0,
+            Some(c) => c.parse::<usize>().map_err(|_| Error::InvalidSettings(format!("scan cursor {c:?} is not a slot")))?,
+        };
+        let (items, next) = Collection::scan_slots(self, start, limit.max(1));
+        Ok((items, next.map(|n| n.to_string())))
+    }
+}
+
+impl CollectionWrite for Collection {
+    fn upsert(&self, items: Vec<Item>) -> Result<()> {
+        Collection::upsert(self, items)
+    }
+
+    fn delete(&self, ids: &[ItemId]) -> Result<usize> {
+        Collection::delete(self, ids)
+    }
+}
+
+impl Backend for Store {
+    fn describe(&self) -> String {
+        format!("embedded store {}", self.dir().display())
+    }
+
+    fn names(&self) -> Result<Vec<String>> {
+        Store::names(self)
+    }
+
+    fn create(&self, config: CollectionConfig) -> Result<Arc<dyn CollectionWrite>> {
+        Ok(Store::create(self, config)?)
+    }
+
+    fn collection(&self, name: &str) -> Result<Arc<dyn CollectionWrite>> {
+        Ok(Store::collection(self, name)?)
+    }
+
+    fn drop_collection(&self, name: &str) -> Result<()> {
+        Store::drop_collection(self, name)
+    }
+}
