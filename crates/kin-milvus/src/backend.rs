@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 
 use kin_core::Metric;
 use kin_store::{
-    Backend, CollectionConfig, CollectionRead, CollectionWrite, Error, Hit, IndexKind, Item, ItemId, Result, SearchParams,
+    Backend, CollectionConfig, CollectionRead, CollectionWrite, Error, Hit, IndexKind, Item, ItemId, Result,
+    SearchParams,
 };
 use milvus::v2 as sdk;
 use milvus::v2::prelude::*;
@@ -122,7 +123,10 @@ impl Link {
             return Error::Unreachable { backend: self.target.clone(), message };
         }
         let lower = message.to_lowercase();
-        if ["unauthenticated", "permissiondenied", "auth", "credential", "password", "token"].iter().any(|w| lower.contains(w)) {
+        if ["unauthenticated", "permissiondenied", "auth", "credential", "password", "token"]
+            .iter()
+            .any(|w| lower.contains(w))
+        {
             return Error::Unauthorized { backend: self.target.clone(), message };
         }
         Error::Backend { backend: self.target.clone(), message }
@@ -145,8 +149,9 @@ impl From<milvus::error::Error> for Failure {
     fn from(e: milvus::error::Error) -> Self {
         let message = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
         let lower = message.to_lowercase();
-        let transient = ["unavailable", "transport", "connect", "timed out", "deadline"].iter().any(|w| lower.contains(w))
-            && !lower.contains("auth");
+        let transient =
+            ["unavailable", "transport", "connect", "timed out", "deadline"].iter().any(|w| lower.contains(w))
+                && !lower.contains("auth");
         Failure { message, transient }
     }
 }
@@ -203,18 +208,27 @@ impl MilvusBackend {
         runtime.spawn(async move {
             let _ = tx.send(ClientV2::new(&config).await);
         });
-        let client = rx.recv().map_err(|_| Error::Backend { backend: shown.clone(), message: "connecting: the runtime stopped".into() })?;
+        let client = rx.recv().map_err(|_| Error::Backend {
+            backend: shown.clone(),
+            message: "connecting: the runtime stopped".into(),
+        })?;
         let (user, password) = match (&target.user, &target.password, &target.token) {
             (Some(u), Some(p), _) => (Some(u.clone()), Some(p.clone())),
-            (_, _, Some(t)) => t.split_once(':').map_or((None, None), |(u, p)| (Some(u.to_string()), Some(p.to_string()))),
+            (_, _, Some(t)) => {
+                t.split_once(':').map_or((None, None), |(u, p)| (Some(u.to_string()), Some(p.to_string())))
+            }
             _ => (None, None),
         };
         let (tx1, rx1) = std::sync::mpsc::sync_channel(1);
         let endpoint = target.endpoint.clone();
         runtime.spawn(async move {
-            let _ = tx1.send(milvus::client::Client::with_timeout(endpoint, Duration::from_secs(10), user, password).await);
+            let _ =
+                tx1.send(milvus::client::Client::with_timeout(endpoint, Duration::from_secs(10), user, password).await);
         });
-        let lister = rx1.recv().map_err(|_| Error::Backend { backend: shown.clone(), message: "connecting: the runtime stopped".into() })?;
+        let lister = rx1.recv().map_err(|_| Error::Backend {
+            backend: shown.clone(),
+            message: "connecting: the runtime stopped".into(),
+        })?;
         let client = match client.map_err(Failure::from).and_then(|c| lister.map(|l| (c, l)).map_err(Failure::from)) {
             Ok(c) => c,
             Err(e) => {
@@ -262,12 +276,12 @@ impl MilvusBackend {
             collection: name.to_string(),
             message,
         };
-        let config: CollectionConfig = desc
-            .get_properties()
-            .get(CONFIG_PROPERTY)
-            .and_then(|json| serde_json::from_str(json).ok())
-            .ok_or_else(|| incompatible(format!("it was not created by kin (it has no {CONFIG_PROPERTY:?} property)")))?;
-        let fields: HashMap<&str, &FieldSchema> = desc.get_schema().get_fields().iter().map(|f| (f.get_name(), f)).collect();
+        let config: CollectionConfig =
+            desc.get_properties().get(CONFIG_PROPERTY).and_then(|json| serde_json::from_str(json).ok()).ok_or_else(
+                || incompatible(format!("it was not created by kin (it has no {CONFIG_PROPERTY:?} property)")),
+            )?;
+        let fields: HashMap<&str, &FieldSchema> =
+            desc.get_schema().get_fields().iter().map(|f| (f.get_name(), f)).collect();
         let expect = [
             ("id", DataType::VarChar),
             ("int_id", DataType::Bool),
@@ -280,7 +294,10 @@ impl MilvusBackend {
             match fields.get(field) {
                 None => return Err(incompatible(format!("it has no field {field:?}"))),
                 Some(f) if f.get_data_type() != kind => {
-                    return Err(incompatible(format!("field {field:?} is {:?}, kin writes {kind:?}", f.get_data_type())))
+                    return Err(incompatible(format!(
+                        "field {field:?} is {:?}, kin writes {kind:?}",
+                        f.get_data_type()
+                    )))
                 }
                 _ => {}
             }
@@ -290,7 +307,10 @@ impl MilvusBackend {
         }
         let dim = fields["vector"].get_type_params().get("dim").and_then(|d| d.parse::<usize>().ok());
         if dim != Some(config.dim) {
-            return Err(incompatible(format!("the vector field has dimension {dim:?}, kin's settings say {}", config.dim)));
+            return Err(incompatible(format!(
+                "the vector field has dimension {dim:?}, kin's settings say {}",
+                config.dim
+            )));
         }
         Ok(config)
     }
@@ -328,7 +348,13 @@ impl Backend for MilvusBackend {
                 let schema = CollectionSchema::new()
                     .description(description.clone())
                     .enable_dynamic_field(false)
-                    .add_field(FieldSchema::new().name("id").data_type(DataType::VarChar).max_length(MAX_ID_BYTES).primary_key(true))
+                    .add_field(
+                        FieldSchema::new()
+                            .name("id")
+                            .data_type(DataType::VarChar)
+                            .max_length(MAX_ID_BYTES)
+                            .primary_key(true),
+                    )
                     .add_field(FieldSchema::new().name("int_id").data_type(DataType::Bool))
                     .add_field(FieldSchema::new().name("vector").data_type(DataType::FloatVector).dimension(dim))
                     .add_field(FieldSchema::new().name("payload").data_type(DataType::Json))
@@ -359,8 +385,10 @@ impl Backend for MilvusBackend {
                         .build()?,
                 )
                 .await?;
-                c.load_collection(sdk::request::collection::LoadCollectionRequest::builder().collection_name(name).build()?)
-                    .await?;
+                c.load_collection(
+                    sdk::request::collection::LoadCollectionRequest::builder().collection_name(name).build()?,
+                )
+                .await?;
                 Ok(())
             }
         })?;
@@ -383,8 +411,10 @@ impl Backend for MilvusBackend {
         self.link.call("loading a collection", move |c| {
             let name = owned.clone();
             async move {
-                c.load_collection(sdk::request::collection::LoadCollectionRequest::builder().collection_name(name).build()?)
-                    .await
+                c.load_collection(
+                    sdk::request::collection::LoadCollectionRequest::builder().collection_name(name).build()?,
+                )
+                .await
             }
         })?;
         Ok(self.handle(config))
@@ -398,8 +428,10 @@ impl Backend for MilvusBackend {
         self.link.call("dropping a collection", move |c| {
             let name = owned.clone();
             async move {
-                c.drop_collection(sdk::request::collection::DropCollectionRequest::builder().collection_name(name).build()?)
-                    .await
+                c.drop_collection(
+                    sdk::request::collection::DropCollectionRequest::builder().collection_name(name).build()?,
+                )
+                .await
             }
         })
     }
@@ -466,8 +498,48 @@ fn item_of(row: &Map<String, Value>) -> Option<Item> {
 }
 
 impl MilvusCollection {
+    /// Runs a read; if the server has released the collection (as after a restart), loads it
+    /// and runs the read again.
+    fn loaded<T>(&self, read: impl Fn() -> Result<T>) -> Result<T> {
+        match read() {
+            Err(Error::Backend { message, .. })
+                if message.contains("load()") || message.contains("not loaded") || message.contains("released") =>
+            {
+                tracing::info!(target: "kin_milvus", collection = %self.config.name, "the server released the collection; loading it again");
+                let name = self.config.name.clone();
+                self.link.call("loading a collection", move |c| {
+                    let name = name.clone();
+                    async move {
+                        c.load_collection(
+                            sdk::request::collection::LoadCollectionRequest::builder().collection_name(name).build()?,
+                        )
+                        .await
+                    }
+                })?;
+                read()
+            }
+            other => other,
+        }
+    }
+
     /// Rows matching `filter`, with `fields`, Strongly consistent.
-    fn query(&self, what: &str, filter: String, fields: &'static [&'static str], limit: Option<usize>) -> Result<Vec<Map<String, Value>>> {
+    fn query(
+        &self,
+        what: &str,
+        filter: String,
+        fields: &'static [&'static str],
+        limit: Option<usize>,
+    ) -> Result<Vec<Map<String, Value>>> {
+        self.loaded(|| self.query_once(what, filter.clone(), fields, limit))
+    }
+
+    fn query_once(
+        &self,
+        what: &str,
+        filter: String,
+        fields: &'static [&'static str],
+        limit: Option<usize>,
+    ) -> Result<Vec<Map<String, Value>>> {
         let name = self.config.name.clone();
         self.link.call(what, move |c| {
             let (name, filter) = (name.clone(), filter.clone());
@@ -511,7 +583,12 @@ impl CollectionRead for MilvusCollection {
     }
 
     fn has_content(&self, id: &ItemId, content_hash: &str) -> Result<bool> {
-        let rows = self.query("reading a content hash", Self::ids_filter(std::slice::from_ref(id)), &["id", "int_id", "content_hash"], Some(1))?;
+        let rows = self.query(
+            "reading a content hash",
+            Self::ids_filter(std::slice::from_ref(id)),
+            &["id", "int_id", "content_hash"],
+            Some(1),
+        )?;
         Ok(rows.iter().any(|r| {
             r.get("content_hash").and_then(Value::as_str) == Some(content_hash)
                 && r.get("int_id").and_then(Value::as_bool) == Some(matches!(id, ItemId::Int(_)))
@@ -520,7 +597,11 @@ impl CollectionRead for MilvusCollection {
 
     fn search(&self, query: &[f32], params: &SearchParams) -> Result<Vec<Hit>> {
         if query.len() != self.config.dim {
-            return Err(Error::QueryDimension { collection: self.config.name.clone(), expected: self.config.dim, got: query.len() });
+            return Err(Error::QueryDimension {
+                collection: self.config.name.clone(),
+                expected: self.config.dim,
+                got: query.len(),
+            });
         }
         if let Some((index, value)) = query.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(Error::NonFinite { id: "query".into(), index, value: *value });
@@ -534,32 +615,35 @@ impl CollectionRead for MilvusCollection {
         let (name, vector) = (self.config.name.clone(), query.to_vec());
         let expr = translated.map(|t| t.expr).unwrap_or_default();
         let metric = metric_type(self.config.metric);
-        let rows = self.link.call("searching", move |c| {
+        let rows = self.loaded(|| {
             let (name, vector, expr) = (name.clone(), vector.clone(), expr.clone());
-            async move {
-                let r = c
-                    .search(
-                        SearchRequest::builder()
-                            .collection_name(name)
-                            .vector_field("vector")
-                            .vectors(SearchVectors::Float(vec![vector]))
-                            .filter(expr)
-                            .output_fields(FIELDS.iter().copied())
-                            .limit(limit as i64)
-                            .metric_type(metric)
-                            .extra_params(HashMap::from([("ef".to_string(), ef.to_string())]))
-                            .consistency_level(sdk::ConsistencyLevel::Strong)
-                            .build()?,
-                    )
-                    .await?;
-                let mut rows = Vec::new();
-                for result in r.results() {
-                    for row in result.rows()? {
-                        rows.push(row.to_entity_row()?);
+            self.link.call("searching", move |c| {
+                let (name, vector, expr) = (name.clone(), vector.clone(), expr.clone());
+                async move {
+                    let r = c
+                        .search(
+                            SearchRequest::builder()
+                                .collection_name(name)
+                                .vector_field("vector")
+                                .vectors(SearchVectors::Float(vec![vector]))
+                                .filter(expr)
+                                .output_fields(FIELDS.iter().copied())
+                                .limit(limit as i64)
+                                .metric_type(metric)
+                                .extra_params(HashMap::from([("ef".to_string(), ef.to_string())]))
+                                .consistency_level(sdk::ConsistencyLevel::Strong)
+                                .build()?,
+                        )
+                        .await?;
+                    let mut rows = Vec::new();
+                    for result in r.results() {
+                        for row in result.rows()? {
+                            rows.push(row.to_entity_row()?);
+                        }
                     }
+                    Ok(rows)
                 }
-                Ok(rows)
-            }
+            })
         })?;
         let keep = |payload: &Value| match (exact_filter, params.filter) {
             (false, Some(f)) => f.matches(payload),
@@ -571,7 +655,8 @@ impl CollectionRead for MilvusCollection {
             if !keep(&item.payload) {
                 continue;
             }
-            let score = row.get("score").or_else(|| row.get("distance")).and_then(Value::as_f64).unwrap_or(f64::NAN) as f32;
+            let score =
+                row.get("score").or_else(|| row.get("distance")).and_then(Value::as_f64).unwrap_or(f64::NAN) as f32;
             hits.push(Hit { id: item.id, score, payload: item.payload, source: item.source });
             if hits.len() == k {
                 break;
@@ -580,16 +665,37 @@ impl CollectionRead for MilvusCollection {
         Ok(hits)
     }
 
+    /// Pages in primary-key order. A query's `limit` picks any matching rows, not the smallest,
+    /// so the page's keys are found first: all keys above the cursor when there are fewer than
+    /// Milvus's window, else the range is narrowed until it holds the whole answer.
     fn scan(&self, cursor: Option<&str>, limit: usize) -> Result<(Vec<Item>, Option<String>)> {
         let limit = limit.clamp(1, 4096);
-        let filter = match cursor {
-            None => String::new(),
-            Some(after) => format!("id > {}", quote(after)),
+        let mut upper: Option<String> = None;
+        let (keys, more) = loop {
+            let mut filter = cursor.map(|after| format!("id > {}", quote(after))).unwrap_or_default();
+            if let Some(u) = &upper {
+                let bound = format!("id <= {}", quote(u));
+                filter = if filter.is_empty() { bound } else { format!("{filter} and {bound}") };
+            }
+            let rows = self.query("scanning keys", filter, &["id"], Some(MAX_WINDOW))?;
+            let mut keys: Vec<String> = rows.iter().filter_map(|r| r.get("id")?.as_str().map(str::to_string)).collect();
+            keys.sort();
+            if keys.len() < MAX_WINDOW {
+                let more = upper.is_some() || keys.len() > limit;
+                keys.truncate(limit);
+                break (keys, more);
+            }
+            upper = Some(keys[limit - 1].clone());
         };
-        let mut rows = self.query("scanning items", filter, &FIELDS_ALL, Some(limit))?;
-        rows.sort_by(|a, b| a.get("id").and_then(Value::as_str).cmp(&b.get("id").and_then(Value::as_str)));
-        let next = (rows.len() == limit).then(|| rows.last().and_then(|r| r.get("id")).and_then(Value::as_str).map(str::to_string)).flatten();
-        Ok((rows.iter().filter_map(item_of).collect(), next))
+        if keys.is_empty() {
+            return Ok((Vec::new(), None));
+        }
+        let filter = format!("id in [{}]", keys.iter().map(|k| quote(k)).collect::<Vec<_>>().join(", "));
+        let mut items: Vec<Item> =
+            self.query("scanning items", filter, &FIELDS_ALL, Some(keys.len()))?.iter().filter_map(item_of).collect();
+        items.sort_by(|a, b| id_text(&a.id).cmp(&id_text(&b.id)));
+        let next = more.then(|| keys.last().cloned()).flatten();
+        Ok((items, next))
     }
 }
 

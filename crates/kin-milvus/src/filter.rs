@@ -30,13 +30,17 @@ pub fn translate(expr: &Expr) -> Translated {
     match expr {
         Expr::Compare { path, op, value } => compare(path, *op, value),
         Expr::In { path, values, negated } => {
-            let any = values.iter().map(|v| compare(path, CompareOp::Eq, v)).fold(None, |acc: Option<Translated>, t| {
-                Some(match acc {
-                    None => t,
-                    Some(a) => Translated { expr: format!("{} or {}", a.expr, t.expr), exact: a.exact && t.exact },
-                })
-            });
-            let any = any.map_or_else(|| Translated::exact("false".into()), |t| Translated { expr: format!("({})", t.expr), ..t });
+            let any =
+                values.iter().map(|v| compare(path, CompareOp::Eq, v)).fold(None, |acc: Option<Translated>, t| {
+                    Some(match acc {
+                        None => t,
+                        Some(a) => Translated { expr: format!("{} or {}", a.expr, t.expr), exact: a.exact && t.exact },
+                    })
+                });
+            let any = any.map_or_else(
+                || Translated::exact("false".into()),
+                |t| Translated { expr: format!("({})", t.expr), ..t },
+            );
             if *negated {
                 negate(any)
             } else {
@@ -126,19 +130,22 @@ mod tests {
 
     #[test]
     fn filters_become_guarded_milvus_expressions() {
-        assert_eq!(
-            t("year >= 2020").expr,
-            r#"(exists payload["year"] and payload["year"] >= 2020)"#
-        );
+        assert_eq!(t("year >= 2020").expr, r#"(exists payload["year"] and payload["year"] >= 2020)"#);
         assert_eq!(
             t("tags == 'x'").expr,
             r#"(exists payload["tags"] and (payload["tags"] == "x" or json_contains(payload["tags"], "x")))"#
         );
-        assert_eq!(t("a != 1").expr, r#"not ((exists payload["a"] and (payload["a"] == 1 or json_contains(payload["a"], 1))))"#);
+        assert_eq!(
+            t("a != 1").expr,
+            r#"not ((exists payload["a"] and (payload["a"] == 1 or json_contains(payload["a"], 1))))"#
+        );
         assert_eq!(t("m.`we\"ird` == 2.5").expr.matches("payload[\"m\"][\"we\\\"ird\"]").count(), 3);
         assert_eq!(t("lang in []").expr, "false");
         assert!(t("lang in ['en', 'fr'] and not exists(d)").exact);
-        assert_eq!(t("x == true or y < true").expr, r#"((exists payload["x"] and (payload["x"] == true or json_contains(payload["x"], true))) or false)"#);
+        assert_eq!(
+            t("x == true or y < true").expr,
+            r#"((exists payload["x"] and (payload["x"] == true or json_contains(payload["x"], true))) or false)"#
+        );
         let null = t("x == null");
         assert!(!null.exact && null.expr == r#"payload["x"] is null"#);
         assert_eq!(t("not (x == null)"), Translated { expr: "true".into(), exact: false });

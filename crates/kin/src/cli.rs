@@ -42,6 +42,29 @@ pub enum Command {
     Search(SearchArgs),
     /// Serve the store over HTTP: REST, OpenAI-compatible embeddings, a search page.
     Serve(ServeArgs),
+    /// Copy a collection to another backend (the embedded store to Milvus, or back): streamed,
+    /// resumable, verified by counts and sampled vectors.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Args)]
+pub struct MigrateArgs {
+    pub collection: String,
+    /// Where to copy it: `milvus://HOST[:PORT]`, or a data directory for the embedded store.
+    #[arg(long)]
+    pub to: String,
+    /// Where it is (default: `--backend`, else the embedded store in `--data`).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Items per page read and written.
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// Stop after this many pages (run again to go on from the checkpoint).
+    #[arg(long)]
+    pub max_batches: Option<usize>,
+    /// Ignore a checkpoint of an earlier, interrupted run and start over.
+    #[arg(long)]
+    pub fresh: bool,
 }
 
 #[derive(Args)]

@@ -5,6 +5,7 @@ mod backend;
 mod cli;
 mod embed_cmd;
 mod input;
+mod migrate_cmd;
 mod models_cmd;
 mod npy;
 mod output;
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
         Command::Import(args) => open().and_then(|s| store_cmd::import(&*s, args)),
         Command::Search(args) => open().and_then(|s| search_cmd::run(&*s, args)),
         Command::Serve(args) => open().and_then(|s| serve_cmd::run(s, &data, args)),
+        Command::Migrate(args) => migrate_cmd::run(open, &data, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

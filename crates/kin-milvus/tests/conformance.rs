@@ -1,0 +1,450 @@
+//! One conformance suite for every storage backend: the embedded store and Milvus (a real
+//! server: `KIN_TEST_MILVUS=HOST:PORT`, which `.ci/run` starts, or a `milvus-lite server` this
+//! suite starts itself). Then what only Milvus needs: a restart in the middle of an ingest,
+//! pymilvus reading what kin wrote, and clear errors for bad servers and foreign collections.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use kin_core::filter::Filter;
+use kin_core::Metric;
+use kin_milvus::{MilvusBackend, MilvusTarget};
+use kin_store::{Backend, CollectionConfig, Error, IndexKind, Item, ItemId, SearchParams, Store};
+use serde_json::{json, Value};
+
+/// A `milvus-lite server` of this test run, on a free port, stopped when dropped.
+struct LiteServer {
+    child: Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl LiteServer {
+    fn start(dir: &Path, port: Option<u16>) -> LiteServer {
+        let port = port.unwrap_or_else(|| TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+        // `timeout` bounds the server's life even if this process dies without dropping it.
+        let child = Command::new("timeout")
+            .args(["1800", "milvus-lite", "server", "--data-dir"])
+            .arg(dir)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("milvus-lite runs (`pip install milvus-lite pymilvus`; .ci/run installs them)");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "milvus-lite did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        LiteServer { child, port, dir: dir.to_path_buf() }
+    }
+
+    fn url(&self) -> String {
+        format!("milvus://127.0.0.1:{}", self.port)
+    }
+
+    fn kill(&mut self) {
+        let _ =
+            Command::new("pkill").args(["-KILL", "-f", &format!("milvus-lite server .*port {}", self.port)]).status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for LiteServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The Milvus server the suite shares: `.ci/run`'s, or one started here.
+fn milvus_url() -> String {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(addr) = std::env::var("KIN_TEST_MILVUS") {
+            return format!("milvus://{addr}");
+        }
+        let dir = tempfile::tempdir().unwrap().keep();
+        let server = LiteServer::start(&dir, None);
+        let url = server.url();
+        std::mem::forget(server); // lives for the test run; `timeout` ends it
+        url
+    })
+    .clone()
+}
+
+fn milvus() -> MilvusBackend {
+    MilvusBackend::connect(&MilvusTarget::parse(&milvus_url()).unwrap()).unwrap()
+}
+
+/// A collection name no other test (or earlier run) uses.
+fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() % 1_000_000_000;
+    format!("{prefix}_{t}_{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Both backends, each with a fresh collection made from `config`.
+fn both(
+    config: &CollectionConfig,
+) -> Vec<(&'static str, Arc<dyn Backend>, Arc<dyn kin_store::CollectionWrite>, tempfile::TempDir)> {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Backend> = Arc::new(Store::open(dir.path()).unwrap());
+    let mut cfg = config.clone();
+    cfg.name = unique(&config.name);
+    let a = store.create(cfg.clone()).unwrap();
+    let m: Arc<dyn Backend> = Arc::new(milvus());
+    let b = m.create(cfg).unwrap();
+    vec![("embedded", store, a, dir), ("milvus", m, b, tempfile::tempdir().unwrap())]
+}
+
+/// A deterministic pseudo-random generator.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f32 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+
+    fn vector(&mut self, dim: usize) -> Vec<f32> {
+        (0..dim).map(|_| self.next()).collect()
+    }
+}
+
+fn payload_of(i: i64) -> Value {
+    let mut p = json!({
+        "n": i,
+        "half": if i % 2 == 0 { "even" } else { "odd" },
+        "score": (i % 10) as f64 / 2.0,
+        "tags": [format!("t{}", i % 3), format!("u{}", i % 5)],
+        "meta": {"group": i % 4},
+    });
+    if i % 7 == 0 {
+        p.as_object_mut().unwrap().remove("score");
+    }
+    p
+}
+
+fn dataset(n: i64, dim: usize, seed: u64) -> Vec<Item> {
+    let mut rng = Rng(seed);
+    (0..n)
+        .map(|i| {
+            let id = if i % 3 == 0 { ItemId::Str(format!("doc-{i}")) } else { ItemId::Int(i) };
+            Item {
+                id,
+                vector: rng.vector(dim),
+                payload: payload_of(i),
+                source: Some(format!("src/{i}")),
+                content_hash: Some(format!("h{i}")),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn collections_are_created_listed_described_and_dropped_alike() {
+    let cfg = CollectionConfig { model: Some("all-MiniLM-L6-v2".into()), ..CollectionConfig::new("life", 8) };
+    for (name, backend, c, _dir) in both(&cfg) {
+        assert_eq!(c.config().dim, 8, "{name}");
+        assert_eq!(c.config().model.as_deref(), Some("all-MiniLM-L6-v2"), "{name}");
+        assert!(backend.names().unwrap().contains(&c.name().to_string()), "{name}");
+        let again = backend.collection(c.name()).unwrap();
+        assert_eq!(again.config(), c.config(), "{name}: the settings survive");
+        assert!(matches!(backend.create(c.config().clone()), Err(Error::CollectionExists(_))), "{name}");
+        assert!(
+            matches!(backend.collection("no_such_collection_here"), Err(Error::UnknownCollection { .. })),
+            "{name}"
+        );
+        assert!(matches!(c.check_model("all-mpnet-base-v2"), Err(Error::ModelMismatch { .. })), "{name}");
+        backend.drop_collection(c.name()).unwrap();
+        assert!(!backend.names().unwrap().contains(&c.name().to_string()), "{name}");
+    }
+}
+
+#[test]
+fn items_are_written_read_replaced_and_deleted_alike() {
+    let cfg = CollectionConfig { metric: Metric::L2, ..CollectionConfig::new("items", 4) };
+    for (name, _backend, c, _dir) in both(&cfg) {
+        let items = dataset(30, 4, 7);
+        c.upsert(items.clone()).unwrap();
+        assert_eq!(c.count().unwrap(), 30, "{name}");
+        for item in &items {
+            assert_eq!(c.get(&item.id).unwrap().as_ref(), Some(item), "{name}: {}", item.id);
+        }
+        assert!(c.has_content(&ItemId::Int(1), "h1").unwrap(), "{name}");
+        assert!(!c.has_content(&ItemId::Int(1), "h2").unwrap(), "{name}");
+        assert!(c.get(&ItemId::Str("1".into())).unwrap().is_none(), "{name}: string \"1\" is not integer 1");
+        let replaced = Item::new(1, vec![9.0, 9.0, 9.0, 9.0]).with_payload(json!({"new": true}));
+        c.upsert(vec![replaced.clone()]).unwrap();
+        assert_eq!(c.get(&ItemId::Int(1)).unwrap().unwrap().payload, json!({"new": true}), "{name}");
+        assert_eq!(c.count().unwrap(), 30, "{name}");
+        let gone = c.delete(&[ItemId::Int(1), ItemId::Str("doc-3".into()), ItemId::Int(999)]).unwrap();
+        assert_eq!(gone, 2, "{name}");
+        assert_eq!(c.count().unwrap(), 28, "{name}");
+        assert!(c.get(&ItemId::Str("doc-3".into())).unwrap().is_none(), "{name}");
+
+        // Bad batches are refused whole, with the same errors.
+        let bad = vec![Item::new(100, vec![1.0; 4]), Item::new(101, vec![1.0; 3])];
+        assert!(matches!(c.upsert(bad), Err(Error::DimensionMismatch { expected: 4, got: 3, .. })), "{name}");
+        assert!(c.get(&ItemId::Int(100)).unwrap().is_none(), "{name}: nothing of a refused batch is written");
+        assert!(
+            matches!(c.upsert(vec![Item::new(5, vec![f32::NAN, 0.0, 0.0, 0.0])]), Err(Error::NonFinite { .. })),
+            "{name}"
+        );
+        assert!(matches!(c.search(&[1.0; 3], &SearchParams::default()), Err(Error::QueryDimension { .. })), "{name}");
+
+        // A scan visits every item once.
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let (page, next) = c.scan(cursor.as_deref(), 7).unwrap();
+            seen.extend(page.into_iter().map(|i| i.id));
+            match next {
+                Some(n) => cursor = Some(n),
+                None => break,
+            }
+        }
+        seen.sort();
+        let before = seen.len();
+        seen.dedup();
+        assert_eq!((before, seen.len()), (28, 28), "{name}");
+    }
+}
+
+fn exact_ids(c: &dyn kin_store::CollectionRead, q: &[f32], k: usize, filter: Option<&Filter>) -> Vec<ItemId> {
+    let params = SearchParams { k, ef: None, filter, exact: true };
+    c.search(q, &params).unwrap().into_iter().map(|h| h.id).collect()
+}
+
+#[test]
+fn exact_top_k_is_identical_for_every_metric_and_filter() {
+    let filters = [
+        "half == 'even'",
+        "half != 'even'",
+        "score >= 2.5",
+        "score < 1 or n > 40",
+        "not (score < 1)",
+        "tags == 't1'",
+        "tags != 't1'",
+        "half in ['odd', 'none']",
+        "meta.group not in [0, 1]",
+        "exists(score) and meta.group == 2",
+        "not exists(score)",
+        "n == 3.0",
+        "missing == 1",
+        "missing != 1",
+        "half in []",
+    ];
+    for metric in [Metric::L2, Metric::Cosine, Metric::Dot] {
+        let cfg = CollectionConfig { metric, index: IndexKind::Flat, ..CollectionConfig::new("exact", 16) };
+        let sides = both(&cfg);
+        let data = dataset(300, 16, 42);
+        for (_, _, c, _) in &sides {
+            c.upsert(data.clone()).unwrap();
+        }
+        let mut rng = Rng(99);
+        for q in 0..10 {
+            let query = rng.vector(16);
+            let a = exact_ids(&*sides[0].2, &query, 10, None);
+            let b = exact_ids(&*sides[1].2, &query, 10, None);
+            assert_eq!(a, b, "{metric:?}, query {q}");
+            let scores_a: Vec<f32> = sides[0]
+                .2
+                .search(&query, &SearchParams { k: 3, exact: true, ..Default::default() })
+                .unwrap()
+                .iter()
+                .map(|h| h.score)
+                .collect();
+            let scores_b: Vec<f32> = sides[1]
+                .2
+                .search(&query, &SearchParams { k: 3, exact: true, ..Default::default() })
+                .unwrap()
+                .iter()
+                .map(|h| h.score)
+                .collect();
+            for (x, y) in scores_a.iter().zip(&scores_b) {
+                assert!((x - y).abs() <= 1e-4 * x.abs().max(1.0), "{metric:?}: scores {scores_a:?} vs {scores_b:?}");
+            }
+        }
+        for text in filters {
+            let filter = Filter::parse(text).unwrap();
+            let query = rng.vector(16);
+            let a = exact_ids(&*sides[0].2, &query, 10, Some(&filter));
+            let b = exact_ids(&*sides[1].2, &query, 10, Some(&filter));
+            assert_eq!(a, b, "{metric:?}, filter {text}");
+            let matching = data.iter().filter(|i| filter.matches(&i.payload)).count();
+            assert_eq!(a.len(), matching.min(10), "{metric:?}, filter {text}");
+        }
+    }
+}
+
+#[test]
+fn approximate_recall_at_10_is_at_least_0_95_on_both() {
+    let cfg = CollectionConfig { metric: Metric::Cosine, ..CollectionConfig::new("ann", 32) };
+    let sides = both(&cfg);
+    let data = dataset(2000, 32, 5);
+    for (_, _, c, _) in &sides {
+        for chunk in data.chunks(500) {
+            c.upsert(chunk.to_vec()).unwrap();
+        }
+    }
+    for (name, _, c, _) in &sides {
+        let mut rng = Rng(11);
+        let (mut found, mut total) = (0, 0);
+        for _ in 0..50 {
+            let q = rng.vector(32);
+            let truth = exact_ids(&**c, &q, 10, None);
+            let approx: Vec<ItemId> = c
+                .search(&q, &SearchParams { k: 10, ..Default::default() })
+                .unwrap()
+                .into_iter()
+                .map(|h| h.id)
+                .collect();
+            found += approx.iter().filter(|id| truth.contains(id)).count();
+            total += truth.len();
+        }
+        let recall = found as f64 / total as f64;
+        eprintln!("{name}: recall@10 = {recall:.3}");
+        assert!(recall >= 0.95, "{name}: recall@10 {recall}");
+    }
+}
+
+#[test]
+fn pymilvus_reads_what_kin_wrote_with_the_documented_schema() {
+    let m = milvus();
+    let cfg = CollectionConfig { model: Some("all-MiniLM-L6-v2".into()), ..CollectionConfig::new(&unique("py"), 4) };
+    let c = m.create(cfg).unwrap();
+    c.upsert(vec![
+        Item {
+            id: ItemId::Str("doc-1".into()),
+            vector: vec![3.0, 4.0, 0.0, 0.0],
+            payload: json!({"lang": "en"}),
+            source: Some("a.txt".into()),
+            content_hash: Some("abc".into()),
+        },
+        Item::new(7, vec![0.0, 0.0, 1.0, 0.0]),
+    ])
+    .unwrap();
+    let script = r#"
+import json, sys
+from pymilvus import MilvusClient
+uri, name = sys.argv[1], sys.argv[2]
+c = MilvusClient(uri=uri)
+d = c.describe_collection(name)
+from pymilvus import DataType
+fields = {f["name"]: (DataType(int(f["type"])).name, f.get("is_primary", False), f.get("params", {})) for f in d["fields"]}
+rows = c.query(name, filter='id in ["doc-1", "7"]', output_fields=["*"])
+print(json.dumps({"fields": fields, "properties": d.get("properties", {}), "rows": sorted(rows, key=lambda r: r["id"])}, default=str))
+"#;
+    let url = milvus_url().replace("milvus://", "http://");
+    let out = Command::new(std::env::var("KIN_TEST_PYTHON").unwrap_or_else(|_| "python3".into()))
+        .args(["-c", script, &url, c.name()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "pymilvus (.ci/run installs it): {}", String::from_utf8_lossy(&out.stderr));
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fields = &got["fields"];
+    assert_eq!(fields["id"][0], "VARCHAR", "{got}");
+    assert_eq!(fields["id"][1], true, "{got}");
+    assert_eq!(fields["int_id"][0], "BOOL");
+    assert_eq!(fields["vector"][0], "FLOAT_VECTOR");
+    assert_eq!(fields["vector"][2]["dim"].to_string().trim_matches('"'), "4");
+    assert_eq!(fields["payload"][0], "JSON");
+    assert_eq!(fields["source"][0], "VARCHAR");
+    assert_eq!(fields["content_hash"][0], "VARCHAR");
+    let settings: Value = serde_json::from_str(got["properties"]["kin.config"].as_str().unwrap()).unwrap();
+    assert_eq!(settings["model"], "all-MiniLM-L6-v2");
+    let rows = got["rows"].as_array().unwrap();
+    assert_eq!(rows[0]["id"], "7");
+    assert_eq!(rows[0]["int_id"], true);
+    assert_eq!(rows[1]["id"], "doc-1");
+    assert_eq!(rows[1]["payload"], json!({"lang": "en"}));
+    assert_eq!(rows[1]["source"], "a.txt");
+    assert_eq!(rows[1]["content_hash"], "abc");
+    // Cosine collections keep unit vectors, as the embedded store does.
+    let v: Vec<f64> = serde_json::from_value(rows[1]["vector"].clone()).unwrap();
+    assert!((v[0] - 0.6).abs() < 1e-6 && (v[1] - 0.8).abs() < 1e-6, "{v:?}");
+}
+
+#[test]
+fn a_server_restarted_mid_ingest_loses_no_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = LiteServer::start(dir.path(), None);
+    let port = server.port;
+    let target = MilvusTarget::parse(&server.url()).unwrap();
+    let m = MilvusBackend::connect_with(&target, Duration::from_secs(60)).unwrap();
+    let c = m.create(CollectionConfig { metric: Metric::L2, ..CollectionConfig::new("restart", 8) }).unwrap();
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let writer = {
+        let (c, acked) = (c.clone(), acked.clone());
+        std::thread::spawn(move || {
+            let mut rng = Rng(3);
+            for batch in 0..60i64 {
+                let items: Vec<Item> = (0..20).map(|i| Item::new(batch * 20 + i, rng.vector(8))).collect();
+                let ids: Vec<i64> = (0..20).map(|i| batch * 20 + i).collect();
+                match c.upsert(items) {
+                    Ok(()) => acked.lock().unwrap().extend(ids),
+                    Err(e) => return Err(e.to_string()),
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok(())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(600));
+    server.kill();
+    let during = acked.lock().unwrap().len();
+    std::thread::sleep(Duration::from_secs(2));
+    let _server = LiteServer::start(&server.dir.clone(), Some(port));
+    writer.join().unwrap().expect("the writer retried through the restart");
+    let acked = acked.lock().unwrap().clone();
+    assert!(during > 0 && acked.len() == 1200, "acknowledged {during} before the kill, {} in all", acked.len());
+    assert_eq!(c.count().unwrap(), 1200);
+    let (page, _) = c.scan(None, 4096).unwrap();
+    let mut ids: Vec<i64> = page
+        .iter()
+        .map(|i| match i.id {
+            ItemId::Int(v) => v,
+            _ => -1,
+        })
+        .collect();
+    ids.sort();
+    assert_eq!(ids, (0..1200).collect::<Vec<_>>());
+}
+
+#[test]
+fn bad_servers_and_foreign_collections_get_clear_errors() {
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let started = Instant::now();
+    let target = MilvusTarget::parse(&format!("milvus://127.0.0.1:{closed}")).unwrap();
+    let err = MilvusBackend::connect_with(&target, Duration::from_secs(1)).err().expect("nothing listens there");
+    assert!(matches!(err, Error::Unreachable { .. }), "{err}");
+    assert!(err.to_string().contains(&format!("127.0.0.1:{closed}")), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+
+    // A collection made by another client, without kin's schema.
+    let name = unique("foreign");
+    let script = r#"
+import sys
+from pymilvus import MilvusClient, DataType
+c = MilvusClient(uri=sys.argv[1])
+s = c.create_schema(auto_id=False, enable_dynamic_field=False)
+s.add_field("pk", DataType.INT64, is_primary=True)
+s.add_field("emb", DataType.FLOAT_VECTOR, dim=4)
+c.create_collection(sys.argv[2], schema=s)
+"#;
+    let url = milvus_url().replace("milvus://", "http://");
+    let out = Command::new("python3").args(["-c", script, &url, &name]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let m = milvus();
+    let err = m.collection(&name).err().expect("not kin's");
+    assert!(matches!(err, Error::IncompatibleSchema { .. }), "{err}");
+    assert!(err.to_string().contains(&name) && err.to_string().contains("not created by kin"), "{err}");
+    assert!(!m.names().unwrap().contains(&name), "foreign collections are not listed as kin's");
+    assert!(m.drop_collection(&name).is_err(), "kin never drops what it did not make");
+}

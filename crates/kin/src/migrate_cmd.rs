@@ -1,0 +1,132 @@
+//! `kin migrate`: a collection from one backend to another (the embedded store to Milvus and
+//! back), streamed page by page, resumable, and verified by counts and sampled vectors.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use kin_store::{Backend, CollectionRead, CollectionWrite, ItemId};
+use serde_json::{json, Value};
+
+use crate::backend::open_url;
+use crate::cli::MigrateArgs;
+
+/// Items compared between source and destination at the end.
+const SAMPLES: usize = 64;
+
+pub fn run(default_source: impl FnOnce() -> Result<Arc<dyn Backend>>, data: &Path, args: MigrateArgs) -> Result<()> {
+    let source = match &args.from {
+        Some(url) => open_url(url)?,
+        None => default_source()?,
+    };
+    let destination = open_url(&args.to)?;
+    let (from, to) = (source.describe(), destination.describe());
+    if from == to {
+        bail!("the source and the destination are the same ({from})");
+    }
+    let src = source.collection(&args.collection)?;
+    let dst = match destination.collection(&args.collection) {
+        Ok(c) => {
+            let (a, b) = (src.config(), c.config());
+            if (a.dim, a.metric, &a.model) != (b.dim, b.metric, &b.model) {
+                bail!(
+                    "{to} already has a collection {:?} with other settings ({} dimensions, {}, model {:?}; the source has {}, {}, {:?})",
+                    args.collection, b.dim, b.metric, b.model, a.dim, a.metric, a.model
+                );
+            }
+            c
+        }
+        Err(kin_store::Error::UnknownCollection { .. }) => destination.create(src.config().clone())?,
+        Err(e) => return Err(e.into()),
+    };
+
+    let checkpoint = checkpoint_path(data, &args.collection, &from, &to);
+    let mut cursor: Option<String> = None;
+    let mut copied = 0usize;
+    if !args.fresh {
+        if let Ok(text) = std::fs::read_to_string(&checkpoint) {
+            let saved: Value = serde_json::from_str(&text).with_context(|| format!("{}: unreadable checkpoint", checkpoint.display()))?;
+            cursor = saved["cursor"].as_str().map(str::to_string);
+            copied = saved["copied"].as_u64().unwrap_or(0) as usize;
+            eprintln!("resuming after {copied} items (checkpoint {}; --fresh starts over)", checkpoint.display());
+        }
+    }
+
+    let total = src.count()?;
+    let progress = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+    progress.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} items ({per_sec}, eta {eta})")?);
+    progress.set_position(copied as u64);
+    let mut samples: Vec<ItemId> = Vec::new();
+    let mut batches = 0usize;
+    loop {
+        let (page, next) = src.scan(cursor.as_deref(), args.batch.max(1))?;
+        let n = page.len();
+        // Evenly spread samples: one per page while there is room, then replace in turn.
+        if let Some(item) = page.get(batches % n.max(1)) {
+            if samples.len() < SAMPLES {
+                samples.push(item.id.clone());
+            } else {
+                samples[batches % SAMPLES] = item.id.clone();
+            }
+        }
+        if n > 0 {
+            dst.upsert(page)?;
+        }
+        copied += n;
+        batches += 1;
+        progress.inc(n as u64);
+        cursor = next;
+        match &cursor {
+            None => break,
+            Some(c) => save_checkpoint(&checkpoint, &json!({ "from": from, "to": to, "cursor": c, "copied": copied }))?,
+        }
+        if args.max_batches.is_some_and(|m| batches >= m) {
+            progress.finish_and_clear();
+            println!("copied {copied} of {total} items of {} to {to}; stopped after {batches} batches: run again to go on", args.collection);
+            return Ok(());
+        }
+    }
+    progress.finish_and_clear();
+    let _ = std::fs::remove_file(&checkpoint);
+    verify(&*src, &*dst, &samples)?;
+    println!(
+        "migrated {} from {from} to {to}: {copied} items copied; verified: counts equal ({}), {} sampled items equal",
+        args.collection,
+        dst.count()?,
+        samples.len()
+    );
+    Ok(())
+}
+
+fn verify(src: &dyn CollectionRead, dst: &dyn CollectionWrite, samples: &[ItemId]) -> Result<()> {
+    let (a, b) = (src.count()?, dst.count()?);
+    if a != b {
+        bail!("verification failed: the source holds {a} items, the destination {b} (did either change during the copy? run with --fresh)");
+    }
+    for id in samples {
+        let (Some(x), y) = (src.get(id)?, dst.get(id)?) else { continue };
+        let Some(y) = y else { bail!("verification failed: item {id} is missing from the destination") };
+        let close = x.vector.len() == y.vector.len() && x.vector.iter().zip(&y.vector).all(|(p, q)| (p - q).abs() <= 1e-6 * p.abs().max(1.0));
+        if !close || x.payload != y.payload {
+            bail!("verification failed: item {id} differs between source and destination");
+        }
+    }
+    Ok(())
+}
+
+fn checkpoint_path(data: &Path, name: &str, from: &str, to: &str) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let key: String = Sha256::digest(format!("{from}\n{to}").as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect();
+    data.join("migrations").join(format!("{name}-{key}.json"))
+}
+
+/// Written whole and renamed, so a crash leaves the previous checkpoint or the new one.
+fn save_checkpoint(path: &Path, value: &Value) -> Result<()> {
+    let dir = path.parent().expect("a checkpoint lives in a folder");
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, serde_json::to_vec(value)?).with_context(|| format!("writing {}", partial.display()))?;
+    std::fs::rename(&partial, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,134 @@
+//! `kin migrate` and `--backend` end to end: a collection from the embedded store to Milvus (in
+//! two runs, the second resuming from the first's checkpoint), searched there with the same
+//! results, and back into a fresh embedded store.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn kin(data: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kin"));
+    cmd.env_remove("KIN_LOG").env_remove("KIN_MODEL").env_remove("KIN_BACKEND").env("KIN_DATA", data);
+    cmd
+}
+
+fn ok(out: Output) -> String {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `.ci/run`'s Milvus, or a `milvus-lite server` started for this test.
+struct Milvus {
+    url: String,
+    child: Option<Child>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Milvus {
+    fn get() -> Milvus {
+        if let Ok(addr) = std::env::var("KIN_TEST_MILVUS") {
+            return Milvus { url: format!("milvus://{addr}"), child: None, _dir: None };
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("timeout")
+            .args(["900", "milvus-lite", "server", "--data-dir"])
+            .arg(dir.path())
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("milvus-lite runs (`pip install milvus-lite`; .ci/run installs it)");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "milvus-lite did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Milvus { url: format!("milvus://127.0.0.1:{port}"), child: Some(child), _dir: Some(dir) }
+    }
+}
+
+impl Drop for Milvus {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn write_npy(path: &Path, rows: usize, cols: usize, data: &[f32]) {
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}").into_bytes();
+    header.resize(117, b' ');
+    header.push(b'\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(&header);
+    for v in data {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_collection_moves_to_milvus_and_back_resumably_and_searches_the_same() {
+    let milvus = Milvus::get();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let name = format!("mig_{}", std::process::id());
+    let (n, dim) = (2500usize, 8usize);
+    let vectors: Vec<f32> = (0..n * dim).map(|i| (((i * 7919) % 1013) as f32 / 1013.0) - 0.5).collect();
+    let v = dir.path().join("v.npy");
+    write_npy(&v, n, dim, &vectors);
+    let payloads = dir.path().join("p.jsonl");
+    std::fs::write(&payloads, (0..n).map(|i| format!("{{\"odd\": {}, \"n\": {i}}}\n", i % 2 == 1)).collect::<String>()).unwrap();
+    ok(kin(&data).args(["collection", "create", &name, "--dim", "8", "--metric", "l2"]).output().unwrap());
+    ok(kin(&data).args(["import", &name, "--vectors"]).arg(&v).arg("--payloads").arg(&payloads).output().unwrap());
+
+    // Two pages, then stop; the second run resumes from the checkpoint.
+    let first = ok(kin(&data).args(["migrate", &name, "--to", &milvus.url, "--batch", "1000", "--max-batches", "2"]).output().unwrap());
+    assert!(first.contains("copied 2000 of 2500"), "{first}");
+    let out = kin(&data).args(["migrate", &name, "--to", &milvus.url, "--batch", "1000"]).output().unwrap();
+    let second = ok(out.clone());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("resuming after 2000 items"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(second.contains("counts equal (2500)"), "{second}");
+
+    // The same exact search, embedded and on Milvus through --backend.
+    let q = dir.path().join("q.npy");
+    write_npy(&q, 3, dim, &vectors[40 * dim..43 * dim]);
+    let search = |backend: Option<&str>| {
+        let mut cmd = kin(&data);
+        if let Some(b) = backend {
+            cmd.args(["--backend", b]);
+        }
+        ok(cmd.args(["search", &name, "--vector-file"]).arg(&q).args(["-k", "5", "--exact", "--json", "--filter", "odd == false"]).output().unwrap())
+    };
+    let ids = |text: String| -> Vec<Vec<i64>> {
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v.as_array().unwrap().iter().map(|hits| hits.as_array().unwrap().iter().map(|h| h["id"].as_i64().unwrap()).collect()).collect()
+    };
+    let embedded = ids(search(None));
+    assert_eq!(embedded, ids(search(Some(&milvus.url))));
+    assert_eq!(embedded[0][0], 40);
+
+    // And back, into another embedded store.
+    let back = dir.path().join("back");
+    let out = ok(kin(&data).args(["--backend", &milvus.url, "migrate", &name, "--to"]).arg(&back).output().unwrap());
+    assert!(out.contains("counts equal (2500)"), "{out}");
+    let info = ok(kin(&back).args(["collection", "info", &name, "--json"]).output().unwrap());
+    assert!(info.contains("\"items\": 2500"), "{info}");
+    ok(kin(&data).args(["--backend", &milvus.url, "collection", "drop", &name]).output().unwrap());
+}
+
+#[test]
+fn an_unreachable_backend_is_named_with_its_own_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out = kin(dir.path()).args(["--backend", &format!("milvus://127.0.0.1:{port}"), "collection", "list"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(err.contains(&format!("127.0.0.1:{port}")) && err.contains("cannot reach"), "{err}");
+    let out = kin(dir.path()).args(["--backend", "postgres://x", "collection", "list"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown backend"), "{}", String::from_utf8_lossy(&out.stderr));
+}
