@@ -1,6 +1,6 @@
-//! `kin migrate` and `--backend` end to end: a collection from the embedded store to Milvus (in
-//! two runs, the second resuming from the first's checkpoint), searched there with the same
-//! results, and back into a fresh embedded store.
+//! `kin migrate`, `--backend` and `kin serve` on Milvus end to end: a collection from the embedded
+//! store to Milvus (in two runs, the second resuming from the first's checkpoint), searched there
+//! with the same results, and back into a fresh embedded store; the server writing to Milvus.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -131,4 +131,41 @@ fn an_unreachable_backend_is_named_with_its_own_exit_code() {
     assert!(err.contains(&format!("127.0.0.1:{port}")) && err.contains("cannot reach"), "{err}");
     let out = kin(dir.path()).args(["--backend", "postgres://x", "collection", "list"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown backend"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn kin_serve_on_milvus_writes_and_searches_there() {
+    let milvus = Milvus::get();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let name = format!("served_{}", std::process::id());
+    let mut child = kin(&data)
+        .args(["--backend", &milvus.url, "serve", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("{line:?}")).to_string();
+    let post = |path: &str, body: serde_json::Value| -> serde_json::Value {
+        ureq::post(&format!("{url}{path}")).send_json(body).unwrap_or_else(|e| panic!("{path}: {e}")).into_json().unwrap()
+    };
+    post("/v1/collections", serde_json::json!({"name": name, "dim": 3, "metric": "cosine"}));
+    let items: Vec<_> = (0..50)
+        .map(|i| serde_json::json!({"id": i, "vector": [1.0, i as f32 / 10.0, 0.5], "payload": {"even": i % 2 == 0}}))
+        .collect();
+    post(&format!("/v1/collections/{name}/items"), serde_json::json!({ "items": items }));
+    let found = post(
+        &format!("/v1/collections/{name}/search"),
+        serde_json::json!({"vector": [1.0, 0.6, 0.5], "k": 3, "filter": "even == true", "exact": true}),
+    );
+    let ids: Vec<i64> = found["results"].as_array().unwrap().iter().map(|h| h["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids.first(), Some(&6), "{found}");
+    assert!(ids.iter().all(|i| i % 2 == 0), "{found}");
+    let _ = child.kill();
+    let _ = child.wait();
+    // Written to Milvus, not to the data directory: the CLI on the same backend sees it.
+    let listed = ok(kin(&data).args(["--backend", &milvus.url, "collection", "info", &name, "--json"]).output().unwrap());
+    assert!(listed.contains("\"items\": 50"), "{listed}");
+    ok(kin(&data).args(["--backend", &milvus.url, "collection", "drop", &name]).output().unwrap());
 }
