@@ -44,7 +44,10 @@ impl TextTokenizer {
     pub fn wrap(&self, index: usize, tokens: &[u32]) -> Result<Vec<u32>> {
         let vocab = self.inner.get_vocab_size(true) as u32;
         if let Some(bad) = tokens.iter().find(|t| **t >= vocab) {
-            return Err(Error::Tokenize { index, message: format!("token id {bad} is outside the vocabulary of {vocab}") });
+            return Err(Error::Tokenize {
+                index,
+                message: format!("token id {bad} is outside the vocabulary of {vocab}"),
+            });
         }
         if tokens.is_empty() {
             return Err(Error::Tokenize { index, message: "no tokens".into() });

@@ -17,7 +17,12 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = "usage: serve_load embed URL MODEL FILE CLIENTS | serve_load search URL COLLECTION FILE CLIENTS SECONDS [vector|text]";
     let [mode, url, target, file, clients, rest @ ..] = args.as_slice() else { panic!("{usage}") };
-    let lines: Vec<String> = std::fs::read_to_string(file).expect(usage).lines().filter(|l| !l.trim().is_empty()).map(String::from).collect();
+    let lines: Vec<String> = std::fs::read_to_string(file)
+        .expect(usage)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(String::from)
+        .collect();
     let clients: usize = clients.parse().expect(usage);
     let seconds: f64 = rest.first().map_or(0.0, |s| s.parse().expect(usage));
     let by_vector = rest.get(1).is_none_or(|k| k == "vector");
@@ -26,7 +31,8 @@ fn main() {
     let vectors: Vec<Vec<f32>> = if mode == "search" && by_vector {
         (0..lines.len().min(256))
             .filter_map(|i| {
-                let item: Value = ureq::get(&format!("{url}/v1/collections/{target}/items/{i}")).call().ok()?.into_json().ok()?;
+                let item: Value =
+                    ureq::get(&format!("{url}/v1/collections/{target}/items/{i}")).call().ok()?.into_json().ok()?;
                 serde_json::from_value(item["vector"].clone()).ok()
             })
             .collect()

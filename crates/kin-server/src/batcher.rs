@@ -284,12 +284,10 @@ fn embed_batch(model: &dyn Embedder, shared: &Shared, batch: Vec<(Work, Reply)>)
 fn merge<'a>(works: impl Iterator<Item = &'a Work>) -> Work {
     let mut works = works.peekable();
     match works.peek() {
-        Some(Work::Texts(_)) => Work::Texts(
-            works.flat_map(|w| if let Work::Texts(t) = w { t.clone() } else { Vec::new() }).collect(),
-        ),
-        _ => Work::Tokens(
-            works.flat_map(|w| if let Work::Tokens(t) = w { t.clone() } else { Vec::new() }).collect(),
-        ),
+        Some(Work::Texts(_)) => {
+            Work::Texts(works.flat_map(|w| if let Work::Texts(t) = w { t.clone() } else { Vec::new() }).collect())
+        }
+        _ => Work::Tokens(works.flat_map(|w| if let Work::Tokens(t) = w { t.clone() } else { Vec::new() }).collect()),
     }
 }
 

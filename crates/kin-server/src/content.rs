@@ -91,7 +91,9 @@ pub fn parse(value: &Value, index: usize, config: &ServerConfig) -> Result<Conte
 /// Token ids: a non-empty array of integers in 0..2^32.
 pub fn tokens_of(value: &Value, index: usize, config: &ServerConfig) -> Result<Vec<u32>, ApiError> {
     let bad = |why: String| ApiError::bad_request("invalid_input", format!("input {index}: {why}"));
-    let Value::Array(items) = value else { return Err(bad(format!("tokens must be an array, not {}", kind_of(value)))) };
+    let Value::Array(items) = value else {
+        return Err(bad(format!("tokens must be an array, not {}", kind_of(value))));
+    };
     if items.is_empty() {
         return Err(bad("the token array is empty".into()));
     }
@@ -145,7 +147,12 @@ pub async fn embed(
                     Some(Modality::Text) => match String::from_utf8(data) {
                         Ok(t) if t.len() <= state.config.max_text_bytes => texts.push((i, t)),
                         Ok(t) => return Err(ApiError::too_large(format!("input {i} is {} bytes of text", t.len()))),
-                        Err(_) => return Err(ApiError::unprocessable("invalid_content", format!("input {i} is not valid UTF-8"))),
+                        Err(_) => {
+                            return Err(ApiError::unprocessable(
+                                "invalid_content",
+                                format!("input {i} is not valid UTF-8"),
+                            ))
+                        }
                     },
                     Some(m) => files.push((i, m, data)),
                     None => {
@@ -178,7 +185,8 @@ pub async fn embed(
         };
         let text_idx: Vec<usize> = texts.iter().map(|(i, _)| *i).collect();
         let token_idx: Vec<usize> = tokens.iter().map(|(i, _)| *i).collect();
-        let mut ids = if text_refs.is_empty() { Vec::new() } else { model.tokenize(&text_refs).map_err(renumber(&text_idx))? };
+        let mut ids =
+            if text_refs.is_empty() { Vec::new() } else { model.tokenize(&text_refs).map_err(renumber(&text_idx))? };
         let raw: Vec<Vec<u32>> = tokens.iter().map(|(_, t)| t.clone()).collect();
         if !raw.is_empty() {
             ids.extend(model.wrap_tokens(&raw).map_err(renumber(&token_idx))?);
@@ -264,8 +272,10 @@ pub async fn embed(
         }
     }
     for (i, modality, kept, rx) in streams {
-        let (segments, duration) =
-            rx.await.map_err(gone)?.map_err(|reason| ApiError::unprocessable("invalid_content", format!("input {i}: {reason}")))?;
+        let (segments, duration) = rx
+            .await
+            .map_err(gone)?
+            .map_err(|reason| ApiError::unprocessable("invalid_content", format!("input {i}: {reason}")))?;
         if segments.is_empty() {
             return Err(ApiError::unprocessable("invalid_content", format!("input {i}: no {modality} to embed")));
         }

@@ -105,9 +105,10 @@ impl From<kin_store::Error> for ApiError {
             E::NonFinite { .. } | E::ZeroVector { .. } => ApiError::bad_request("invalid_vector", message),
             E::ModelMismatch { .. } => ApiError::bad_request("model_mismatch", message),
             E::Locked { .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "data_locked", message),
-            E::Unreachable { .. } => {
-                ApiError { retry_after: Some(5), ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "backend_unavailable", message) }
-            }
+            E::Unreachable { .. } => ApiError {
+                retry_after: Some(5),
+                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "backend_unavailable", message)
+            },
             E::Unauthorized { .. } => ApiError::new(StatusCode::BAD_GATEWAY, "backend_unauthorized", message),
             E::IncompatibleSchema { .. } => ApiError::new(StatusCode::CONFLICT, "incompatible_collection", message),
             E::Backend { .. } => ApiError::new(StatusCode::BAD_GATEWAY, "backend_error", message),
@@ -131,9 +132,7 @@ impl From<kin_embed::Error> for ApiError {
                 ApiError::unprocessable("invalid_content", message)
             }
             E::UnsupportedModality { .. } => ApiError::bad_request("unsupported_modality", message),
-            E::Remote { .. } | E::MissingApiKey { .. } => {
-                ApiError::new(StatusCode::BAD_GATEWAY, "remote_api", message)
-            }
+            E::Remote { .. } | E::MissingApiKey { .. } => ApiError::new(StatusCode::BAD_GATEWAY, "remote_api", message),
             _ => {
                 tracing::error!("model: {message}");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "model_unavailable", message)

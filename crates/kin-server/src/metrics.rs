@@ -141,7 +141,10 @@ impl Metrics {
         let mut text = family("kin_http_requests_total", "counter", "HTTP requests by method, route and status.");
         let requests = self.requests.lock();
         for ((method, route, status), n) in &requests.counts {
-            let _ = writeln!(text, "kin_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}");
+            let _ = writeln!(
+                text,
+                "kin_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
+            );
         }
         text += &family("kin_http_request_duration_seconds", "histogram", "Time to answer a request, by route.");
         for (route, h) in &requests.latency {
@@ -151,11 +154,31 @@ impl Metrics {
         text += &family("kin_batch_size", "histogram", "Inputs per forward pass, across requests.");
         self.batches.lock().render(&mut text, "kin_batch_size", "", &BATCH_BUCKETS);
         let gauges = [
-            ("kin_queue_depth", "gauge", "Inputs waiting for a model.", self.queue_depth.load(Ordering::Relaxed) as f64),
+            (
+                "kin_queue_depth",
+                "gauge",
+                "Inputs waiting for a model.",
+                self.queue_depth.load(Ordering::Relaxed) as f64,
+            ),
             ("kin_embeddings_total", "counter", "Embeddings made.", self.embeddings.load(Ordering::Relaxed) as f64),
-            ("kin_embeddings_per_second", "gauge", "Embeddings per second over the last 10 s.", self.embeddings_per_second()),
-            ("kin_requests_rejected_total", "counter", "Requests answered 429 (queue full).", self.rejected.load(Ordering::Relaxed) as f64),
-            ("kin_requests_dropped_total", "counter", "Queued requests dropped because their client went away.", self.dropped.load(Ordering::Relaxed) as f64),
+            (
+                "kin_embeddings_per_second",
+                "gauge",
+                "Embeddings per second over the last 10 s.",
+                self.embeddings_per_second(),
+            ),
+            (
+                "kin_requests_rejected_total",
+                "counter",
+                "Requests answered 429 (queue full).",
+                self.rejected.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "kin_requests_dropped_total",
+                "counter",
+                "Queued requests dropped because their client went away.",
+                self.dropped.load(Ordering::Relaxed) as f64,
+            ),
         ];
         for (name, kind, help, value) in gauges {
             text += &family(name, kind, help);
@@ -176,7 +199,10 @@ mod tests {
         m.batch(12);
         m.queue_depth_add(5);
         let text = m.render();
-        assert!(text.contains("kin_http_requests_total{method=\"POST\",route=\"/v1/embeddings\",status=\"200\"} 1"), "{text}");
+        assert!(
+            text.contains("kin_http_requests_total{method=\"POST\",route=\"/v1/embeddings\",status=\"200\"} 1"),
+            "{text}"
+        );
         assert!(text.contains("kin_http_request_duration_seconds_bucket{route=\"/v1/embeddings\",le=\"0.005\"} 1"));
         assert!(text.contains("kin_http_request_duration_seconds_bucket{route=\"/v1/embeddings\",le=\"0.0025\"} 0"));
         assert!(text.contains("kin_batch_size_bucket{le=\"16\"} 1") && text.contains("kin_batch_size_sum 12"));

@@ -37,7 +37,11 @@ impl ModelPool {
             named: config.models.clone(),
             loaded: Mutex::default(),
             loading: tokio::sync::Mutex::new(()),
-            batch: BatchConfig { queue_inputs: config.queue_inputs, wait: config.batch_wait, tokens: config.batch_tokens },
+            batch: BatchConfig {
+                queue_inputs: config.queue_inputs,
+                wait: config.batch_wait,
+                tokens: config.batch_tokens,
+            },
             metrics,
         }
     }
@@ -79,11 +83,8 @@ impl ModelPool {
             return Ok(());
         }
         let suggestions = registry.suggest(name);
-        let hint = if suggestions.is_empty() {
-            String::new()
-        } else {
-            format!(" (did you mean {}?)", suggestions.join(", "))
-        };
+        let hint =
+            if suggestions.is_empty() { String::new() } else { format!(" (did you mean {}?)", suggestions.join(", ")) };
         Err(ApiError::not_found(
             "unknown_model",
             format!("model {name:?} is not served here{hint}; GET /v1/models lists the models this server runs"),

@@ -85,7 +85,11 @@ async fn shutdown() {
 
 /// Runs a server over `store` on its own runtime until SIGINT or SIGTERM; `on_listen` hears the
 /// bound address (with port 0, the one the system chose).
-pub fn serve(config: ServerConfig, store: Arc<dyn kin_store::Backend>, on_listen: impl FnOnce(SocketAddr)) -> Result<()> {
+pub fn serve(
+    config: ServerConfig,
+    store: Arc<dyn kin_store::Backend>,
+    on_listen: impl FnOnce(SocketAddr),
+) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("kin-http")

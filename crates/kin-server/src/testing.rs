@@ -72,7 +72,10 @@ impl Embedder for FakeEmbedder {
             .enumerate()
             .map(|(index, t)| {
                 if let Some(bad) = t.iter().find(|id| **id >= SPECIAL) {
-                    return Err(kin_embed::Error::Tokenize { index, message: format!("token id {bad} is outside the vocabulary") });
+                    return Err(kin_embed::Error::Tokenize {
+                        index,
+                        message: format!("token id {bad} is outside the vocabulary"),
+                    });
                 }
                 Ok([&[SPECIAL][..], &t[..t.len().min(64)], &[SPECIAL]].concat())
             })
@@ -89,7 +92,12 @@ impl Embedder for FakeEmbedder {
             .iter()
             .map(|seq| {
                 let mut v: Vec<f32> = (0..self.dim)
-                    .map(|d| seq.iter().enumerate().map(|(p, &id)| ((id as f32 + 1.0) * (d as f32 + 1.0) + p as f32).sin()).sum())
+                    .map(|d| {
+                        seq.iter()
+                            .enumerate()
+                            .map(|(p, &id)| ((id as f32 + 1.0) * (d as f32 + 1.0) + p as f32).sin())
+                            .sum()
+                    })
                     .collect();
                 let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
                 v.iter_mut().for_each(|x| *x /= norm);

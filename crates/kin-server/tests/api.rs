@@ -88,7 +88,11 @@ async fn collections_items_and_search_by_vector() {
     assert_eq!(r.body["upserted"], 20);
 
     let r = api
-        .call(Method::POST, "/v1/collections/vecs/search", Some(json!({"vector": [7.2, 0.0, 1.0], "k": 3, "exact": true})))
+        .call(
+            Method::POST,
+            "/v1/collections/vecs/search",
+            Some(json!({"vector": [7.2, 0.0, 1.0], "k": 3, "exact": true})),
+        )
         .await;
     let ids: Vec<i64> = r.body["results"].as_array().unwrap().iter().map(|h| h["id"].as_i64().unwrap()).collect();
     assert_eq!(ids, [7, 8, 6]);
@@ -111,7 +115,11 @@ async fn collections_items_and_search_by_vector() {
     assert_eq!(r.body["payload"]["even"], true);
     let r = api.call(Method::DELETE, "/v1/collections/vecs/items/4", None).await;
     assert_eq!(r.body["deleted"], 1);
-    assert_error(&api.call(Method::GET, "/v1/collections/vecs/items/4", None).await, StatusCode::NOT_FOUND, "unknown_item");
+    assert_error(
+        &api.call(Method::GET, "/v1/collections/vecs/items/4", None).await,
+        StatusCode::NOT_FOUND,
+        "unknown_item",
+    );
     let r = api.call(Method::POST, "/v1/collections/vecs/items/delete", Some(json!({"ids": [1, 2, 99]}))).await;
     assert_eq!(r.body["deleted"], 2);
 
@@ -120,7 +128,11 @@ async fn collections_items_and_search_by_vector() {
     let r = api.call(Method::GET, "/v1/collections/vecs", None).await;
     assert_eq!(r.body["metric"], "l2");
     assert_eq!(api.call(Method::DELETE, "/v1/collections/vecs", None).await.status, StatusCode::OK);
-    assert_error(&api.call(Method::GET, "/v1/collections/vecs", None).await, StatusCode::NOT_FOUND, "unknown_collection");
+    assert_error(
+        &api.call(Method::GET, "/v1/collections/vecs", None).await,
+        StatusCode::NOT_FOUND,
+        "unknown_collection",
+    );
 }
 
 #[tokio::test]
@@ -147,7 +159,8 @@ async fn text_items_are_embedded_and_found_by_text() {
     assert!(stored.iter().zip(&expected).all(|(a, b)| (a - b).abs() < 1e-6));
     // A bare-vector collection refuses content, and a text query.
     api.call(Method::POST, "/v1/collections", Some(json!({"name": "bare", "dim": 8}))).await;
-    let r = api.call(Method::POST, "/v1/collections/bare/items", Some(json!({"items": [{"id": 1, "text": "hi"}]}))).await;
+    let r =
+        api.call(Method::POST, "/v1/collections/bare/items", Some(json!({"items": [{"id": 1, "text": "hi"}]}))).await;
     assert_error(&r, StatusCode::BAD_REQUEST, "no_model");
     let r = api.call(Method::POST, "/v1/collections/bare/search", Some(json!({"text": "hi"}))).await;
     assert_error(&r, StatusCode::BAD_REQUEST, "no_model");
@@ -196,9 +209,14 @@ async fn openai_embeddings_match_the_model_in_float_and_base64() {
     assert_eq!(r.body["usage"]["total_tokens"], tokens);
 
     let r = api
-        .call(Method::POST, "/v1/embeddings", Some(json!({"model": "fake-model", "input": texts[0], "encoding_format": "base64"})))
+        .call(
+            Method::POST,
+            "/v1/embeddings",
+            Some(json!({"model": "fake-model", "input": texts[0], "encoding_format": "base64"})),
+        )
         .await;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(r.body["data"][0]["embedding"].as_str().unwrap()).unwrap();
+    let bytes =
+        base64::engine::general_purpose::STANDARD.decode(r.body["data"][0]["embedding"].as_str().unwrap()).unwrap();
     let got: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
     assert_eq!(got, expected[0]);
 
@@ -209,7 +227,9 @@ async fn openai_embeddings_match_the_model_in_float_and_base64() {
         let got: Vec<f32> = serde_json::from_value(r.body["data"][0]["embedding"].clone()).unwrap();
         assert_eq!(got, expected[0]);
     }
-    let r = api.call(Method::POST, "/v1/embeddings", Some(json!({"model": "fake-model", "input": "x", "dimensions": 8}))).await;
+    let r = api
+        .call(Method::POST, "/v1/embeddings", Some(json!({"model": "fake-model", "input": "x", "dimensions": 8})))
+        .await;
     assert_eq!(r.status, StatusCode::OK);
 
     // /v1/embed takes inputs of any kind in one list.
@@ -224,15 +244,28 @@ async fn openai_embeddings_match_the_model_in_float_and_base64() {
 
 #[tokio::test]
 async fn bad_input_gets_the_right_status_and_a_json_error() {
-    let api = api_with(ServerConfig { max_body_bytes: 4096, max_text_bytes: 64, ..Default::default() }, FakeEmbedder::new(8));
+    let api =
+        api_with(ServerConfig { max_body_bytes: 4096, max_text_bytes: 64, ..Default::default() }, FakeEmbedder::new(8));
     let post = |path: &'static str, body: Value| api.call(Method::POST, path, Some(body));
     let e = "/v1/embeddings";
     assert_error(&post(e, json!({"model": "fake-model", "input": []})).await, StatusCode::BAD_REQUEST, "invalid_input");
     assert_error(&post(e, json!({"model": "fake-model", "input": ""})).await, StatusCode::BAD_REQUEST, "invalid_input");
     assert_error(&post(e, json!({"model": "fake-model", "input": 5})).await, StatusCode::BAD_REQUEST, "invalid_input");
-    assert_error(&post(e, json!({"model": "fake-model", "input": [["x"]]})).await, StatusCode::BAD_REQUEST, "invalid_input");
-    assert_error(&post(e, json!({"model": "fake-model", "input": [9999]})).await, StatusCode::BAD_REQUEST, "invalid_input");
-    assert_error(&post(e, json!({"model": "fake-model", "input": [-1]})).await, StatusCode::BAD_REQUEST, "invalid_input");
+    assert_error(
+        &post(e, json!({"model": "fake-model", "input": [["x"]]})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    );
+    assert_error(
+        &post(e, json!({"model": "fake-model", "input": [9999]})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    );
+    assert_error(
+        &post(e, json!({"model": "fake-model", "input": [-1]})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    );
     assert_error(&post(e, json!({"input": "x"})).await, StatusCode::BAD_REQUEST, "invalid_json");
     assert_error(&post(e, json!({"model": 3, "input": "x"})).await, StatusCode::BAD_REQUEST, "invalid_json");
     assert_error(
@@ -248,8 +281,16 @@ async fn bad_input_gets_the_right_status_and_a_json_error() {
     let unknown = post(e, json!({"model": "all-MiniLM-L6-v3", "input": "x"})).await;
     assert_error(&unknown, StatusCode::NOT_FOUND, "unknown_model");
     assert!(unknown.body["error"]["message"].as_str().unwrap().contains("all-MiniLM-L6-v2"), "{}", unknown.body);
-    assert_error(&post(e, json!({"model": "fake-model", "input": "y".repeat(65)})).await, StatusCode::PAYLOAD_TOO_LARGE, "too_large");
-    assert_error(&post(e, json!({"model": "fake-model", "input": "z".repeat(5000)})).await, StatusCode::PAYLOAD_TOO_LARGE, "too_large");
+    assert_error(
+        &post(e, json!({"model": "fake-model", "input": "y".repeat(65)})).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+    );
+    assert_error(
+        &post(e, json!({"model": "fake-model", "input": "z".repeat(5000)})).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+    );
 
     let raw = |body: &'static str, kind: &'static str| {
         Request::post(e).header(header::CONTENT_TYPE, kind).body(Body::from(body)).unwrap()
@@ -261,29 +302,85 @@ async fn bad_input_gets_the_right_status_and_a_json_error() {
         "unsupported_media_type",
     );
 
-    assert_error(&api.call(Method::GET, "/v1/collections/nope", None).await, StatusCode::NOT_FOUND, "unknown_collection");
-    assert_error(&post("/v1/collections", json!({"name": "../x", "dim": 3})).await, StatusCode::BAD_REQUEST, "invalid_settings");
-    assert_error(&post("/v1/collections", json!({"name": "x", "dim": 3, "metric": "manhattan"})).await, StatusCode::BAD_REQUEST, "invalid_settings");
-    assert_error(&post("/v1/collections", json!({"name": "x", "model": "nope-model"})).await, StatusCode::NOT_FOUND, "unknown_model");
-    assert_error(&post("/v1/collections", json!({"name": "x", "dim": 3, "colour": "red"})).await, StatusCode::BAD_REQUEST, "invalid_json");
+    assert_error(
+        &api.call(Method::GET, "/v1/collections/nope", None).await,
+        StatusCode::NOT_FOUND,
+        "unknown_collection",
+    );
+    assert_error(
+        &post("/v1/collections", json!({"name": "../x", "dim": 3})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_settings",
+    );
+    assert_error(
+        &post("/v1/collections", json!({"name": "x", "dim": 3, "metric": "manhattan"})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_settings",
+    );
+    assert_error(
+        &post("/v1/collections", json!({"name": "x", "model": "nope-model"})).await,
+        StatusCode::NOT_FOUND,
+        "unknown_model",
+    );
+    assert_error(
+        &post("/v1/collections", json!({"name": "x", "dim": 3, "colour": "red"})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    );
     post("/v1/collections", json!({"name": "v", "dim": 2})).await;
     let items = "/v1/collections/v/items";
-    assert_error(&post(items, json!({"items": [{"id": 1, "vector": [1.0]}]})).await, StatusCode::BAD_REQUEST, "dimension_mismatch");
-    assert_error(&post(items, json!({"items": [{"id": 1.5, "vector": [1.0, 2.0]}]})).await, StatusCode::BAD_REQUEST, "invalid_id");
-    assert_error(&post(items, json!({"items": [{"id": 1, "vector": [0.0, 0.0]}]})).await, StatusCode::BAD_REQUEST, "invalid_vector");
-    assert_error(&post(items, json!({"items": [{"id": 1, "vector": "1,2"}]})).await, StatusCode::BAD_REQUEST, "invalid_vector");
-    assert_error(&post(items, json!({"items": [{"id": 1, "vector": [1, 2], "payload": 3}]})).await, StatusCode::BAD_REQUEST, "invalid_payload");
+    assert_error(
+        &post(items, json!({"items": [{"id": 1, "vector": [1.0]}]})).await,
+        StatusCode::BAD_REQUEST,
+        "dimension_mismatch",
+    );
+    assert_error(
+        &post(items, json!({"items": [{"id": 1.5, "vector": [1.0, 2.0]}]})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_id",
+    );
+    assert_error(
+        &post(items, json!({"items": [{"id": 1, "vector": [0.0, 0.0]}]})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_vector",
+    );
+    assert_error(
+        &post(items, json!({"items": [{"id": 1, "vector": "1,2"}]})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_vector",
+    );
+    assert_error(
+        &post(items, json!({"items": [{"id": 1, "vector": [1, 2], "payload": 3}]})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_payload",
+    );
     // A rejected batch leaves nothing behind.
     let r = post(items, json!({"items": [{"id": 1, "vector": [1, 2]}, {"id": 2, "vector": [1]}]})).await;
     assert_error(&r, StatusCode::BAD_REQUEST, "dimension_mismatch");
-    assert_error(&api.call(Method::GET, "/v1/collections/v/items/1", None).await, StatusCode::NOT_FOUND, "unknown_item");
+    assert_error(
+        &api.call(Method::GET, "/v1/collections/v/items/1", None).await,
+        StatusCode::NOT_FOUND,
+        "unknown_item",
+    );
     let search = "/v1/collections/v/search";
     assert_error(&post(search, json!({"vector": [1, 2], "k": 0})).await, StatusCode::BAD_REQUEST, "invalid_k");
-    assert_error(&post(search, json!({"vector": [1, 2], "filter": "year >"})).await, StatusCode::BAD_REQUEST, "invalid_filter");
-    assert_error(&post(search, json!({"vector": [1, 2], "text": "both"})).await, StatusCode::BAD_REQUEST, "invalid_query");
+    assert_error(
+        &post(search, json!({"vector": [1, 2], "filter": "year >"})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_filter",
+    );
+    assert_error(
+        &post(search, json!({"vector": [1, 2], "text": "both"})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+    );
     assert_error(&post(search, json!({"vector": [1, 2, 3]})).await, StatusCode::BAD_REQUEST, "dimension_mismatch");
     assert_error(&api.call(Method::GET, "/v2/nothing", None).await, StatusCode::NOT_FOUND, "not_found");
-    assert_error(&api.call(Method::PUT, "/v1/embeddings", None).await, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    assert_error(
+        &api.call(Method::PUT, "/v1/embeddings", None).await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
 }
 
 #[tokio::test]
@@ -306,7 +403,8 @@ async fn keys_guard_reads_and_writes() {
     let read_delete = api.call_as(Method::DELETE, "/v1/collections/k", None, Some("reader-secret-2")).await;
     assert_error(&read_delete, StatusCode::FORBIDDEN, "read_only_key");
     let search = json!({"vector": [1, 0]});
-    let read_search = api.call_as(Method::POST, "/v1/collections/k/search", Some(search), Some("reader-secret-2")).await;
+    let read_search =
+        api.call_as(Method::POST, "/v1/collections/k/search", Some(search), Some("reader-secret-2")).await;
     assert_eq!(read_search.status, StatusCode::OK);
     let embed = json!({"model": "fake-model", "input": "hi"});
     let read_embed = api.call_as(Method::POST, "/v1/embeddings", Some(embed), Some("reader-secret-2")).await;
@@ -377,15 +475,46 @@ impl Rng {
             1 => json!(self.below(2) == 0),
             2 => json!(*self.pick(&[0i64, -1, 1, 3, 384, i64::MAX, i64::MIN])),
             3 => json!(*self.pick(&[0.5f64, -1e30, 1e300, f64::MIN_POSITIVE])),
-            4 => json!(*self.pick(&["", "x", "fake-model", "docs", "year >= 2", "base64", "float", "ab\u{0}c", "ZmFrZQ=="])),
+            4 => json!(*self.pick(&[
+                "",
+                "x",
+                "fake-model",
+                "docs",
+                "year >= 2",
+                "base64",
+                "float",
+                "ab\u{0}c",
+                "ZmFrZQ=="
+            ])),
             5 => json!("ü".repeat(self.below(40))),
             6 => Value::Array((0..self.below(5)).map(|_| self.value(depth + 1)).collect()),
             _ => {
                 let keys = [
-                    "model", "input", "inputs", "encoding_format", "dimensions", "name", "dim", "metric", "items", "id",
-                    "vector", "text", "data", "tokens", "payload", "k", "filter", "exact", "ef", "ids", "index",
+                    "model",
+                    "input",
+                    "inputs",
+                    "encoding_format",
+                    "dimensions",
+                    "name",
+                    "dim",
+                    "metric",
+                    "items",
+                    "id",
+                    "vector",
+                    "text",
+                    "data",
+                    "tokens",
+                    "payload",
+                    "k",
+                    "filter",
+                    "exact",
+                    "ef",
+                    "ids",
+                    "index",
                 ];
-                Value::Object((0..self.below(5)).map(|_| (self.pick(&keys).to_string(), self.value(depth + 1))).collect())
+                Value::Object(
+                    (0..self.below(5)).map(|_| (self.pick(&keys).to_string(), self.value(depth + 1))).collect(),
+                )
             }
         }
     }
@@ -420,19 +549,30 @@ async fn fuzzed_requests_never_panic_or_fail_the_server() {
         (Method::POST, "/v1/embed", json!({"model": "fake-model", "inputs": ["a", {"data": "aGVsbG8="}]})),
         (Method::POST, "/v1/collections", json!({"name": "c", "dim": 4})),
         (Method::POST, "/v1/collections/docs/items", json!({"items": [{"id": "x", "text": "hello"}]})),
-        (Method::POST, "/v1/collections/docs/items", json!({"items": [{"id": 2, "vector": [1, 2, 3, 4], "payload": {}}]})),
+        (
+            Method::POST,
+            "/v1/collections/docs/items",
+            json!({"items": [{"id": 2, "vector": [1, 2, 3, 4], "payload": {}}]}),
+        ),
         (Method::POST, "/v1/collections/docs/search", json!({"text": "one", "k": 3, "filter": "kind == \"text\""})),
         (Method::POST, "/v1/collections/docs/search", json!({"vector": [1, 0, 0, 0], "exact": true, "ef": 10})),
         (Method::POST, "/v1/collections/docs/items/delete", json!({"ids": [5, "y"]})),
         (Method::GET, "/v1/collections/docs/items/1", Value::Null),
         (Method::DELETE, "/v1/collections/c", Value::Null),
     ];
-    let paths = ["/v1/collections/%2e%2e", "/v1/collections/docs/items/%FF", "/v1/collections/docs/items/1/content", "/v1//x", "/metrics"];
+    let paths = [
+        "/v1/collections/%2e%2e",
+        "/v1/collections/docs/items/%FF",
+        "/v1/collections/docs/items/1/content",
+        "/v1//x",
+        "/metrics",
+    ];
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut statuses = std::collections::BTreeMap::new();
     for i in 0..3000 {
         let (method, path, valid) = rng.pick(&routes).clone();
-        let (method, path) = if i % 17 == 0 { (Method::GET, rng.pick(&paths).to_string()) } else { (method, path.to_string()) };
+        let (method, path) =
+            if i % 17 == 0 { (Method::GET, rng.pick(&paths).to_string()) } else { (method, path.to_string()) };
         let body = match rng.below(5) {
             0 => rng.value(0).to_string(),
             1 => {
@@ -489,7 +629,11 @@ async fn the_openapi_document_describes_every_route() {
         // And the route exists: anything but the fallback's 404 / 405.
         let concrete = path.replace("{name}", "nope").replace("{id}", "1");
         let r = api.call(method.to_uppercase().parse().unwrap(), &concrete, None).await;
-        assert!(r.body["error"]["code"] != "not_found" && r.status != StatusCode::METHOD_NOT_ALLOWED, "{method} {path}: {}", r.body);
+        assert!(
+            r.body["error"]["code"] != "not_found" && r.status != StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}: {}",
+            r.body
+        );
     }
     assert_eq!(paths.len(), routes.iter().map(|r| r.0).collect::<std::collections::BTreeSet<_>>().len());
 }
@@ -507,7 +651,10 @@ async fn cors_is_off_unless_origins_are_configured() {
     };
     let off = api();
     assert!(off.send(preflight()).await.headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
-    let on = api_with(ServerConfig { cors_origins: vec!["https://app.example".into()], ..Default::default() }, FakeEmbedder::new(8));
+    let on = api_with(
+        ServerConfig { cors_origins: vec!["https://app.example".into()], ..Default::default() },
+        FakeEmbedder::new(8),
+    );
     let r = on.send(preflight()).await;
     assert_eq!(r.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example");
 }

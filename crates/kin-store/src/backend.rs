@@ -99,7 +99,9 @@ impl CollectionRead for Collection {
     fn scan(&self, cursor: Option<&str>, limit: usize) -> Result<(Vec<Item>, Option<String>)> {
         let start = match cursor {
             None => 0,
-            Some(c) => c.parse::<usize>().map_err(|_| Error::InvalidSettings(format!("scan cursor {c:?} is not a slot")))?,
+            Some(c) => {
+                c.parse::<usize>().map_err(|_| Error::InvalidSettings(format!("scan cursor {c:?} is not a slot")))?
+            }
         };
         let (items, next) = Collection::scan_slots(self, start, limit.max(1));
         Ok((items, next.map(|n| n.to_string())))

@@ -264,7 +264,6 @@ impl Collection {
             })
             .collect())
     }
-
 }
 
 /// Checks items before any of them is written (every backend refuses the same things), and

@@ -56,7 +56,9 @@ pub enum Error {
     #[error("{backend}: cannot reach the server ({message}); is it running, and is the address right?")]
     Unreachable { backend: String, message: String },
 
-    #[error("{backend}: the server refused the credentials ({message}); check the user and password or KIN_MILVUS_TOKEN")]
+    #[error(
+        "{backend}: the server refused the credentials ({message}); check the user and password or KIN_MILVUS_TOKEN"
+    )]
     Unauthorized { backend: String, message: String },
 
     #[error("{backend}: collection {collection:?} cannot be used by kin: {message}")]

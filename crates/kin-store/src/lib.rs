@@ -22,8 +22,8 @@ mod vectors;
 mod wal;
 
 pub use backend::{Backend, CollectionRead, CollectionWrite};
-pub use collection::{Collection, Hit, SearchParams};
 pub use collection::validate_items;
+pub use collection::{Collection, Hit, SearchParams};
 pub use config::{validate_name, CollectionConfig, IndexKind, Quantization};
 pub use error::{Error, Result};
 pub use item::{Item, ItemId};

@@ -85,7 +85,9 @@ pub fn run(store: &dyn Backend, args: AddArgs) -> Result<()> {
             if let Some(modality) = streamed {
                 match hash_file(&file) {
                     Err(reason) => summary.failed.push((shown, reason)),
-                    Ok(hash) if collection.has_content(&ItemId::Str(shown.clone()), &hash).unwrap_or(false) => summary.unchanged += 1,
+                    Ok(hash) if collection.has_content(&ItemId::Str(shown.clone()), &hash).unwrap_or(false) => {
+                        summary.unchanged += 1
+                    }
                     Ok(hash) => {
                         batch.push(Pending { path: shown, content: Content::Media(modality), hash });
                         if batch.len() >= batch_size {
@@ -227,7 +229,9 @@ fn media_items(
     let kind = modality.as_str();
     let whole = whole_vector(&segments, model.normalized());
     let id = ItemId::Str(path.to_string());
-    let before = collection.get(&id).map_err(|e| e.to_string())?.and_then(|i| i.payload["segments"].as_u64()).unwrap_or(0) as usize;
+    let before =
+        collection.get(&id).map_err(|e| e.to_string())?.and_then(|i| i.payload["segments"].as_u64()).unwrap_or(0)
+            as usize;
     if before > segments.len() {
         let stale: Vec<ItemId> = (segments.len()..before).map(|n| ItemId::Str(format!("{path}#{n}"))).collect();
         collection.delete(&stale).map_err(|e| e.to_string())?;

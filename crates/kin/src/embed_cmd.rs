@@ -14,8 +14,8 @@ use serde_json::Value;
 
 use crate::cli::EmbedArgs;
 use crate::input::{Input, InputError, Record, Records};
-use kin_media::{embed_file, pipelined, prepare_image_file, sniff};
 use crate::output::Sink;
+use kin_media::{embed_file, pipelined, prepare_image_file, sniff};
 
 /// Inputs read ahead and sorted by length together; memory stays flat whatever the input size.
 const WINDOW: usize = 4096;

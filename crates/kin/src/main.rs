@@ -94,7 +94,9 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             return match err {
                 kin_server::Error::Config(_) | kin_server::Error::Bind { .. } => 2,
                 kin_server::Error::Store(kin_store::Error::Locked { .. }) => 4,
-                kin_server::Error::Store(kin_store::Error::Unreachable { .. } | kin_store::Error::Unauthorized { .. }) => 5,
+                kin_server::Error::Store(
+                    kin_store::Error::Unreachable { .. } | kin_store::Error::Unauthorized { .. },
+                ) => 5,
                 _ => 1,
             };
         }

@@ -46,7 +46,8 @@ pub fn run(default_source: impl FnOnce() -> Result<Arc<dyn Backend>>, data: &Pat
     let mut copied = 0usize;
     if !args.fresh {
         if let Ok(text) = std::fs::read_to_string(&checkpoint) {
-            let saved: Value = serde_json::from_str(&text).with_context(|| format!("{}: unreadable checkpoint", checkpoint.display()))?;
+            let saved: Value = serde_json::from_str(&text)
+                .with_context(|| format!("{}: unreadable checkpoint", checkpoint.display()))?;
             cursor = saved["cursor"].as_str().map(str::to_string);
             copied = saved["copied"].as_u64().unwrap_or(0) as usize;
             eprintln!("resuming after {copied} items (checkpoint {}; --fresh starts over)", checkpoint.display());
@@ -83,7 +84,10 @@ pub fn run(default_source: impl FnOnce() -> Result<Arc<dyn Backend>>, data: &Pat
         }
         if args.max_batches.is_some_and(|m| batches >= m) {
             progress.finish_and_clear();
-            println!("copied {copied} of {total} items of {} to {to}; stopped after {batches} batches: run again to go on", args.collection);
+            println!(
+                "copied {copied} of {total} items of {} to {to}; stopped after {batches} batches: run again to go on",
+                args.collection
+            );
             return Ok(());
         }
     }
@@ -107,7 +111,8 @@ fn verify(src: &dyn CollectionRead, dst: &dyn CollectionWrite, samples: &[ItemId
     for id in samples {
         let (Some(x), y) = (src.get(id)?, dst.get(id)?) else { continue };
         let Some(y) = y else { bail!("verification failed: item {id} is missing from the destination") };
-        let close = x.vector.len() == y.vector.len() && x.vector.iter().zip(&y.vector).all(|(p, q)| (p - q).abs() <= 1e-6 * p.abs().max(1.0));
+        let close = x.vector.len() == y.vector.len()
+            && x.vector.iter().zip(&y.vector).all(|(p, q)| (p - q).abs() <= 1e-6 * p.abs().max(1.0));
         if !close || x.payload != y.payload {
             bail!("verification failed: item {id} differs between source and destination");
         }
@@ -117,7 +122,8 @@ fn verify(src: &dyn CollectionRead, dst: &dyn CollectionWrite, samples: &[ItemId
 
 fn checkpoint_path(data: &Path, name: &str, from: &str, to: &str) -> PathBuf {
     use sha2::{Digest, Sha256};
-    let key: String = Sha256::digest(format!("{from}\n{to}").as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let key: String =
+        Sha256::digest(format!("{from}\n{to}").as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect();
     data.join("migrations").join(format!("{name}-{key}.json"))
 }
 

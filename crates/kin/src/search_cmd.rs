@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 
 use crate::cli::SearchArgs;
 use crate::input::InputError;
-use kin_media::embed_file;
 use crate::npy;
+use kin_media::embed_file;
 
 pub fn run(store: &dyn Backend, args: SearchArgs) -> Result<()> {
     let collection = store.collection(&args.collection)?;

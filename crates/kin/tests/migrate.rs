@@ -82,16 +82,24 @@ fn a_collection_moves_to_milvus_and_back_resumably_and_searches_the_same() {
     let v = dir.path().join("v.npy");
     write_npy(&v, n, dim, &vectors);
     let payloads = dir.path().join("p.jsonl");
-    std::fs::write(&payloads, (0..n).map(|i| format!("{{\"odd\": {}, \"n\": {i}}}\n", i % 2 == 1)).collect::<String>()).unwrap();
+    std::fs::write(&payloads, (0..n).map(|i| format!("{{\"odd\": {}, \"n\": {i}}}\n", i % 2 == 1)).collect::<String>())
+        .unwrap();
     ok(kin(&data).args(["collection", "create", &name, "--dim", "8", "--metric", "l2"]).output().unwrap());
     ok(kin(&data).args(["import", &name, "--vectors"]).arg(&v).arg("--payloads").arg(&payloads).output().unwrap());
 
     // Two pages, then stop; the second run resumes from the checkpoint.
-    let first = ok(kin(&data).args(["migrate", &name, "--to", &milvus.url, "--batch", "1000", "--max-batches", "2"]).output().unwrap());
+    let first = ok(kin(&data)
+        .args(["migrate", &name, "--to", &milvus.url, "--batch", "1000", "--max-batches", "2"])
+        .output()
+        .unwrap());
     assert!(first.contains("copied 2000 of 2500"), "{first}");
     let out = kin(&data).args(["migrate", &name, "--to", &milvus.url, "--batch", "1000"]).output().unwrap();
     let second = ok(out.clone());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("resuming after 2000 items"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("resuming after 2000 items"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(second.contains("counts equal (2500)"), "{second}");
 
     // The same exact search, embedded and on Milvus through --backend.
@@ -102,11 +110,20 @@ fn a_collection_moves_to_milvus_and_back_resumably_and_searches_the_same() {
         if let Some(b) = backend {
             cmd.args(["--backend", b]);
         }
-        ok(cmd.args(["search", &name, "--vector-file"]).arg(&q).args(["-k", "5", "--exact", "--json", "--filter", "odd == false"]).output().unwrap())
+        ok(cmd
+            .args(["search", &name, "--vector-file"])
+            .arg(&q)
+            .args(["-k", "5", "--exact", "--json", "--filter", "odd == false"])
+            .output()
+            .unwrap())
     };
     let ids = |text: String| -> Vec<Vec<i64>> {
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        v.as_array().unwrap().iter().map(|hits| hits.as_array().unwrap().iter().map(|h| h["id"].as_i64().unwrap()).collect()).collect()
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|hits| hits.as_array().unwrap().iter().map(|h| h["id"].as_i64().unwrap()).collect())
+            .collect()
     };
     let embedded = ids(search(None));
     assert_eq!(embedded, ids(search(Some(&milvus.url))));
@@ -125,12 +142,19 @@ fn a_collection_moves_to_milvus_and_back_resumably_and_searches_the_same() {
 fn an_unreachable_backend_is_named_with_its_own_exit_code() {
     let dir = tempfile::tempdir().unwrap();
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let out = kin(dir.path()).args(["--backend", &format!("milvus://127.0.0.1:{port}"), "collection", "list"]).output().unwrap();
+    let out = kin(dir.path())
+        .args(["--backend", &format!("milvus://127.0.0.1:{port}"), "collection", "list"])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(5), "{err}");
     assert!(err.contains(&format!("127.0.0.1:{port}")) && err.contains("cannot reach"), "{err}");
     let out = kin(dir.path()).args(["--backend", "postgres://x", "collection", "list"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown backend"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown backend"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -146,9 +170,14 @@ fn kin_serve_on_milvus_writes_and_searches_there() {
         .unwrap();
     let mut line = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("{line:?}")).to_string();
+    let url =
+        line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("{line:?}")).to_string();
     let post = |path: &str, body: serde_json::Value| -> serde_json::Value {
-        ureq::post(&format!("{url}{path}")).send_json(body).unwrap_or_else(|e| panic!("{path}: {e}")).into_json().unwrap()
+        ureq::post(&format!("{url}{path}"))
+            .send_json(body)
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+            .into_json()
+            .unwrap()
     };
     post("/v1/collections", serde_json::json!({"name": name, "dim": 3, "metric": "cosine"}));
     let items: Vec<_> = (0..50)
@@ -165,7 +194,8 @@ fn kin_serve_on_milvus_writes_and_searches_there() {
     let _ = child.kill();
     let _ = child.wait();
     // Written to Milvus, not to the data directory: the CLI on the same backend sees it.
-    let listed = ok(kin(&data).args(["--backend", &milvus.url, "collection", "info", &name, "--json"]).output().unwrap());
+    let listed =
+        ok(kin(&data).args(["--backend", &milvus.url, "collection", "info", &name, "--json"]).output().unwrap());
     assert!(listed.contains("\"items\": 50"), "{listed}");
     ok(kin(&data).args(["--backend", &milvus.url, "collection", "drop", &name]).output().unwrap());
 }

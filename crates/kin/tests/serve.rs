@@ -92,7 +92,8 @@ fn acknowledged_upserts_survive_sigkill() {
                 for batch in 0.. {
                     let ids: Vec<i64> = (0..5).map(|i| t * 1_000_000 + batch * 5 + i).collect();
                     let items: Vec<Value> = ids.iter().map(|&id| json!({"id": id, "vector": vector_of(id)})).collect();
-                    match ureq::post(&format!("{url}/v1/collections/crash/items")).send_json(json!({ "items": items })) {
+                    match ureq::post(&format!("{url}/v1/collections/crash/items")).send_json(json!({ "items": items }))
+                    {
                         Ok(r) if r.status() == 200 => acked.lock().unwrap().extend(ids),
                         _ => return,
                     }
@@ -112,7 +113,8 @@ fn acknowledged_upserts_survive_sigkill() {
     let info = server.get("/v1/collections/crash").unwrap();
     assert!(info["items"].as_u64().unwrap() >= acked.len() as u64, "{info} < {} acknowledged", acked.len());
     for &id in &acked {
-        let item = server.get(&format!("/v1/collections/crash/items/{id}")).unwrap_or_else(|e| panic!("item {id}: {e}"));
+        let item =
+            server.get(&format!("/v1/collections/crash/items/{id}")).unwrap_or_else(|e| panic!("item {id}: {e}"));
         let stored: Vec<f32> = serde_json::from_value(item["vector"].clone()).unwrap();
         assert_eq!(stored, vector_of(id), "item {id}");
     }
@@ -133,19 +135,29 @@ fn cosine(a: &[f64], b: &[f32]) -> f64 {
 #[test]
 fn the_openai_python_client_gets_the_vectors_of_kin_embed() {
     pull_minilm();
-    let texts = ["The quick brown fox jumps over the lazy dog.", "Vectors from one model compare.", "ünïcödé and emoji 🚀"];
+    let texts =
+        ["The quick brown fox jumps over the lazy dog.", "Vectors from one model compare.", "ünïcödé and emoji 🚀"];
     let out = kin().args(["embed", "--model", "all-MiniLM-L6-v2"]).args(texts).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let offline: Vec<Vec<f32>> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["vector"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["vector"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect()
+        })
         .collect();
 
     let dir = tempfile::tempdir().unwrap();
-    let server = Served::start(&dir.path().join("data"), &["--api-key", "read:kin-test-key-1", "--model", "all-MiniLM-L6-v2"]);
+    let server =
+        Served::start(&dir.path().join("data"), &["--api-key", "read:kin-test-key-1", "--model", "all-MiniLM-L6-v2"]);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openai_client.py");
-    let out = Command::new(python()).arg(&script).arg(&server.url).arg("all-MiniLM-L6-v2").args(texts).output().unwrap();
+    let out =
+        Command::new(python()).arg(&script).arg(&server.url).arg("all-MiniLM-L6-v2").args(texts).output().unwrap();
     assert!(
         out.status.success(),
         "the openai client failed (`pip install openai` installs it; .ci/run does): {}",
@@ -154,7 +166,12 @@ fn the_openai_python_client_gets_the_vectors_of_kin_embed() {
     let got: Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = |key: &str| -> Vec<Vec<f64>> { serde_json::from_value(got[key].clone()).unwrap() };
     let mut worst = 1.0f64;
-    for (key, expect) in [("single_float", &offline[..1]), ("single_default", &offline[..1]), ("list_float", &offline[..]), ("list_base64", &offline[..])] {
+    for (key, expect) in [
+        ("single_float", &offline[..1]),
+        ("single_default", &offline[..1]),
+        ("list_float", &offline[..]),
+        ("list_base64", &offline[..]),
+    ] {
         let vectors = rows(key);
         assert_eq!(vectors.len(), expect.len(), "{key}");
         for (v, e) in vectors.iter().zip(expect) {
@@ -228,7 +245,11 @@ fn fixture_image(name: &str) -> Vec<u8> {
 
 fn ffmpeg(dir: &Path, args: &[&str]) {
     let out = Command::new("ffmpeg").current_dir(dir).args(["-loglevel", "error", "-y"]).args(args).output().unwrap();
-    assert!(out.status.success(), "ffmpeg {args:?} (.ci/run installs ffmpeg): {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?} (.ci/run installs ffmpeg): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A multipart/form-data body with one part per file.
@@ -236,7 +257,10 @@ fn multipart(files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
     let boundary = "kin-test-boundary-7d1f";
     let mut body = Vec::new();
     for (name, bytes) in files {
-        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\r\n").as_bytes());
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\r\n")
+                .as_bytes(),
+        );
         body.extend_from_slice(bytes);
         body.extend(b"\r\n");
     }
@@ -255,13 +279,35 @@ fn uploaded_images_and_videos_are_found_by_image_with_their_content_and_timestam
 
     // A video: black, yellow, blue, 2 s each; and a still of the yellow.
     for colour in ["black", "yellow", "blue"] {
-        ffmpeg(dir.path(), &["-f", "lavfi", "-i", &format!("color=c={colour}:size=160x120"), "-frames:v", "1", &format!("{colour}.png")]);
+        ffmpeg(
+            dir.path(),
+            &[
+                "-f",
+                "lavfi",
+                "-i",
+                &format!("color=c={colour}:size=160x120"),
+                "-frames:v",
+                "1",
+                &format!("{colour}.png"),
+            ],
+        );
     }
     let mut args: Vec<String> = Vec::new();
     for colour in ["black", "yellow", "blue"] {
         args.extend(["-framerate", "10", "-loop", "1", "-t", "2", "-i", &format!("{colour}.png")].map(String::from));
     }
-    args.extend(["-filter_complex", "[0:v][1:v][2:v]concat=n=3:v=1:a=0,format=yuv420p[v]", "-map", "[v]", "-c:v", "mpeg4", "clip.mp4"].map(String::from));
+    args.extend(
+        [
+            "-filter_complex",
+            "[0:v][1:v][2:v]concat=n=3:v=1:a=0,format=yuv420p[v]",
+            "-map",
+            "[v]",
+            "-c:v",
+            "mpeg4",
+            "clip.mp4",
+        ]
+        .map(String::from),
+    );
     ffmpeg(dir.path(), &args.iter().map(String::as_str).collect::<Vec<_>>());
     let video = std::fs::read(dir.path().join("clip.mp4")).unwrap();
     let yellow = std::fs::read(dir.path().join("yellow.png")).unwrap();
@@ -295,7 +341,10 @@ fn uploaded_images_and_videos_are_found_by_image_with_their_content_and_timestam
     }
     // A still of the yellow finds the yellow stretch of the video, with its timestamps.
     let hits = server
-        .post("/v1/collections/media/search", json!({"data": b64(&yellow), "k": 1, "filter": "kind == \"video\" and exists(segment)"}))
+        .post(
+            "/v1/collections/media/search",
+            json!({"data": b64(&yellow), "k": 1, "filter": "kind == \"video\" and exists(segment)"}),
+        )
         .unwrap();
     let top = &hits["results"][0];
     assert_eq!(top["payload"]["parent"], "clip.mp4", "{hits}");
@@ -308,15 +357,20 @@ fn uploaded_images_and_videos_are_found_by_image_with_their_content_and_timestam
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let offline: Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
     let offline: Vec<f32> = serde_json::from_value(offline["vector"].clone()).unwrap();
-    let served = server.post("/v1/embed", json!({"model": model, "inputs": [{"data": b64(&bytes[1])}, "a yellow square"]})).unwrap();
+    let served = server
+        .post("/v1/embed", json!({"model": model, "inputs": [{"data": b64(&bytes[1])}, "a yellow square"]}))
+        .unwrap();
     assert_eq!(served["data"][0]["modality"], "image");
     assert_eq!(served["data"][1]["modality"], "text");
     let v: Vec<f64> = serde_json::from_value(served["data"][0]["embedding"].clone()).unwrap();
     assert!(cosine(&v, &offline) >= 0.99999, "{}", cosine(&v, &offline));
     // Bytes that are no media at all are refused by name.
-    let bad = ureq::post(&format!("{}/v1/embed", server.url)).send_json(json!({"model": model, "inputs": [{"data": b64(b"\x00\x01\x02garbage")}]}));
+    let bad = ureq::post(&format!("{}/v1/embed", server.url))
+        .send_json(json!({"model": model, "inputs": [{"data": b64(b"\x00\x01\x02garbage")}]}));
     match bad {
-        Err(ureq::Error::Status(422, r)) => assert_eq!(r.into_json::<Value>().unwrap()["error"]["code"], "invalid_content"),
+        Err(ureq::Error::Status(422, r)) => {
+            assert_eq!(r.into_json::<Value>().unwrap()["error"]["code"], "invalid_content")
+        }
         other => panic!("{other:?}"),
     }
 }

@@ -66,8 +66,12 @@ pub async fn create(
     ApiJson(req): ApiJson<CreateRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (model, dim) = match (&req.model, req.dim) {
-        (Some(_), Some(_)) => return Err(ApiError::bad_request("invalid_settings", "give \"model\" or \"dim\", not both")),
-        (None, None) => return Err(ApiError::bad_request("invalid_settings", "give \"model\" (a model name) or \"dim\"")),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request("invalid_settings", "give \"model\" or \"dim\", not both"))
+        }
+        (None, None) => {
+            return Err(ApiError::bad_request("invalid_settings", "give \"model\" (a model name) or \"dim\""))
+        }
         (None, Some(dim)) => (None, dim),
         (Some(spec), None) => match Registry::builtin().find(spec) {
             Some(card) => (Some(card.name.to_string()), card.dim),
@@ -80,7 +84,9 @@ pub async fn create(
     let mut cfg = CollectionConfig::new(&req.name, dim);
     cfg.model = model;
     if let Some(metric) = &req.metric {
-        cfg.metric = metric.parse().map_err(|e: kin_core::UnknownMetric| ApiError::bad_request("invalid_settings", e.to_string()))?;
+        cfg.metric = metric
+            .parse()
+            .map_err(|e: kin_core::UnknownMetric| ApiError::bad_request("invalid_settings", e.to_string()))?;
     }
     cfg.index = req.index.unwrap_or(cfg.index);
     cfg.quantization = req.quantization.unwrap_or(cfg.quantization);

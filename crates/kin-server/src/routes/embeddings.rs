@@ -97,7 +97,10 @@ fn openai_inputs(input: &Value, state: &AppState) -> Result<Vec<Content>, ApiErr
     Ok(inputs)
 }
 
-pub async fn openai(State(state): State<Arc<AppState>>, ApiJson(req): ApiJson<OpenAiRequest>) -> Result<Json<Value>, ApiError> {
+pub async fn openai(
+    State(state): State<Arc<AppState>>,
+    ApiJson(req): ApiJson<OpenAiRequest>,
+) -> Result<Json<Value>, ApiError> {
     let enc = encoding(req.encoding_format.as_deref())?;
     let inputs = openai_inputs(&req.input, &state)?;
     let batcher = state.models.get(&req.model).await?;
@@ -106,7 +109,10 @@ pub async fn openai(State(state): State<Arc<AppState>>, ApiJson(req): ApiJson<Op
         if d != dim as u64 {
             return Err(ApiError::bad_request(
                 "invalid_dimensions",
-                format!("{} makes {dim}-dimensional vectors and cannot shorten them; dimensions {d} is not offered", req.model),
+                format!(
+                    "{} makes {dim}-dimensional vectors and cannot shorten them; dimensions {d} is not offered",
+                    req.model
+                ),
             ));
         }
     }
@@ -134,13 +140,20 @@ pub struct EmbedRequest {
 }
 
 /// Any modality: texts, token arrays, and files as base64, in one list.
-pub async fn embed(State(state): State<Arc<AppState>>, ApiJson(req): ApiJson<EmbedRequest>) -> Result<Json<Value>, ApiError> {
+pub async fn embed(
+    State(state): State<Arc<AppState>>,
+    ApiJson(req): ApiJson<EmbedRequest>,
+) -> Result<Json<Value>, ApiError> {
     let enc = encoding(req.encoding_format.as_deref())?;
     if req.inputs.is_empty() {
         return Err(ApiError::bad_request("invalid_input", "inputs is an empty list"));
     }
     if req.inputs.len() > state.config.max_inputs {
-        return Err(ApiError::too_large(format!("{} inputs; the limit is {}", req.inputs.len(), state.config.max_inputs)));
+        return Err(ApiError::too_large(format!(
+            "{} inputs; the limit is {}",
+            req.inputs.len(),
+            state.config.max_inputs
+        )));
     }
     let inputs: Vec<Content> =
         req.inputs.iter().enumerate().map(|(i, v)| content::parse(v, i, &state.config)).collect::<Result<_, _>>()?;

@@ -48,7 +48,9 @@ pub async fn collection(state: &Arc<AppState>, name: String) -> Result<Arc<dyn C
 fn parse_id(value: Option<&Value>, index: usize) -> Result<ItemId, ApiError> {
     let bad = |why: String| ApiError::bad_request("invalid_id", format!("item {index}: {why}"));
     match value {
-        Some(Value::Number(n)) => n.as_i64().map(ItemId::Int).ok_or_else(|| bad(format!("id {n} is not a 64-bit integer"))),
+        Some(Value::Number(n)) => {
+            n.as_i64().map(ItemId::Int).ok_or_else(|| bad(format!("id {n} is not a 64-bit integer")))
+        }
         Some(Value::String(s)) if s.is_empty() => Err(bad("id is an empty string".into())),
         Some(Value::String(s)) if s.len() > MAX_ID_BYTES => Err(bad(format!("id is longer than {MAX_ID_BYTES} bytes"))),
         Some(Value::String(s)) => Ok(ItemId::Str(s.clone())),
@@ -85,11 +87,9 @@ fn parse_item(mut obj: Map<String, Value>, index: usize, state: &AppState) -> Re
     };
     let body = match obj.remove("vector") {
         Some(Value::Array(values)) => Given::Vector(
-            values
-                .iter()
-                .map(|v| v.as_f64().map(|x| x as f32))
-                .collect::<Option<Vec<f32>>>()
-                .ok_or_else(|| ApiError::bad_request("invalid_vector", format!("item {index}: vector must hold numbers only")))?,
+            values.iter().map(|v| v.as_f64().map(|x| x as f32)).collect::<Option<Vec<f32>>>().ok_or_else(|| {
+                ApiError::bad_request("invalid_vector", format!("item {index}: vector must hold numbers only"))
+            })?,
         ),
         Some(other) => {
             return Err(ApiError::bad_request(
@@ -122,13 +122,21 @@ pub async fn upsert(
         .is_some_and(|v| v.starts_with("multipart/form-data"));
     let incoming = if multipart {
         let form = Multipart::from_request(req, &()).await.map_err(|e| {
-            ApiError::new(e.status(), if e.status() == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "invalid_multipart" }, e.body_text())
+            ApiError::new(
+                e.status(),
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "invalid_multipart" },
+                e.body_text(),
+            )
         })?;
         read_multipart(form, &state).await?
     } else {
         let ApiJson(body) = ApiJson::<UpsertRequest>::from_request(req, &()).await?;
         if body.items.len() > state.config.max_inputs {
-            return Err(ApiError::too_large(format!("{} items; the limit is {}", body.items.len(), state.config.max_inputs)));
+            return Err(ApiError::too_large(format!(
+                "{} items; the limit is {}",
+                body.items.len(),
+                state.config.max_inputs
+            )));
         }
         body.items.into_iter().enumerate().map(|(i, o)| parse_item(o, i, &state)).collect::<Result<Vec<_>, _>>()?
     };
@@ -169,11 +177,16 @@ async fn read_multipart(mut form: Multipart, state: &AppState) -> Result<Vec<Inc
                 let text = field.text().await.map_err(bad)?;
                 shared = match serde_json::from_str(&text) {
                     Ok(Value::Object(p)) => p,
-                    _ => return Err(ApiError::bad_request("invalid_payload", "the payload field must be a JSON object")),
+                    _ => {
+                        return Err(ApiError::bad_request("invalid_payload", "the payload field must be a JSON object"))
+                    }
                 };
             }
             (other, _) => {
-                return Err(ApiError::bad_request("invalid_multipart", format!("unexpected field {other:?}: send files, and optionally a \"payload\" field")))
+                return Err(ApiError::bad_request(
+                    "invalid_multipart",
+                    format!("unexpected field {other:?}: send files, and optionally a \"payload\" field"),
+                ))
             }
         }
     }
@@ -208,7 +221,10 @@ async fn embed_items(
         (None, true) => {
             return Err(ApiError::bad_request(
                 "no_model",
-                format!("collection {:?} holds bare vectors (it has no model): give each item a \"vector\"", collection.name()),
+                format!(
+                    "collection {:?} holds bare vectors (it has no model): give each item a \"vector\"",
+                    collection.name()
+                ),
             ))
         }
     };
@@ -244,7 +260,13 @@ async fn embed_items(
     let mut items = Vec::new();
     for ((id, mut payload, vector), done) in rows.into_iter().zip(embedded_at) {
         let Some((mut e, name, hash)) = done else {
-            items.push(Item { id, vector: vector.unwrap_or_default(), payload: Value::Object(payload), source: None, content_hash: None });
+            items.push(Item {
+                id,
+                vector: vector.unwrap_or_default(),
+                payload: Value::Object(payload),
+                source: None,
+                content_hash: None,
+            });
             continue;
         };
         payload.entry("kind").or_insert_with(|| json!(e.modality.as_str()));
@@ -276,12 +298,21 @@ async fn embed_items(
             payload.insert("end".into(), json!(e.duration));
             payload.insert("segments".into(), json!(e.segments.len()));
         }
-        items.push(Item { id, vector: e.vector, payload: Value::Object(payload), source: name, content_hash: Some(hash) });
+        items.push(Item {
+            id,
+            vector: e.vector,
+            payload: Value::Object(payload),
+            source: name,
+            content_hash: Some(hash),
+        });
     }
     Ok(items)
 }
 
-pub async fn get(State(state): State<Arc<AppState>>, ApiPath((name, id)): ApiPath<(String, String)>) -> Result<Json<Value>, ApiError> {
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    ApiPath((name, id)): ApiPath<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
     let c = collection(&state, name).await?;
     let item = blocking(move || item_at(&*c, &id)).await?;
     Ok(Json(json!({
@@ -293,7 +324,10 @@ fn unknown_item(c: &dyn CollectionRead, id: &str) -> ApiError {
     ApiError::not_found("unknown_item", format!("collection {:?} has no item {id:?}", c.name()))
 }
 
-pub async fn delete(State(state): State<Arc<AppState>>, ApiPath((name, id)): ApiPath<(String, String)>) -> Result<Json<Value>, ApiError> {
+pub async fn delete(
+    State(state): State<Arc<AppState>>,
+    ApiPath((name, id)): ApiPath<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
     let c = collection(&state, name).await?;
     let n = blocking(move || {
         let id = path_id(&*c, &id)?;
@@ -321,7 +355,10 @@ pub async fn delete_many(
 }
 
 /// The file an item was made from (an upload, or the local file `kin add` read), or its text.
-pub async fn content(State(state): State<Arc<AppState>>, ApiPath((name, id)): ApiPath<(String, String)>) -> Result<Response, ApiError> {
+pub async fn content(
+    State(state): State<Arc<AppState>>,
+    ApiPath((name, id)): ApiPath<(String, String)>,
+) -> Result<Response, ApiError> {
     let c = collection(&state, name).await?;
     let item = {
         let (c, id) = (c.clone(), id.clone());
@@ -337,7 +374,10 @@ pub async fn content(State(state): State<Arc<AppState>>, ApiPath((name, id)): Ap
             .map_err(|e| ApiError::internal(e.to_string()))
     };
     if let Some(path) = uploaded.or(local) {
-        let bytes = blocking(move || std::fs::read(&path).map_err(|e| ApiError::internal(format!("reading the item's file: {e}")))).await?;
+        let bytes = blocking(move || {
+            std::fs::read(&path).map_err(|e| ApiError::internal(format!("reading the item's file: {e}")))
+        })
+        .await?;
         let kind = media_type(&bytes[..bytes.len().min(64)]);
         return respond(bytes, kind);
     }

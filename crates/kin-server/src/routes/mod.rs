@@ -118,7 +118,9 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
 }
 
 /// Runs blocking work (the store's fsyncs, decoding) off the async threads.
-pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(format!("a worker failed: {e}")))?
 }
 

@@ -77,20 +77,26 @@ pub async fn search(
             Value::String(s) => Some(ItemId::Str(s.clone())),
             _ => None,
         }
-        .ok_or_else(|| ApiError::bad_request("invalid_id", format!("id is {}; expected a string or an integer", kind_of(id))))?;
+        .ok_or_else(|| {
+            ApiError::bad_request("invalid_id", format!("id is {}; expected a string or an integer", kind_of(id)))
+        })?;
         let found = {
             let (c, id) = (c.clone(), id.clone());
             blocking(move || Ok(c.get(&id)?)).await?
         };
-        let item = found
-            .ok_or_else(|| ApiError::not_found("unknown_item", format!("collection {:?} has no item {id}", c.name())))?;
+        let item = found.ok_or_else(|| {
+            ApiError::not_found("unknown_item", format!("collection {:?} has no item {id}", c.name()))
+        })?;
         exclude = Some(id);
         item.vector
     } else {
         let Some(model) = c.config().model.clone() else {
             return Err(ApiError::bad_request(
                 "no_model",
-                format!("collection {:?} holds bare vectors (it has no model): search it by \"vector\" or \"id\"", c.name()),
+                format!(
+                    "collection {:?} holds bare vectors (it has no model): search it by \"vector\" or \"id\"",
+                    c.name()
+                ),
             ));
         };
         let mut input = Map::new();
@@ -114,7 +120,9 @@ pub async fn search(
         Ok(hits)
     })
     .await?;
-    let results: Vec<Value> =
-        hits.iter().map(|h| json!({ "id": h.id, "score": h.score, "payload": h.payload, "source": h.source })).collect();
+    let results: Vec<Value> = hits
+        .iter()
+        .map(|h| json!({ "id": h.id, "score": h.score, "payload": h.payload, "source": h.source }))
+        .collect();
     Ok(Json(json!({ "results": results, "took_ms": started.elapsed().as_secs_f64() * 1e3 })))
 }
