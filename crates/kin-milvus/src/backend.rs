@@ -606,7 +606,7 @@ impl CollectionRead for MilvusCollection {
         if let Some((index, value)) = query.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(Error::NonFinite { id: "query".into(), index, value: *value });
         }
-        let k = params.k.max(1).min(MAX_WINDOW);
+        let k = params.k.clamp(1, MAX_WINDOW);
         let translated = params.filter.map(|f| translate(f.expr()));
         let exact_filter = translated.as_ref().is_none_or(|t| t.exact);
         // A wider expression fetches more and kin's own filter keeps the matching ones.
@@ -693,7 +693,7 @@ impl CollectionRead for MilvusCollection {
         let filter = format!("id in [{}]", keys.iter().map(|k| quote(k)).collect::<Vec<_>>().join(", "));
         let mut items: Vec<Item> =
             self.query("scanning items", filter, &FIELDS_ALL, Some(keys.len()))?.iter().filter_map(item_of).collect();
-        items.sort_by(|a, b| id_text(&a.id).cmp(&id_text(&b.id)));
+        items.sort_by_key(|i| id_text(&i.id));
         let next = more.then(|| keys.last().cloned()).flatten();
         Ok((items, next))
     }

@@ -88,10 +88,11 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}_{t}_{}", N.fetch_add(1, Ordering::Relaxed))
 }
 
+/// One backend under test: its name, the backend, a fresh collection, and the embedded store's folder.
+type Side = (&'static str, Arc<dyn Backend>, Arc<dyn kin_store::CollectionWrite>, tempfile::TempDir);
+
 /// Both backends, each with a fresh collection made from `config`.
-fn both(
-    config: &CollectionConfig,
-) -> Vec<(&'static str, Arc<dyn Backend>, Arc<dyn kin_store::CollectionWrite>, tempfile::TempDir)> {
+fn both(config: &CollectionConfig) -> Vec<Side> {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Backend> = Arc::new(Store::open(dir.path()).unwrap());
     let mut cfg = config.clone();
@@ -317,7 +318,7 @@ fn approximate_recall_at_10_is_at_least_0_95_on_both() {
 #[test]
 fn pymilvus_reads_what_kin_wrote_with_the_documented_schema() {
     let m = milvus();
-    let cfg = CollectionConfig { model: Some("all-MiniLM-L6-v2".into()), ..CollectionConfig::new(&unique("py"), 4) };
+    let cfg = CollectionConfig { model: Some("all-MiniLM-L6-v2".into()), ..CollectionConfig::new(unique("py"), 4) };
     let c = m.create(cfg).unwrap();
     c.upsert(vec![
         Item {
