@@ -62,6 +62,20 @@ struct Link {
 }
 
 impl Link {
+    /// Loads a collection into the server's memory, as searches and queries need.
+    fn load(&self, name: &str) -> Result<()> {
+        let name = name.to_string();
+        self.call("loading a collection", move |c| {
+            let name = name.clone();
+            async move {
+                c.load_collection(
+                    sdk::request::collection::LoadCollectionRequest::builder().collection_name(name).build()?,
+                )
+                .await
+            }
+        })
+    }
+
     /// Runs `call` (made afresh for each attempt), retrying transient failures with backoff.
     fn call<T, F, Fut>(&self, what: &str, call: F) -> Result<T>
     where
@@ -407,16 +421,7 @@ impl Backend for MilvusBackend {
             return Err(Error::UnknownCollection { name: name.to_string(), existing: kin });
         }
         let config = self.describe_collection(name)?;
-        let owned = name.to_string();
-        self.link.call("loading a collection", move |c| {
-            let name = owned.clone();
-            async move {
-                c.load_collection(
-                    sdk::request::collection::LoadCollectionRequest::builder().collection_name(name).build()?,
-                )
-                .await
-            }
-        })?;
+        self.link.load(name)?;
         Ok(self.handle(config))
     }
 
@@ -506,16 +511,7 @@ impl MilvusCollection {
                 if message.contains("load()") || message.contains("not loaded") || message.contains("released") =>
             {
                 tracing::info!(target: "kin_milvus", collection = %self.config.name, "the server released the collection; loading it again");
-                let name = self.config.name.clone();
-                self.link.call("loading a collection", move |c| {
-                    let name = name.clone();
-                    async move {
-                        c.load_collection(
-                            sdk::request::collection::LoadCollectionRequest::builder().collection_name(name).build()?,
-                        )
-                        .await
-                    }
-                })?;
+                self.link.load(&self.config.name)?;
                 read()
             }
             other => other,
@@ -596,16 +592,7 @@ impl CollectionRead for MilvusCollection {
     }
 
     fn search(&self, query: &[f32], params: &SearchParams) -> Result<Vec<Hit>> {
-        if query.len() != self.config.dim {
-            return Err(Error::QueryDimension {
-                collection: self.config.name.clone(),
-                expected: self.config.dim,
-                got: query.len(),
-            });
-        }
-        if let Some((index, value)) = query.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::NonFinite { id: "query".into(), index, value: *value });
-        }
+        kin_store::validate_query(&self.config, query)?;
         let k = params.k.clamp(1, MAX_WINDOW);
         let translated = params.filter.map(|f| translate(f.expr()));
         let exact_filter = translated.as_ref().is_none_or(|t| t.exact);

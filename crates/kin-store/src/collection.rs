@@ -221,16 +221,7 @@ impl Collection {
 
     /// Top-k items nearest `query`, best first.
     pub fn search(&self, query: &[f32], params: &SearchParams) -> Result<Vec<Hit>> {
-        if query.len() != self.config.dim {
-            return Err(Error::QueryDimension {
-                collection: self.config.name.clone(),
-                expected: self.config.dim,
-                got: query.len(),
-            });
-        }
-        if let Some((index, value)) = query.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::NonFinite { id: "query".into(), index, value: *value });
-        }
+        validate_query(&self.config, query)?;
         let mut query = query.to_vec();
         if self.config.metric == Metric::Cosine {
             kin_index::normalize(&mut query);
@@ -264,6 +255,17 @@ impl Collection {
             })
             .collect())
     }
+}
+
+/// Checks a query vector against the collection (every backend refuses the same things).
+pub fn validate_query(config: &CollectionConfig, query: &[f32]) -> Result<()> {
+    if query.len() != config.dim {
+        return Err(Error::QueryDimension { collection: config.name.clone(), expected: config.dim, got: query.len() });
+    }
+    if let Some((index, value)) = query.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return Err(Error::NonFinite { id: "query".into(), index, value: *value });
+    }
+    Ok(())
 }
 
 /// Checks items before any of them is written (every backend refuses the same things), and

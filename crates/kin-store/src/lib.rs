@@ -22,7 +22,7 @@ mod vectors;
 mod wal;
 
 pub use backend::{Backend, CollectionRead, CollectionWrite};
-pub use collection::validate_items;
+pub use collection::{validate_items, validate_query};
 pub use collection::{Collection, Hit, SearchParams};
 pub use config::{validate_name, CollectionConfig, IndexKind, Quantization};
 pub use error::{Error, Result};

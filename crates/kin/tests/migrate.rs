@@ -3,20 +3,11 @@
 //! with the same results, and back into a fresh embedded store; the server writing to Milvus.
 
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn kin(data: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kin"));
-    cmd.env_remove("KIN_LOG").env_remove("KIN_MODEL").env_remove("KIN_BACKEND").env("KIN_DATA", data);
-    cmd
-}
-
-fn ok(out: Output) -> String {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
+mod common;
+use common::{kin, ok, write_npy};
 
 /// `.ci/run`'s Milvus, or a `milvus-lite server` started for this test.
 struct Milvus {
@@ -56,19 +47,6 @@ impl Drop for Milvus {
             let _ = c.wait();
         }
     }
-}
-
-fn write_npy(path: &Path, rows: usize, cols: usize, data: &[f32]) {
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}").into_bytes();
-    header.resize(117, b' ');
-    header.push(b'\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(&header);
-    for v in data {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    std::fs::write(path, bytes).unwrap();
 }
 
 #[test]

@@ -3,35 +3,14 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn kin(data: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kin"));
-    cmd.env_remove("KIN_LOG").env_remove("KIN_MODEL").env("KIN_DATA", data);
-    cmd
-}
-
-fn ok(out: Output) -> String {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
+mod common;
+use common::{kin, ok, write_npy};
 
 fn fails(out: Output, code: i32, needle: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(code), "{err}");
     assert!(err.contains(needle), "expected {needle:?} in {err}");
     assert!(!err.contains("panicked"), "{err}");
-}
-
-fn write_npy(path: &Path, rows: usize, cols: usize, data: &[f32]) {
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}").into_bytes();
-    header.resize(117, b' ');
-    header.push(b'\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(&header);
-    for v in data {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    std::fs::write(path, bytes).unwrap();
 }
 
 fn read_ids(path: &Path) -> Vec<i64> {
