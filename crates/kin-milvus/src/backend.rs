@@ -106,7 +106,11 @@ impl Link {
             match outcome {
                 Ok(v) => {
                     if attempt > 1 {
-                        tracing::info!(target: "kin_milvus", "{what}: succeeded on attempt {attempt}");
+                        tracing::warn!(
+                            target: "kin_milvus",
+                            "{what}: succeeded on attempt {attempt}, after {:.1}s",
+                            started.elapsed().as_secs_f64()
+                        );
                     }
                     return Ok(v);
                 }
