@@ -38,8 +38,8 @@ use crate::target::MilvusTarget;
 const CONFIG_PROPERTY: &str = "kin.config";
 const FIELDS: [&str; 5] = ["id", "int_id", "vector", "payload", "source"];
 const MAX_ID_BYTES: u32 = 1024;
-/// Rows per upsert request (well under gRPC's message limit for 4,096-d vectors).
-const ROWS_PER_REQUEST: usize = 512;
+/// Bytes of vectors per upsert request (well under gRPC's 64 MiB message limit).
+const BYTES_PER_REQUEST: usize = 16 << 20;
 /// Milvus's cap on `offset + limit` of one query or search.
 const MAX_WINDOW: usize = 16_384;
 
@@ -470,19 +470,29 @@ fn quote(s: &str) -> String {
     serde_json::to_string(s).expect("a string serialises")
 }
 
-fn row_of(item: &Item) -> Value {
-    let payload = match &item.payload {
+/// Items as the columns of kin's schema (vectors go as floats, not as JSON).
+fn columns_of(items: &[Item]) -> Vec<FieldData> {
+    let payload = |item: &Item| match &item.payload {
         Value::Null => json!({}),
         other => other.clone(),
     };
-    json!({
-        "id": id_text(&item.id),
-        "int_id": matches!(item.id, ItemId::Int(_)),
-        "vector": item.vector,
-        "payload": payload,
-        "source": item.source.clone().unwrap_or_default(),
-        "content_hash": item.content_hash.clone().unwrap_or_default(),
-    })
+    vec![
+        FieldData::VarChar { name: "id".into(), values: items.iter().map(|i| id_text(&i.id)).collect() },
+        FieldData::Bool {
+            name: "int_id".into(),
+            values: items.iter().map(|i| matches!(i.id, ItemId::Int(_))).collect(),
+        },
+        FieldData::FloatVector { name: "vector".into(), values: items.iter().map(|i| i.vector.clone()).collect() },
+        FieldData::Json { name: "payload".into(), values: items.iter().map(payload).collect() },
+        FieldData::VarChar {
+            name: "source".into(),
+            values: items.iter().map(|i| i.source.clone().unwrap_or_default()).collect(),
+        },
+        FieldData::VarChar {
+            name: "content_hash".into(),
+            values: items.iter().map(|i| i.content_hash.clone().unwrap_or_default()).collect(),
+        },
+    ]
 }
 
 fn item_of(row: &Map<String, Value>) -> Option<Item> {
@@ -695,13 +705,14 @@ const FIELDS_ALL: [&str; 6] = ["id", "int_id", "vector", "payload", "source", "c
 impl CollectionWrite for MilvusCollection {
     fn upsert(&self, mut items: Vec<Item>) -> Result<()> {
         kin_store::validate_items(&self.config, &mut items)?;
-        for chunk in items.chunks(ROWS_PER_REQUEST) {
-            let rows: Vec<Value> = chunk.iter().map(row_of).collect();
+        let rows_per_request = (BYTES_PER_REQUEST / (self.config.dim * 4).max(1)).clamp(1, 10_000);
+        for chunk in items.chunks(rows_per_request) {
+            let columns = columns_of(chunk);
             let name = self.config.name.clone();
             self.link.call("writing items", move |c| {
-                let (name, rows) = (name.clone(), rows.clone());
+                let (name, columns) = (name.clone(), columns.clone());
                 async move {
-                    let insert = InsertRequest::builder().collection_name(name).rows(rows).build()?;
+                    let insert = InsertRequest::builder().collection_name(name).columns(columns).build()?;
                     c.upsert(UpsertRequest::builder().insert(insert).build()?).await.map(|_| ())
                 }
             })?;
