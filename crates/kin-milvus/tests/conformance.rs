@@ -381,9 +381,13 @@ fn a_server_restarted_mid_ingest_loses_no_acknowledged_write() {
     let m = MilvusBackend::connect_with(&target, Duration::from_secs(60)).unwrap();
     let c = m.create(CollectionConfig { metric: Metric::L2, ..CollectionConfig::new("restart", 8) }).unwrap();
     let acked = Arc::new(Mutex::new(Vec::new()));
+    let logs = Logs::default();
     let writer = {
-        let (c, acked) = (c.clone(), acked.clone());
+        let (c, acked, logs) = (c.clone(), acked.clone(), logs.clone());
         std::thread::spawn(move || {
+            // What kin reports while it retries, captured for this thread.
+            let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || logs.clone()).finish();
+            let _reporting = tracing::subscriber::set_default(subscriber);
             let mut rng = Rng(3);
             for batch in 0..60i64 {
                 let items: Vec<Item> = (0..20).map(|i| Item::new(batch * 20 + i, rng.vector(8))).collect();
@@ -416,6 +420,30 @@ fn a_server_restarted_mid_ingest_loses_no_acknowledged_write() {
         .collect();
     ids.sort();
     assert_eq!(ids, (0..1200).collect::<Vec<_>>());
+    let reported = logs.text();
+    assert!(reported.contains("unreachable") && reported.contains("retrying in"), "{reported}");
+    assert!(reported.contains("succeeded on attempt"), "{reported}");
+}
+
+/// Log lines written into memory.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[test]
