@@ -136,19 +136,24 @@ impl Link {
     }
 
     fn classify(&self, what: &str, e: &Failure) -> Error {
-        let message = format!("{what}: {}", e.message);
-        if e.transient {
-            return Error::Unreachable { backend: self.target.clone(), message };
-        }
-        let lower = message.to_lowercase();
-        if ["unauthenticated", "permissiondenied", "auth", "credential", "password", "token"]
-            .iter()
-            .any(|w| lower.contains(w))
-        {
-            return Error::Unauthorized { backend: self.target.clone(), message };
-        }
-        Error::Backend { backend: self.target.clone(), message }
+        classify(&self.target, what, e)
     }
+}
+
+/// A failure as kin's error: the server unreachable, the credentials refused, or anything else.
+fn classify(target: &str, what: &str, e: &Failure) -> Error {
+    let message = format!("{what}: {}", e.message);
+    if e.transient {
+        return Error::Unreachable { backend: target.to_string(), message };
+    }
+    let lower = message.to_lowercase();
+    if ["unauthenticated", "permissiondenied", "auth", "credential", "password", "token"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
+        return Error::Unauthorized { backend: target.to_string(), message };
+    }
+    Error::Backend { backend: target.to_string(), message }
 }
 
 /// A failed call: its message, and whether another attempt may succeed.
@@ -744,5 +749,31 @@ impl CollectionWrite for MilvusCollection {
             deleted += existing.len();
         }
         Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grpc(status: tonic::Status) -> Error {
+        classify("milvus://db:19530", "listing collections", &Failure::from(sdk::error::Error::Grpc(status)))
+    }
+
+    #[test]
+    fn failures_are_told_apart_for_the_caller() {
+        // What Milvus answers for a wrong user, password or token (it has no such check in Milvus Lite).
+        let e = grpc(tonic::Status::unauthenticated("auth check failure, please check username, password or token"));
+        assert!(matches!(e, Error::Unauthorized { .. }), "{e}");
+        assert!(e.to_string().contains("milvus://db:19530"), "{e}");
+        let e = grpc(tonic::Status::unknown("auth check failure, please check username and password are correct"));
+        assert!(matches!(e, Error::Unauthorized { .. }), "{e}");
+        let e = grpc(tonic::Status::permission_denied("PrivilegeLoad: permission deny to user"));
+        assert!(matches!(e, Error::Unauthorized { .. }), "{e}");
+        // A server that is down or restarting is worth retrying; a refused request is not.
+        let e = grpc(tonic::Status::unavailable("connection refused"));
+        assert!(matches!(e, Error::Unreachable { .. }), "{e}");
+        let e = grpc(tonic::Status::invalid_argument("collection schema mismatch"));
+        assert!(matches!(e, Error::Backend { .. }), "{e}");
     }
 }
