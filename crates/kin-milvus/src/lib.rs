@@ -10,9 +10,12 @@
 //! ```
 
 mod backend;
+mod collection;
 mod filter;
+mod link;
 mod target;
 
-pub use backend::{MilvusBackend, MilvusCollection};
+pub use backend::MilvusBackend;
+pub use collection::MilvusCollection;
 pub use filter::{translate, Translated};
 pub use target::MilvusTarget;
