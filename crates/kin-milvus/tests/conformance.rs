@@ -1,5 +1,5 @@
 //! One conformance suite for every storage backend: the embedded store and Milvus (a real
-//! server: `KIN_TEST_MILVUS=HOST:PORT`, which `.ci/run` starts, or a `milvus-lite server` this
+//! server: `KIN_TEST_MILVUS=HOST:PORT`, which `scripts/test.sh` starts, or a `milvus-lite server` this
 //! suite starts itself). Then what only Milvus needs: a restart in the middle of an ingest,
 //! pymilvus reading what kin wrote, and clear errors for bad servers and foreign collections.
 
@@ -33,7 +33,7 @@ impl LiteServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("milvus-lite runs (`pip install milvus-lite pymilvus`; .ci/run installs them)");
+            .expect("milvus-lite runs (`pip install milvus-lite pymilvus`; scripts/test.sh installs them)");
         let deadline = Instant::now() + Duration::from_secs(60);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "milvus-lite did not start on port {port}");
@@ -60,7 +60,7 @@ impl Drop for LiteServer {
     }
 }
 
-/// The Milvus server the suite shares: `.ci/run`'s, or one started here.
+/// The Milvus server the suite shares: `scripts/test.sh`'s, or one started here.
 fn milvus_url() -> String {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
@@ -347,7 +347,7 @@ print(json.dumps({"fields": fields, "properties": d.get("properties", {}), "rows
         .args(["-c", script, &url, c.name()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "pymilvus (.ci/run installs it): {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "pymilvus (scripts/test.sh installs it): {}", String::from_utf8_lossy(&out.stderr));
     let got: Value = serde_json::from_slice(&out.stdout).unwrap();
     let fields = &got["fields"];
     assert_eq!(fields["id"][0], "VARCHAR", "{got}");

@@ -52,7 +52,7 @@ fn speak(text: &str, voice: &str, speed: u32, path: &Path) {
 #[test]
 fn spoken_sentences_find_the_same_sentences_in_another_voice() {
     if Command::new("espeak-ng").arg("--version").output().is_err() {
-        assert!(std::env::var("CI").is_err(), "espeak-ng is missing in CI (.ci/run installs it)");
+        assert!(std::env::var("CI").is_err(), "espeak-ng is missing in CI (scripts/test.sh installs it)");
         eprintln!("skipped: espeak-ng is not installed");
         return;
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 mod common;
 use common::{kin, ok, write_npy};
 
-/// `.ci/run`'s Milvus, or a `milvus-lite server` started for this test.
+/// `scripts/test.sh`'s Milvus, or a `milvus-lite server` started for this test.
 struct Milvus {
     url: String,
     child: Option<Child>,
@@ -30,7 +30,7 @@ impl Milvus {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("milvus-lite runs (`pip install milvus-lite`; .ci/run installs it)");
+            .expect("milvus-lite runs (`pip install milvus-lite`; scripts/test.sh installs it)");
         let deadline = Instant::now() + Duration::from_secs(60);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "milvus-lite did not start");

@@ -160,7 +160,7 @@ fn the_openai_python_client_gets_the_vectors_of_kin_embed() {
         Command::new(python()).arg(&script).arg(&server.url).arg("all-MiniLM-L6-v2").args(texts).output().unwrap();
     assert!(
         out.status.success(),
-        "the openai client failed (`pip install openai` installs it; .ci/run does): {}",
+        "the openai client failed (`pip install openai` installs it; scripts/test.sh does): {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let got: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -197,7 +197,7 @@ fn the_search_page_adds_files_and_ranks_them_in_chromium() {
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     assert!(
         browser_dir.join("node_modules/playwright-core").is_dir(),
-        "playwright-core is missing: run `npm ci --prefix crates/kin/tests/browser` (and install Debian's chromium); .ci/run does both"
+        "playwright-core is missing: run `npm ci --prefix crates/kin/tests/browser` (and install Debian's chromium); scripts/test.sh does both"
     );
     let dir = tempfile::tempdir().unwrap();
     let files = dir.path().join("files");
@@ -247,7 +247,7 @@ fn ffmpeg(dir: &Path, args: &[&str]) {
     let out = Command::new("ffmpeg").current_dir(dir).args(["-loglevel", "error", "-y"]).args(args).output().unwrap();
     assert!(
         out.status.success(),
-        "ffmpeg {args:?} (.ci/run installs ffmpeg): {}",
+        "ffmpeg {args:?} (scripts/test.sh installs ffmpeg): {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }

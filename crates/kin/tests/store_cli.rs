@@ -256,7 +256,7 @@ fn embed_takes_image_files_and_texts_in_one_call_and_jsonl_paths() {
 /// Whether `ffmpeg` runs here; CI installs it, so there its absence is a failure.
 fn have_ffmpeg() -> bool {
     let ok = Command::new("ffmpeg").arg("-version").output().is_ok_and(|o| o.status.success());
-    assert!(ok || std::env::var("CI").is_err(), "ffmpeg is missing in CI (.ci/run installs it)");
+    assert!(ok || std::env::var("CI").is_err(), "ffmpeg is missing in CI (scripts/test.sh installs it)");
     ok
 }
 
