@@ -32,12 +32,7 @@ use crate::target::MilvusTarget;
 
 /// The collection property holding kin's `CollectionConfig` as JSON.
 const CONFIG_PROPERTY: &str = "kin.config";
-pub(crate) const FIELDS: [&str; 5] = ["id", "int_id", "vector", "payload", "source"];
 const MAX_ID_BYTES: u32 = 1024;
-/// Bytes of vectors per upsert request (well under gRPC's 64 MiB message limit).
-pub(crate) const BYTES_PER_REQUEST: usize = 16 << 20;
-/// Milvus's cap on `offset + limit` of one query or search.
-pub(crate) const MAX_WINDOW: usize = 16_384;
 
 /// A Milvus server holding kin's collections.
 pub struct MilvusBackend {

@@ -8,9 +8,18 @@ use milvus::v2 as sdk;
 use milvus::v2::prelude::*;
 use serde_json::{json, Map, Value};
 
-use crate::backend::{metric_type, BYTES_PER_REQUEST, FIELDS, MAX_WINDOW};
+use crate::backend::metric_type;
 use crate::filter::translate;
 use crate::link::Link;
+
+/// Every field of an item.
+const ITEM_FIELDS: [&str; 6] = ["id", "int_id", "vector", "payload", "source", "content_hash"];
+/// The fields a search hit carries.
+const HIT_FIELDS: [&str; 5] = ["id", "int_id", "vector", "payload", "source"];
+/// Bytes of vectors per upsert request (well under gRPC's 64 MiB message limit).
+const BYTES_PER_REQUEST: usize = 16 << 20;
+/// Milvus's cap on `offset + limit` of one query or search.
+const MAX_WINDOW: usize = 16_384;
 
 /// One collection in Milvus.
 pub struct MilvusCollection {
@@ -26,6 +35,11 @@ fn id_text(id: &ItemId) -> String {
 /// A Milvus string literal.
 fn quote(s: &str) -> String {
     serde_json::to_string(s).expect("a string serialises")
+}
+
+/// The expression matching rows with these primary keys.
+fn keys_filter(keys: impl Iterator<Item = String>) -> String {
+    format!("id in [{}]", keys.map(|k| quote(&k)).collect::<Vec<_>>().join(", "))
 }
 
 /// Items as the columns of kin's schema (vectors go as floats, not as JSON).
@@ -119,7 +133,7 @@ impl MilvusCollection {
     }
 
     fn ids_filter(ids: &[ItemId]) -> String {
-        format!("id in [{}]", ids.iter().map(|i| quote(&id_text(i))).collect::<Vec<_>>().join(", "))
+        keys_filter(ids.iter().map(id_text))
     }
 }
 
@@ -138,7 +152,7 @@ impl CollectionRead for MilvusCollection {
     }
 
     fn get(&self, id: &ItemId) -> Result<Option<Item>> {
-        let rows = self.query("reading an item", Self::ids_filter(std::slice::from_ref(id)), &FIELDS_ALL, Some(1))?;
+        let rows = self.query("reading an item", Self::ids_filter(std::slice::from_ref(id)), &ITEM_FIELDS, Some(1))?;
         Ok(rows.iter().filter_map(item_of).find(|i| &i.id == id))
     }
 
@@ -178,7 +192,7 @@ impl CollectionRead for MilvusCollection {
                                 .vector_field("vector")
                                 .vectors(SearchVectors::Float(vec![vector]))
                                 .filter(expr)
-                                .output_fields(FIELDS.iter().copied())
+                                .output_fields(HIT_FIELDS.iter().copied())
                                 .limit(limit as i64)
                                 .metric_type(metric)
                                 .extra_params(HashMap::from([("ef".to_string(), ef.to_string())]))
@@ -241,16 +255,14 @@ impl CollectionRead for MilvusCollection {
         if keys.is_empty() {
             return Ok((Vec::new(), None));
         }
-        let filter = format!("id in [{}]", keys.iter().map(|k| quote(k)).collect::<Vec<_>>().join(", "));
+        let filter = keys_filter(keys.iter().cloned());
         let mut items: Vec<Item> =
-            self.query("scanning items", filter, &FIELDS_ALL, Some(keys.len()))?.iter().filter_map(item_of).collect();
+            self.query("scanning items", filter, &ITEM_FIELDS, Some(keys.len()))?.iter().filter_map(item_of).collect();
         items.sort_by_key(|i| id_text(&i.id));
         let next = more.then(|| keys.last().cloned()).flatten();
         Ok((items, next))
     }
 }
-
-const FIELDS_ALL: [&str; 6] = ["id", "int_id", "vector", "payload", "source", "content_hash"];
 
 impl CollectionWrite for MilvusCollection {
     fn upsert(&self, mut items: Vec<Item>) -> Result<()> {

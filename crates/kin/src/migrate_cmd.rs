@@ -127,12 +127,16 @@ fn checkpoint_path(data: &Path, name: &str, from: &str, to: &str) -> PathBuf {
     data.join("migrations").join(format!("{name}-{key}.json"))
 }
 
-/// Written whole and renamed, so a crash leaves the previous checkpoint or the new one.
+/// Written whole, synced and renamed, so a crash leaves the previous checkpoint or the new one.
 fn save_checkpoint(path: &Path, value: &Value) -> Result<()> {
+    use std::io::Write;
     let dir = path.parent().expect("a checkpoint lives in a folder");
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let partial = path.with_extension("partial");
-    std::fs::write(&partial, serde_json::to_vec(value)?).with_context(|| format!("writing {}", partial.display()))?;
+    let mut file = std::fs::File::create(&partial).with_context(|| format!("writing {}", partial.display()))?;
+    file.write_all(&serde_json::to_vec(value)?)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", partial.display()))?;
     std::fs::rename(&partial, path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
