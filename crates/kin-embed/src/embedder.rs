@@ -2,6 +2,7 @@ use kin_core::Modality;
 use kin_image::{Image, Pixels};
 use rayon::prelude::*;
 
+use crate::tokenize::TextTokenizer;
 use crate::{Error, Result};
 
 /// One row per input, in input order.
@@ -33,6 +34,12 @@ pub trait Embedder: Send + Sync {
     /// count tokens, batch by them, and take pre-tokenised input.
     fn tokenizes(&self) -> bool {
         false
+    }
+
+    /// The tokenizer of the model's text input, for cutting documents into chunks that fit
+    /// (`None` for models without local text input, or whose tokenizer kin does not hold).
+    fn text_tokenizer(&self) -> Option<&TextTokenizer> {
+        None
     }
 
     /// Token ids of each text as the model reads them: special tokens added, truncated.

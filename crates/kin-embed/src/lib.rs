@@ -44,5 +44,6 @@ pub use pooling::Pooling;
 pub use remote::{RemoteConfig, RemoteEmbedder};
 pub use resnet::{ResNet, ResNetConfig};
 pub use text::TextEncoder;
+pub use tokenize::TextTokenizer;
 pub use transformer::Exec;
 pub use whisper::{WhisperConfig, WhisperEmbedder, WhisperEncoder};

@@ -152,6 +152,10 @@ impl Embedder for TextEncoder {
         self.embed_tokenized(&ids)
     }
 
+    fn text_tokenizer(&self) -> Option<&TextTokenizer> {
+        Some(&self.tokenizer)
+    }
+
     fn tokenizes(&self) -> bool {
         true
     }

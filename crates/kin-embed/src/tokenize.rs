@@ -12,6 +12,8 @@ use crate::{Error, Result};
 
 pub struct TextTokenizer {
     inner: Tokenizer,
+    /// The same tokenizer without truncation, for counting and cutting whole documents.
+    full: Tokenizer,
     lowercase: bool,
     max_tokens: usize,
     /// The special tokens the template puts before and after a text (`[CLS]` and `[SEP]`).
@@ -26,6 +28,9 @@ impl TextTokenizer {
             return Err(err("file not found; the model folder needs a tokenizer.json (fast tokenizer)".into()));
         }
         let mut inner = Tokenizer::from_file(path).map_err(|e| err(e.to_string()))?;
+        let mut full = inner.clone();
+        full.with_truncation(None).map_err(|e| err(e.to_string()))?;
+        full.with_padding(None);
         inner
             .with_truncation(Some(TruncationParams { max_length: max_tokens, ..Default::default() }))
             .map_err(|e| err(e.to_string()))?;
@@ -36,7 +41,43 @@ impl TextTokenizer {
         let (empty, word) = (ids("")?, ids("a")?);
         let split = empty.iter().zip(&word).take_while(|(a, b)| a == b).count();
         let (prefix, suffix) = (empty[..split].to_vec(), empty[split..].to_vec());
-        Ok(TextTokenizer { inner, lowercase, max_tokens, prefix, suffix })
+        Ok(TextTokenizer { inner, full, lowercase, max_tokens, prefix, suffix })
+    }
+
+    /// The most tokens the model reads, special tokens included.
+    pub fn max_tokens(&self) -> usize {
+        self.max_tokens
+    }
+
+    /// How many special tokens the template adds around every text (`[CLS]` and `[SEP]`: 2).
+    pub fn special_tokens(&self) -> usize {
+        self.prefix.len() + self.suffix.len()
+    }
+
+    /// Tokens of `text` as the model would read it untruncated, special tokens included.
+    pub fn count(&self, text: &str) -> Result<usize> {
+        let encoding = self.full.encode(self.cased(text), true);
+        encoding.map(|e| e.len()).map_err(|e| Error::Tokenize { index: 0, message: e.to_string() })
+    }
+
+    /// Byte spans in `text` of its tokens, in order, without special tokens and untruncated.
+    /// Spans of tokens that share a character (byte-level pieces) may repeat or overlap.
+    pub fn token_spans(&self, text: &str) -> Result<Vec<(usize, usize)>> {
+        let encoding = self.full.encode(self.cased(text), false);
+        let encoding = encoding.map_err(|e| Error::Tokenize { index: 0, message: e.to_string() })?;
+        Ok(encoding.get_offsets().to_vec())
+    }
+
+    /// The text as the model's pipeline hands it to the tokenizer: lower-cased where the
+    /// checkpoint asks for it and that keeps every byte offset (other texts are left as they are).
+    fn cased<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        if self.lowercase {
+            let lower = text.to_lowercase();
+            if lower.len() == text.len() {
+                return lower.into();
+            }
+        }
+        text.into()
     }
 
     /// A caller's token ids (the model's vocabulary, no special tokens) as `encode` would give

@@ -21,6 +21,8 @@ pub struct ModelCard {
     pub normalized: bool,
     /// The longest input the model reads, one limit per kind of input.
     pub max_input: &'static [InputLimit],
+    /// How documents are cut for this model's text input (`None`: it takes no text).
+    pub chunking: Option<Chunking>,
     pub licence: &'static str,
     pub architecture: Architecture,
     /// Where the weights can be fetched from, in the order kin tries them.
@@ -48,6 +50,20 @@ impl ModelCard {
 
     pub fn runs(&self) -> bool {
         matches!(self.status, Status::Runs)
+    }
+}
+
+/// The chunk size that suits a text model: `target` tokens per chunk (special tokens included,
+/// never more than the model reads), `overlap` tokens shared by neighbouring chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Chunking {
+    pub target: u32,
+    pub overlap: u32,
+}
+
+impl fmt::Display for Chunking {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} tokens, {} overlap", self.target, self.overlap)
     }
 }
 

@@ -3,8 +3,8 @@
 use kin_core::Modality::{Audio, Image, Text, Video};
 
 use crate::card::{
-    Architecture, HubRepo, InputLimit, ModelCard, Pooling, PypiPackage, Status, WeightSource, Wheel, WheelLayout,
-    SENTENCE_TRANSFORMERS_FILES, SENTENCE_TRANSFORMERS_OPTIONAL,
+    Architecture, Chunking, HubRepo, InputLimit, ModelCard, Pooling, PypiPackage, Status, WeightSource, Wheel,
+    WheelLayout, SENTENCE_TRANSFORMERS_FILES, SENTENCE_TRANSFORMERS_OPTIONAL,
 };
 
 const fn sentence_transformers(repo: &'static str) -> WeightSource {
@@ -45,6 +45,7 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
         pooling: Pooling::Mean,
         normalized: true,
         max_input: &[InputLimit::Tokens(256)],
+        chunking: Some(Chunking { target: 256, overlap: 32 }),
         licence: "apache-2.0",
         architecture: Architecture::Bert,
         weights: &[
@@ -69,6 +70,7 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
         pooling: Pooling::Mean,
         normalized: true,
         max_input: &[InputLimit::Tokens(384)],
+        chunking: Some(Chunking { target: 384, overlap: 48 }),
         licence: "apache-2.0",
         architecture: Architecture::Mpnet,
         weights: &[
@@ -119,6 +121,7 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
         pooling: Pooling::GlobalAverage,
         normalized: false,
         max_input: &[IMAGE_224],
+        chunking: None,
         licence: "apache-2.0",
         architecture: Architecture::Resnet,
         weights: &[transformers("microsoft/resnet-50")],
@@ -133,6 +136,7 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
         pooling: Pooling::Projection,
         normalized: true,
         max_input: &[InputLimit::Tokens(77), IMAGE_224],
+        chunking: Some(Chunking { target: 77, overlap: 8 }),
         licence: "mit",
         architecture: Architecture::Clip,
         weights: &[transformers("openai/clip-vit-base-patch32")],
@@ -147,6 +151,7 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
         pooling: Pooling::Projection,
         normalized: true,
         max_input: &[InputLimit::Tokens(77), IMAGE_224],
+        chunking: Some(Chunking { target: 77, overlap: 8 }),
         licence: "mit",
         architecture: Architecture::Clip,
         weights: &[transformers("openai/clip-vit-large-patch14")],
@@ -161,6 +166,7 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
         pooling: Pooling::EncoderMean,
         normalized: true,
         max_input: &[InputLimit::AudioSeconds(30)],
+        chunking: None,
         licence: "apache-2.0",
         architecture: Architecture::Whisper,
         weights: &[
@@ -194,6 +200,7 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
         pooling: Pooling::EncoderMean,
         normalized: true,
         max_input: &[InputLimit::AudioSeconds(30)],
+        chunking: None,
         licence: "apache-2.0",
         architecture: Architecture::Whisper,
         weights: &[
@@ -218,6 +225,7 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
         pooling: Pooling::LatentMean,
         normalized: false,
         max_input: &[InputLimit::Video { frames: 16, width: 224, height: 224 }, InputLimit::AudioSamples(30720)],
+        chunking: None,
         licence: "apache-2.0",
         architecture: Architecture::Perceiver,
         weights: &[transformers("deepmind/multimodal-perceiver")],
@@ -232,6 +240,7 @@ pub(crate) static BUILTIN: &[ModelCard] = &[
         pooling: Pooling::None,
         normalized: true,
         max_input: &[InputLimit::Tokens(8191)],
+        chunking: Some(Chunking { target: 512, overlap: 64 }),
         licence: "proprietary",
         architecture: Architecture::OpenaiApi,
         weights: &[WeightSource::Api { base_url: "https://api.openai.com/v1", model: "text-embedding-3-small" }],

@@ -17,8 +17,8 @@ mod source;
 mod test_support;
 
 pub use card::{
-    Architecture, HubRepo, InputLimit, ModelCard, Pooling, PypiPackage, Status, WeightSource, Wheel, WheelLayout,
-    SENTENCE_TRANSFORMERS_FILES, SENTENCE_TRANSFORMERS_OPTIONAL,
+    Architecture, Chunking, HubRepo, InputLimit, ModelCard, Pooling, PypiPackage, Status, WeightSource, Wheel,
+    WheelLayout, SENTENCE_TRANSFORMERS_FILES, SENTENCE_TRANSFORMERS_OPTIONAL,
 };
 pub use config::{FetchConfig, DEFAULT_HF_ENDPOINT};
 pub use error::{Error, Result};

@@ -58,6 +58,18 @@ pub trait CollectionWrite: CollectionRead {
 
     /// Deletes items; returns how many existed.
     fn delete(&self, ids: &[ItemId]) -> Result<usize>;
+
+    /// Deletes `delete` and upserts `items` as one change (a document's chunks replaced). The
+    /// embedded store makes it atomic across crashes; a backend that cannot upserts first and
+    /// then deletes what the new items did not overwrite, so a crash between the two leaves
+    /// stale extras, never a document with chunks missing.
+    fn replace(&self, delete: &[ItemId], items: Vec<Item>) -> Result<()> {
+        let kept: std::collections::HashSet<&ItemId> = items.iter().map(|i| &i.id).collect();
+        let stale: Vec<ItemId> = delete.iter().filter(|id| !kept.contains(id)).cloned().collect();
+        drop(kept);
+        self.upsert(items)?;
+        self.delete(&stale).map(|_| ())
+    }
 }
 
 /// Where collections live.
@@ -115,6 +127,10 @@ impl CollectionWrite for Collection {
 
     fn delete(&self, ids: &[ItemId]) -> Result<usize> {
         Collection::delete(self, ids)
+    }
+
+    fn replace(&self, delete: &[ItemId], items: Vec<Item>) -> Result<()> {
+        Collection::replace(self, delete, items)
     }
 }
 

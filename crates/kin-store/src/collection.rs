@@ -153,6 +153,27 @@ impl Collection {
         Ok(n)
     }
 
+    /// Deletes `delete` and upserts `items` as one change: durable when it returns, and a crash
+    /// keeps all of it or none of it (one log frame). Ids in both lists end up upserted.
+    pub fn replace(&self, delete: &[ItemId], mut items: Vec<Item>) -> Result<()> {
+        validate_items(&self.config, &mut items)?;
+        let mut records: Vec<Record> = {
+            let state = self.state.read();
+            let upserted: std::collections::HashSet<&ItemId> = items.iter().map(|i| &i.id).collect();
+            delete
+                .iter()
+                .filter(|id| state.ids.contains_key(id) && !upserted.contains(id))
+                .map(|id| Record::Delete(id.clone()))
+                .collect()
+        };
+        records.extend(items.into_iter().map(Record::Upsert));
+        match records.len() {
+            0 => Ok(()),
+            1 => self.write(records),
+            _ => self.write(vec![Record::Batch(records)]),
+        }
+    }
+
     fn write(&self, records: Vec<Record>) -> Result<()> {
         if records.is_empty() {
             return Ok(());
@@ -306,6 +327,10 @@ impl State {
                 Record::Delete(id) => {
                     self.upsert_run(std::mem::take(&mut run))?;
                     self.remove(&id);
+                }
+                Record::Batch(records) => {
+                    self.upsert_run(std::mem::take(&mut run))?;
+                    self.apply_all(records.into_iter())?;
                 }
             }
         }

@@ -5,6 +5,7 @@
 //! body   = lsn: u64 | op: u8 | payload
 //! upsert = id | dim: u32 | dim × f32 | json: u32-len bytes (payload, source, content_hash)
 //! delete = id
+//! batch  = count: u32 | count × (op: u8 | upsert or delete)   (applied whole or not at all)
 //! id     = 0u8 | i64   or   1u8 | u32-len utf-8 bytes
 //! ```
 
@@ -20,6 +21,9 @@ pub const MAX_BODY: usize = 1 << 30;
 pub enum Record {
     Upsert(Item),
     Delete(ItemId),
+    /// Writes that take effect together: one frame, so a crash keeps all of them or none.
+    /// Never nested.
+    Batch(Vec<Record>),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -37,6 +41,14 @@ pub fn encode(lsn: u64, record: &Record, out: &mut Vec<u8>) {
     let start = out.len();
     out.extend_from_slice(&[0u8; 8]);
     out.extend_from_slice(&lsn.to_le_bytes());
+    encode_op(record, out);
+    let body_len = out.len() - start - 8;
+    let crc = crc32fast::hash(&out[start + 8..]);
+    out[start..start + 4].copy_from_slice(&(body_len as u32).to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+fn encode_op(record: &Record, out: &mut Vec<u8>) {
     match record {
         Record::Upsert(item) => {
             out.push(1);
@@ -58,11 +70,14 @@ pub fn encode(lsn: u64, record: &Record, out: &mut Vec<u8>) {
             out.push(2);
             encode_id(id, out);
         }
+        Record::Batch(records) => {
+            out.push(3);
+            out.extend_from_slice(&(records.len() as u32).to_le_bytes());
+            for r in records {
+                encode_op(r, out);
+            }
+        }
     }
-    let body_len = out.len() - start - 8;
-    let crc = crc32fast::hash(&out[start + 8..]);
-    out[start..start + 4].copy_from_slice(&(body_len as u32).to_le_bytes());
-    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
 fn encode_id(id: &ItemId, out: &mut Vec<u8>) {
@@ -146,6 +161,10 @@ impl Reader<'_> {
 
     fn body(&mut self) -> Option<(u64, Record)> {
         let lsn = self.u64()?;
+        Some((lsn, self.op(true)?))
+    }
+
+    fn op(&mut self, outer: bool) -> Option<Record> {
         let record = match self.take(1)?[0] {
             1 => {
                 let id = self.id()?;
@@ -163,9 +182,21 @@ impl Reader<'_> {
                 })
             }
             2 => Record::Delete(self.id()?),
+            3 if outer => {
+                let n = self.u32()? as usize;
+                // Each entry takes at least 6 bytes: a count past what is left is damage.
+                if n > (self.buf.len() - self.pos) / 6 {
+                    return None;
+                }
+                let mut records = Vec::with_capacity(n);
+                for _ in 0..n {
+                    records.push(self.op(false)?);
+                }
+                Record::Batch(records)
+            }
             _ => return None,
         };
-        Some((lsn, record))
+        Some(record)
     }
 }
 
@@ -184,6 +215,14 @@ mod tests {
                     content_hash: Some("ab".into()),
                     ..Item::new("é", vec![])
                 }),
+            ),
+            (
+                4,
+                Record::Batch(vec![
+                    Record::Delete(ItemId::from("doc#3")),
+                    Record::Upsert(Item::new("doc#0", vec![0.5, 0.25])),
+                    Record::Delete(ItemId::Int(-4)),
+                ]),
             ),
         ]
     }

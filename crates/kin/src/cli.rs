@@ -40,6 +40,10 @@ pub enum Command {
     Import(ImportArgs),
     /// Find the items nearest a query.
     Search(SearchArgs),
+    /// Delete items, or whole documents with --doc.
+    Delete(DeleteArgs),
+    /// Score retrieval on BEIR queries and qrels: nDCG@10, MRR@10, recall@100.
+    Eval(EvalArgs),
     /// Serve the store over HTTP: REST, OpenAI-compatible embeddings, a search page.
     Serve(ServeArgs),
     /// Copy a collection to another backend (the embedded store to Milvus, or back): streamed,
@@ -144,9 +148,59 @@ pub struct AddArgs {
     /// Files or directories (walked recursively).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// Most files embedded in one batch.
-    #[arg(long, default_value_t = 256)]
+    /// Most chunks embedded (and written as one atomic change) in one batch.
+    #[arg(long, default_value_t = 512)]
     pub batch_size: usize,
+    /// Tokens per chunk, special tokens included (default: the model card's; at most what the
+    /// model reads).
+    #[arg(long)]
+    pub chunk_tokens: Option<usize>,
+    /// Tokens shared by neighbouring chunks (default: the model card's).
+    #[arg(long)]
+    pub chunk_overlap: Option<usize>,
+    /// Documents larger than this are refused before they are read (default 64).
+    #[arg(long)]
+    pub max_file_mb: Option<u64>,
+    /// Print where the time went (extraction, chunking, embedding, writing).
+    #[arg(long)]
+    pub timing: bool,
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["ids", "doc"])))]
+pub struct DeleteArgs {
+    pub collection: String,
+    /// Item ids (a chunk is `DOC#N`).
+    pub ids: Vec<String>,
+    /// Delete every chunk of these documents (a path as given to `kin add`, or a record id).
+    #[arg(long, num_args = 1..)]
+    pub doc: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    pub collection: String,
+    /// BEIR queries (`{"_id", "text"}` per line).
+    #[arg(long)]
+    pub queries: PathBuf,
+    /// BEIR qrels (`query-id corpus-id score`, tab-separated, with a header) or TREC qrels.
+    #[arg(long)]
+    pub qrels: PathBuf,
+    /// Cut-off of nDCG and MRR (recall is at 100, or at k when k is larger).
+    #[arg(short, default_value_t = 10)]
+    pub k: usize,
+    /// Rank chunks instead of documents.
+    #[arg(long)]
+    pub chunks: bool,
+    #[arg(long)]
+    pub ef: Option<usize>,
+    #[arg(long)]
+    pub exact: bool,
+    /// Also write the run (TREC format) here.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]
@@ -164,7 +218,7 @@ pub struct ImportArgs {
 }
 
 #[derive(Args)]
-#[command(group(clap::ArgGroup::new("query_kind").required(true).args(["query", "image", "audio", "video", "vector_file"])))]
+#[command(group(clap::ArgGroup::new("query_kind").required(true).args(["query", "image", "audio", "video", "vector_file", "queries"])))]
 pub struct SearchArgs {
     pub collection: String,
     /// A text query, embedded with the collection's model.
@@ -182,6 +236,12 @@ pub struct SearchArgs {
     /// Query vectors (`.npy`, one row per query).
     #[arg(long)]
     pub vector_file: Option<PathBuf>,
+    /// BEIR queries (`{"_id", "text"}` per line), each answered; with --output, a TREC run file.
+    #[arg(long)]
+    pub queries: Option<PathBuf>,
+    /// Return passages (chunks) instead of documents (each document's best chunk).
+    #[arg(long)]
+    pub chunks: bool,
     #[arg(short, default_value_t = 10)]
     pub k: usize,
     /// Candidate list size of the graph walk (higher: better recall, slower).
@@ -196,7 +256,8 @@ pub struct SearchArgs {
     /// JSON output.
     #[arg(long)]
     pub json: bool,
-    /// Write result ids (int64, queries × k, -1 where fewer than k) to this `.npy`.
+    /// Write result ids (int64, queries × k, -1 where fewer than k) to this `.npy`; with
+    /// --queries, a TREC run file (`qid Q0 docid rank score kin`).
     #[arg(long)]
     pub output: Option<PathBuf>,
 }

@@ -3,7 +3,9 @@
 mod add_cmd;
 mod backend;
 mod cli;
+mod delete_cmd;
 mod embed_cmd;
+mod eval_cmd;
 mod input;
 mod migrate_cmd;
 mod models_cmd;
@@ -34,6 +36,8 @@ fn main() -> ExitCode {
         Command::Add(args) => open().and_then(|s| add_cmd::run(&*s, args)),
         Command::Import(args) => open().and_then(|s| store_cmd::import(&*s, args)),
         Command::Search(args) => open().and_then(|s| search_cmd::run(&*s, args)),
+        Command::Delete(args) => open().and_then(|s| delete_cmd::run(&*s, args)),
+        Command::Eval(args) => open().and_then(|s| eval_cmd::run(&*s, args)),
         Command::Serve(args) => open().and_then(|s| serve_cmd::run(s, &data, args)),
         Command::Migrate(args) => migrate_cmd::run(open, &data, args),
     };
@@ -81,11 +85,19 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             return 2;
         }
         if let Some(err) = cause.downcast_ref::<kin_embed::Error>() {
+            return embed_code(err);
+        }
+        if let Some(err) = cause.downcast_ref::<kin_ingest::IngestError>() {
+            use kin_ingest::IngestError as E;
             return match err {
-                kin_embed::Error::Model(_) => 3,
-                kin_embed::Error::Tokenize { .. } | kin_embed::Error::UnsupportedModality { .. } => 2,
+                E::Settings(_) | E::NoModel { .. } => 2,
+                E::Embed(e) => embed_code(e),
+                E::Store(e) => store_code(e),
                 _ => 1,
             };
+        }
+        if cause.downcast_ref::<kin_eval::EvalError>().is_some() {
+            return 2;
         }
         if cause.downcast_ref::<kin_models::Error>().is_some() {
             return 3;
@@ -104,23 +116,35 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             return 2;
         }
         if let Some(err) = cause.downcast_ref::<kin_store::Error>() {
-            use kin_store::Error as E;
-            return match err {
-                E::DimensionMismatch { .. }
-                | E::NonFinite { .. }
-                | E::ZeroVector { .. }
-                | E::QueryDimension { .. }
-                | E::UnknownCollection { .. }
-                | E::CollectionExists(_)
-                | E::InvalidName { .. }
-                | E::InvalidSettings(_)
-                | E::ModelMismatch { .. } => 2,
-                E::Locked { .. } => 4,
-                E::IncompatibleSchema { .. } => 2,
-                E::Unreachable { .. } | E::Unauthorized { .. } => 5,
-                _ => 1,
-            };
+            return store_code(err);
         }
     }
     1
+}
+
+fn embed_code(err: &kin_embed::Error) -> u8 {
+    match err {
+        kin_embed::Error::Model(_) => 3,
+        kin_embed::Error::Tokenize { .. } | kin_embed::Error::UnsupportedModality { .. } => 2,
+        _ => 1,
+    }
+}
+
+fn store_code(err: &kin_store::Error) -> u8 {
+    use kin_store::Error as E;
+    match err {
+        E::DimensionMismatch { .. }
+        | E::NonFinite { .. }
+        | E::ZeroVector { .. }
+        | E::QueryDimension { .. }
+        | E::UnknownCollection { .. }
+        | E::CollectionExists(_)
+        | E::InvalidName { .. }
+        | E::InvalidSettings(_)
+        | E::ModelMismatch { .. } => 2,
+        E::Locked { .. } => 4,
+        E::IncompatibleSchema { .. } => 2,
+        E::Unreachable { .. } | E::Unauthorized { .. } => 5,
+        _ => 1,
+    }
 }

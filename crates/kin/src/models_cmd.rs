@@ -79,6 +79,9 @@ fn print_card(card: &ModelCard) -> Result<()> {
     field("normalised", if card.normalized { "yes" } else { "no" });
     let limits: Vec<String> = card.max_input.iter().map(|l| l.to_string()).collect();
     field("max input", &limits.join(", "));
+    if let Some(chunking) = card.chunking {
+        field("chunks", &chunking.to_string());
+    }
     field("licence", card.licence);
     field("architecture", &json_str(serde_json::to_value(card.architecture)?));
     match card.status {

@@ -1,10 +1,14 @@
-//! `kin search`: top-k by a text query or by query vectors, with payload filters.
+//! `kin search`: top-k documents (or chunks, or items) by a text, a file, query vectors or a
+//! file of BEIR queries, with payload filters.
 
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use kin_core::filter::Filter;
 use kin_embed::LoadOptions;
+use std::io::Write;
+
+use kin_ingest::{search_many, DocumentHit};
 use kin_store::{Backend, CollectionRead, Hit, ItemId, SearchParams};
 use serde_json::{json, Value};
 
@@ -17,23 +21,35 @@ pub fn run(store: &dyn Backend, args: SearchArgs) -> Result<()> {
     let collection = store.collection(&args.collection)?;
     let filter = args.filter.as_deref().map(Filter::parse).transpose()?;
     let file = args.image.as_ref().or(args.audio.as_ref()).or(args.video.as_ref());
-    let queries = match (&args.query, file, &args.vector_file) {
-        (Some(text), None, None) => vec![embed_query(&*collection, Query::Text(text))?],
-        (None, Some(path), None) => vec![embed_query(&*collection, Query::File(path))?],
-        (None, None, Some(path)) => {
+    let mut names: Option<Vec<String>> = None;
+    let queries = match (&args.query, file, &args.vector_file, &args.queries) {
+        (Some(text), None, None, None) => vec![embed_query(&*collection, Query::Text(text))?],
+        (None, Some(path), None, None) => vec![embed_query(&*collection, Query::File(path))?],
+        (None, None, Some(path), None) => {
             let m = npy::read_f32(path)?;
             (0..m.rows).map(|r| m.row(r).to_vec()).collect()
         }
-        _ => bail!("give one query: a text, --image, --audio or --video FILE, or --vector-file FILE"),
+        (None, None, None, Some(path)) => {
+            let queries = kin_eval::read_queries(path)?;
+            let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
+            let vectors = embed_texts(&*collection, &texts)?;
+            names = Some(queries.into_iter().map(|q| q.id).collect());
+            vectors
+        }
+        _ => bail!("give one query: a text, --image, --audio or --video FILE, --vector-file FILE or --queries FILE"),
     };
     let params = SearchParams { k: args.k, ef: args.ef, filter: filter.as_ref(), exact: args.exact };
-    let results: Vec<Vec<Hit>> = queries.iter().map(|q| collection.search(q, &params)).collect::<Result<_, _>>()?;
+    // Query vectors search items as they are; texts and files find documents unless --chunks.
+    let by_document = !args.chunks && args.vector_file.is_none();
+    let results = search_many(&*collection, &queries, &params, by_document)?;
 
-    if let Some(path) = &args.output {
+    if let (Some(path), Some(names)) = (&args.output, &names) {
+        write_run(path, names, &results)?;
+    } else if let Some(path) = &args.output {
         let mut ids = Vec::with_capacity(results.len() * args.k);
         for hits in &results {
             for i in 0..args.k {
-                ids.push(match hits.get(i).map(|h| &h.id) {
+                ids.push(match hits.get(i).map(|h| &h.best.id) {
                     Some(ItemId::Int(v)) => *v,
                     Some(ItemId::Str(s)) => bail!("item id {s:?} is not an integer: use --json for string ids"),
                     None => -1,
@@ -41,25 +57,67 @@ pub fn run(store: &dyn Backend, args: SearchArgs) -> Result<()> {
             }
         }
         npy::write_i64(path, results.len(), args.k, &ids)?;
+    } else if let (true, Some(names)) = (args.json, &names) {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        for (name, hits) in names.iter().zip(&results) {
+            let row = json!({ "query": name, "results": hits.iter().map(|h| hit_json(h, by_document)).collect::<Vec<_>>() });
+            writeln!(out, "{row}")?;
+        }
+        out.flush()?;
     } else if args.json {
-        let rows: Vec<Value> = results.iter().map(|hits| Value::Array(hits.iter().map(hit_json).collect())).collect();
+        let rows: Vec<Value> = results
+            .iter()
+            .map(|hits| Value::Array(hits.iter().map(|h| hit_json(h, by_document)).collect()))
+            .collect();
         let single = args.query.is_some() || file.is_some();
         let out = if single { rows.into_iter().next().unwrap_or(Value::Null) } else { Value::Array(rows) };
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         for (q, hits) in results.iter().enumerate() {
             if results.len() > 1 {
-                println!("query {q}");
+                match &names {
+                    Some(names) => println!("query {}", names[q]),
+                    None => println!("query {q}"),
+                }
             }
             if hits.is_empty() {
                 println!("  no results");
             }
             for (rank, h) in hits.iter().enumerate() {
-                println!("{:>3}. {:.4}  {}  {}", rank + 1, h.score, h.id, snippet(h));
+                println!("{:>3}. {:.4}  {}{}  {}", rank + 1, h.best.score, h.doc, place(&h.best), snippet(&h.best));
             }
         }
     }
     Ok(())
+}
+
+/// A TREC run file: `qid Q0 docid rank score kin`, documents (or chunks) in rank order.
+pub fn write_run(path: &Path, names: &[String], results: &[Vec<DocumentHit>]) -> Result<()> {
+    let run: kin_eval::Run = names
+        .iter()
+        .zip(results)
+        .map(|(q, hits)| (q.clone(), hits.iter().map(|h| (h.doc.clone(), f64::from(h.best.score))).collect()))
+        .collect();
+    let partial = path.with_extension("partial");
+    let file = std::fs::File::create(&partial).with_context(|| format!("{}", partial.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    kin_eval::write_trec(&run, "kin", &mut out)?;
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    std::fs::rename(&partial, path).with_context(|| format!("{}", path.display()))?;
+    Ok(())
+}
+
+/// Embeds query texts with the collection's model, in one batch.
+pub fn embed_texts(collection: &dyn CollectionRead, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+    let embedder = load_model(collection)?;
+    Ok(embedder.embed_text(texts)?)
+}
+
+fn load_model(collection: &dyn CollectionRead) -> Result<Box<dyn kin_embed::Embedder>> {
+    let Some(model) = collection.config().model.clone() else {
+        bail!("collection {:?} has no model (it holds bare vectors); search it with --vector-file", collection.name());
+    };
+    kin_embed::load_with(&model, &LoadOptions::from_env()).with_context(|| format!("loading {model}"))
 }
 
 enum Query<'a> {
@@ -69,11 +127,7 @@ enum Query<'a> {
 }
 
 fn embed_query(collection: &dyn CollectionRead, query: Query<'_>) -> Result<Vec<f32>> {
-    let Some(model) = collection.config().model.clone() else {
-        bail!("collection {:?} has no model (it holds bare vectors); search it with --vector-file", collection.name());
-    };
-    let embedder =
-        kin_embed::load_with(&model, &LoadOptions::from_env()).with_context(|| format!("loading {model}"))?;
+    let embedder = load_model(collection)?;
     let mut vectors = match query {
         Query::Text(text) => embedder.embed_text(&[text])?,
         Query::File(path) => {
@@ -88,8 +142,23 @@ fn embed_query(collection: &dyn CollectionRead, query: Query<'_>) -> Result<Vec<
     vectors.pop().context("the model returned no vector")
 }
 
-fn hit_json(h: &Hit) -> Value {
-    json!({ "id": h.id, "score": h.score, "payload": h.payload, "source": h.source })
+fn hit_json(h: &DocumentHit, by_document: bool) -> Value {
+    let b = &h.best;
+    if by_document {
+        json!({ "id": h.doc, "score": b.score, "chunk": b.id, "matched_chunks": h.matched_chunks, "payload": b.payload, "source": b.source })
+    } else {
+        json!({ "id": b.id, "score": b.score, "payload": b.payload, "source": b.source })
+    }
+}
+
+/// Where a passage stands: ` p. 3` for a PDF page, ` [chunk 4]` otherwise.
+fn place(h: &Hit) -> String {
+    let p = &h.payload;
+    match (p.get("page").and_then(Value::as_u64), p.get("chunk").and_then(Value::as_u64)) {
+        (Some(page), _) => format!(" (p. {page})"),
+        (None, Some(chunk)) if p.get("doc").is_some() => format!(" (chunk {chunk})"),
+        _ => String::new(),
+    }
 }
 
 /// `m:ss.s` for a time in seconds.

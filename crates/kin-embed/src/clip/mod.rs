@@ -185,6 +185,10 @@ impl Embedder for ClipModel {
         self.embed_tokenized(&ids)
     }
 
+    fn text_tokenizer(&self) -> Option<&TextTokenizer> {
+        self.text().ok().map(|(_, tokenizer)| tokenizer)
+    }
+
     fn tokenizes(&self) -> bool {
         true
     }

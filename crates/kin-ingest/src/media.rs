@@ -1,0 +1,103 @@
+//! Images, audio and video into items: an image is one item; a video or audio file is one item
+//! per timed segment (`PATH#N`, with its start and end in seconds) and one for the whole file.
+
+use std::path::Path;
+
+use kin_core::Modality;
+use kin_embed::Embedder;
+use kin_image::Pixels;
+use kin_media::{embed_stream, prepare_image, whole_vector};
+use kin_store::{CollectionWrite, Item, ItemId};
+use rayon::prelude::*;
+use serde_json::json;
+
+use crate::document::chunk_id;
+
+/// An image read and waiting for its vector.
+pub(crate) struct PendingImage {
+    pub path: String,
+    pub hash: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Images decoded and preprocessed in parallel, embedded in one batch. Returns the items, and the
+/// images that could not be used with the reason.
+pub(crate) fn image_items(
+    model: &dyn Embedder,
+    images: Vec<PendingImage>,
+) -> kin_embed::Result<(Vec<Item>, Vec<(String, String)>)> {
+    let prepared: Vec<(PendingImage, Result<Pixels, String>)> = images
+        .into_par_iter()
+        .map(|p| {
+            let px = prepare_image(model, &p.bytes);
+            (PendingImage { bytes: Vec::new(), ..p }, px)
+        })
+        .collect();
+    let mut failed = Vec::new();
+    let mut accepted = Vec::new();
+    let mut pixels = Vec::new();
+    for (p, px) in prepared {
+        match px {
+            Ok(px) => {
+                pixels.push(px);
+                accepted.push(p);
+            }
+            Err(reason) => failed.push((p.path, reason)),
+        }
+    }
+    if pixels.is_empty() {
+        return Ok((Vec::new(), failed));
+    }
+    let vectors = model.embed_pixels(&pixels)?;
+    let items = accepted
+        .into_iter()
+        .zip(vectors)
+        .map(|(p, vector)| Item {
+            id: ItemId::Str(p.path.clone()),
+            vector,
+            payload: json!({ "path": p.path, "kind": "image" }),
+            source: Some(p.path),
+            content_hash: Some(p.hash),
+        })
+        .collect();
+    Ok((items, failed))
+}
+
+/// A video's or audio file's items: one per segment and one for the whole file. An image model
+/// embeds a video's frames, an audio model its sound. Segments left over from an earlier, longer
+/// version are deleted with the same write.
+pub(crate) fn stream_items(
+    model: &dyn Embedder,
+    collection: &dyn CollectionWrite,
+    path: &str,
+    hash: &str,
+    modality: Modality,
+) -> Result<(Vec<Item>, Vec<ItemId>), String> {
+    let (segments, duration) = embed_stream(model, Path::new(path), modality)?;
+    let kind = modality.as_str();
+    let whole = whole_vector(&segments, model.normalized());
+    let id = ItemId::Str(path.to_string());
+    let before =
+        collection.get(&id).map_err(|e| e.to_string())?.and_then(|i| i.payload["segments"].as_u64()).unwrap_or(0)
+            as usize;
+    let stale: Vec<ItemId> = (segments.len()..before).map(|n| chunk_id(path, n)).collect();
+    let mut items: Vec<Item> = segments
+        .iter()
+        .enumerate()
+        .map(|(n, s)| Item {
+            id: chunk_id(path, n),
+            vector: s.vector.clone(),
+            payload: json!({ "path": path, "kind": kind, "start": s.start, "end": s.end, "segment": n }),
+            source: Some(path.to_string()),
+            content_hash: None,
+        })
+        .collect();
+    items.push(Item {
+        id,
+        vector: whole,
+        payload: json!({ "path": path, "kind": kind, "start": 0.0, "end": duration, "segments": segments.len() }),
+        source: Some(path.to_string()),
+        content_hash: Some(hash.to_string()),
+    });
+    Ok((items, stale))
+}

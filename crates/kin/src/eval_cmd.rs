@@ -1,0 +1,55 @@
+//! `kin eval`: a collection's retrieval quality on BEIR queries and qrels, scored as BEIR
+//! scores it (nDCG@k, MRR@k, recall@100).
+
+use anyhow::Result;
+use kin_ingest::search_many;
+use kin_store::{Backend, SearchParams};
+use serde_json::json;
+
+use crate::cli::EvalArgs;
+use crate::search_cmd::{embed_texts, write_run};
+
+/// Recall is measured this deep (BEIR's recall@100), or at k when k is deeper.
+const RECALL_AT: usize = 100;
+
+pub fn run(store: &dyn Backend, args: EvalArgs) -> Result<()> {
+    let collection = store.collection(&args.collection)?;
+    let qrels = kin_eval::read_qrels(&args.qrels)?;
+    // Only judged queries are searched (BEIR evaluates the queries of its qrels split).
+    let queries: Vec<_> = kin_eval::read_queries(&args.queries)?.into_iter().filter(|q| qrels.contains_key(&q.id)).collect();
+    if queries.is_empty() {
+        anyhow::bail!("no query of {} has judgements in {}", args.queries.display(), args.qrels.display());
+    }
+    let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
+    let vectors = embed_texts(&*collection, &texts)?;
+    let depth = RECALL_AT.max(args.k);
+    let params = SearchParams { k: depth, ef: args.ef, filter: None, exact: args.exact };
+    let results = search_many(&*collection, &vectors, &params, !args.chunks)?;
+    let names: Vec<String> = queries.iter().map(|q| q.id.clone()).collect();
+    if let Some(path) = &args.output {
+        write_run(path, &names, &results)?;
+    }
+    let run: kin_eval::Run = names
+        .iter()
+        .zip(&results)
+        .map(|(q, hits)| (q.clone(), hits.iter().map(|h| (h.doc.clone(), f64::from(h.best.score))).collect()))
+        .collect();
+    let scores = kin_eval::evaluate(&qrels, &run, args.k, depth);
+    if args.json {
+        let out = json!({
+            format!("ndcg@{}", args.k): scores.ndcg,
+            format!("mrr@{}", args.k): scores.mrr,
+            format!("recall@{depth}"): scores.recall,
+            "queries": scores.queries,
+            "collection": args.collection,
+            "unit": if args.chunks { "chunk" } else { "document" },
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("{} on {} queries ({}):", args.collection, scores.queries, if args.chunks { "chunks" } else { "documents" });
+        println!("  nDCG@{:<4} {:.5}", args.k, scores.ndcg);
+        println!("  MRR@{:<5} {:.5}", args.k, scores.mrr);
+        println!("  recall@{depth:<3} {:.5}", scores.recall);
+    }
+    Ok(())
+}
