@@ -153,7 +153,12 @@ fn headings(text: &str, body_from: usize) -> Vec<Heading> {
             }
             Kind::Underline(level) => {
                 if let Some(prev) = previous {
-                    found.push(Heading { start: prev.start, end: line.end(), level, title: prev.content.trim().into() });
+                    found.push(Heading {
+                        start: prev.start,
+                        end: line.end(),
+                        level,
+                        title: prev.content.trim().into(),
+                    });
                 }
             }
             Kind::Paragraph => paragraph = Some(line),
@@ -195,10 +200,7 @@ mod tests {
         assert_eq!(d.text, source, "the text is the source as is");
         let got: Vec<(&str, u8, &str)> =
             d.headings.iter().map(|h| (&d.text[h.start..h.end], h.level, h.title.as_str())).collect();
-        assert_eq!(
-            got,
-            [("# Guide", 1, "Guide"), ("## Install ##", 2, "Install"), ("   ### Deep", 3, "Deep")]
-        );
+        assert_eq!(got, [("# Guide", 1, "Guide"), ("## Install ##", 2, "Install"), ("   ### Deep", 3, "Deep")]);
         assert_eq!(d.title.as_deref(), Some("Guide"));
         assert_eq!(d.format, Some(Format::Markdown));
     }

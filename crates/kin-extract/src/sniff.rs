@@ -55,8 +55,16 @@ pub(crate) fn looks_like(bytes: &[u8]) -> &'static str {
     if bytes.starts_with(b"PK\x03\x04") {
         return zip_kind(bytes);
     }
+    if bytes.starts_with(OLE) && memchr::memmem::find(bytes, ENCRYPTED_PACKAGE).is_some() {
+        return "a password-protected Office document";
+    }
     magic(bytes).unwrap_or("binary data")
 }
+
+/// The compound-file header of legacy Office files, and of password-protected new ones.
+const OLE: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
+/// The stream name (UTF-16LE) an encrypted DOCX/XLSX keeps its zip in.
+const ENCRYPTED_PACKAGE: &[u8] = b"E\0n\0c\0r\0y\0p\0t\0e\0d\0P\0a\0c\0k\0a\0g\0e\0";
 
 fn zip_kind(bytes: &[u8]) -> &'static str {
     if zipdir::has_entry(bytes, "xl/workbook.xml") {
@@ -92,7 +100,7 @@ fn magic(bytes: &[u8]) -> Option<&'static str> {
         (b"Rar!\x1A\x07", "a RAR archive"),
         (b"\x7FELF", "an ELF executable"),
         (b"SQLite format 3\x00", "an SQLite database"),
-        (b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", "a legacy Office document (DOC/XLS/PPT)"),
+        (OLE, "a legacy Office document (DOC/XLS/PPT)"),
     ];
     if let Some((_, what)) = PREFIXES.iter().find(|(prefix, _)| bytes.starts_with(prefix)) {
         return Some(what);
@@ -124,8 +132,10 @@ pub(crate) fn is_binary(bytes: &[u8]) -> bool {
         return true;
     }
     let sample = &bytes[..bytes.len().min(SAMPLE_BYTES)];
-    let controls =
-        sample.iter().filter(|&&b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0C | 0x1B)) || b == 0x7F).count();
+    let controls = sample
+        .iter()
+        .filter(|&&b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0C | 0x1B)) || b == 0x7F)
+        .count();
     controls * 50 > sample.len()
 }
 
@@ -157,11 +167,7 @@ fn first_line(bytes: &[u8]) -> &[u8] {
 
 fn first_line_is_json_object(bytes: &[u8]) -> bool {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let Some(line) = bytes
-        .split(|&b| b == b'\n')
-        .take(64)
-        .map(|line| line.trim_ascii())
-        .find(|line| !line.is_empty())
+    let Some(line) = bytes.split(|&b| b == b'\n').take(64).map(|line| line.trim_ascii()).find(|line| !line.is_empty())
     else {
         return false;
     };
@@ -238,6 +244,11 @@ mod tests {
         assert_eq!(sniff(&controls, Some("a.txt")), None);
         assert_eq!(looks_like(b"\x89PNG\r\n\x1a\n"), "a PNG image");
         assert_eq!(looks_like(b"\x01\x02\x03"), "binary data");
+        let mut encrypted = OLE.to_vec();
+        encrypted.extend([0; 64]);
+        encrypted.extend(ENCRYPTED_PACKAGE);
+        assert_eq!(looks_like(&encrypted), "a password-protected Office document");
+        assert_eq!(looks_like(OLE), "a legacy Office document (DOC/XLS/PPT)");
         // A few stray control characters in real text are fine.
         let mut text = "word ".repeat(200).into_bytes();
         text.push(0x07);

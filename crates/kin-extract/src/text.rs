@@ -47,7 +47,10 @@ pub(crate) fn decode_with_fallback(bytes: Vec<u8>, fallback: &'static Encoding) 
             } else {
                 TextEncoding::Declared(fallback.name())
             };
-            tracing::debug!(encoding = fallback.name(), "not valid UTF-8 and no byte order mark; decoded as a legacy encoding");
+            tracing::debug!(
+                encoding = fallback.name(),
+                "not valid UTF-8 and no byte order mark; decoded as a legacy encoding"
+            );
             (text, used)
         }
     }

@@ -153,19 +153,26 @@ impl<'a> Ingest<'a> {
         Ok(std::mem::take(&mut *self.summary()))
     }
 
-    /// Adds one uploaded file, judged by its content like a file on disk; `name` is its id.
-    pub fn add_bytes(&self, name: &str, bytes: Vec<u8>) -> Result<Outcome> {
+    /// Adds one uploaded file, judged by its content like a file on disk; `name` is its id and
+    /// `payload` goes into each of its items' payloads.
+    pub fn add_bytes(&self, name: &str, bytes: Vec<u8>, payload: &serde_json::Map<String, serde_json::Value>) -> Result<Outcome> {
         let judged = self.judge_bytes(name, bytes, None);
         let outcome = match judged {
-            Judged::Document(p) => {
+            Judged::Document(mut p) => {
+                p.document.fields.extend(payload.clone());
                 let ids = (0..p.chunks.len()).map(|n| chunk_id(&p.doc, n)).collect();
                 self.store_documents(vec![*p])?;
                 Outcome::Added { ids }
             }
             Judged::Image(img) => {
-                let (items, failed) = image_items(self.model, vec![img])?;
+                let (mut items, failed) = image_items(self.model, vec![img])?;
                 if let Some((_, reason)) = failed.into_iter().next() {
                     return Ok(Outcome::Failed(reason));
+                }
+                for item in &mut items {
+                    if let Some(p) = item.payload.as_object_mut() {
+                        p.extend(payload.clone());
+                    }
                 }
                 let ids = items.iter().map(|i| i.id.clone()).collect();
                 self.collection.upsert(items)?;

@@ -141,6 +141,18 @@ impl From<kin_embed::Error> for ApiError {
     }
 }
 
+impl From<kin_ingest::IngestError> for ApiError {
+    fn from(e: kin_ingest::IngestError) -> Self {
+        use kin_ingest::IngestError as E;
+        match e {
+            E::Store(e) => e.into(),
+            E::Embed(e) => e.into(),
+            E::Settings(_) | E::NoModel { .. } => ApiError::bad_request("invalid_input", e.to_string()),
+            other => ApiError::internal(other.to_string()),
+        }
+    }
+}
+
 impl From<kin_core::filter::FilterError> for ApiError {
     fn from(e: kin_core::filter::FilterError) -> Self {
         ApiError::bad_request("invalid_filter", e.to_string())

@@ -63,9 +63,8 @@ fn walk(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 
 fn report(collection: &str, s: &Summary, total: usize, timing: bool) {
     println!(
-        "{collection}: {} added ({} items), {} unchanged, {} skipped, {} failed ({total} items)",
+        "{collection}: {} added, {} unchanged, {} skipped, {} failed ({total} items)",
         s.added,
-        s.items,
         s.unchanged,
         s.skipped.len(),
         s.failed.len()
@@ -80,6 +79,7 @@ fn report(collection: &str, s: &Summary, total: usize, timing: bool) {
     }
     if timing {
         let t = &s.timing;
+        println!("  {} items written", s.items);
         println!(
             "  time: extract {:.2} s, chunk {:.2} s (summed over threads), embed {:.2} s, store {:.2} s",
             t.extract.as_secs_f64(),

@@ -7,7 +7,7 @@ use kin_store::{Backend, SearchParams};
 use serde_json::json;
 
 use crate::cli::EvalArgs;
-use crate::search_cmd::{embed_texts, write_run};
+use crate::search_cmd::{embed_texts, to_run, write_run};
 
 /// Recall is measured this deep (BEIR's recall@100), or at k when k is deeper.
 const RECALL_AT: usize = 100;
@@ -29,11 +29,7 @@ pub fn run(store: &dyn Backend, args: EvalArgs) -> Result<()> {
     if let Some(path) = &args.output {
         write_run(path, &names, &results)?;
     }
-    let run: kin_eval::Run = names
-        .iter()
-        .zip(&results)
-        .map(|(q, hits)| (q.clone(), hits.iter().map(|h| (h.doc.clone(), f64::from(h.best.score))).collect()))
-        .collect();
+    let run = to_run(&names, &results);
     let scores = kin_eval::evaluate(&qrels, &run, args.k, depth);
     if args.json {
         let out = json!({

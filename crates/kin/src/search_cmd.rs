@@ -93,11 +93,7 @@ pub fn run(store: &dyn Backend, args: SearchArgs) -> Result<()> {
 
 /// A TREC run file: `qid Q0 docid rank score kin`, documents (or chunks) in rank order.
 pub fn write_run(path: &Path, names: &[String], results: &[Vec<DocumentHit>]) -> Result<()> {
-    let run: kin_eval::Run = names
-        .iter()
-        .zip(results)
-        .map(|(q, hits)| (q.clone(), hits.iter().map(|h| (h.doc.clone(), f64::from(h.best.score))).collect()))
-        .collect();
+    let run = to_run(names, results);
     let partial = path.with_extension("partial");
     let file = std::fs::File::create(&partial).with_context(|| format!("{}", partial.display()))?;
     let mut out = std::io::BufWriter::new(file);
@@ -105,6 +101,17 @@ pub fn write_run(path: &Path, names: &[String], results: &[Vec<DocumentHit>]) ->
     out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     std::fs::rename(&partial, path).with_context(|| format!("{}", path.display()))?;
     Ok(())
+}
+
+/// Results as a run: each query's documents (or chunks) with their scores.
+pub fn to_run(names: &[String], results: &[Vec<DocumentHit>]) -> kin_eval::Run {
+    let mut run = kin_eval::Run::new();
+    for (q, hits) in names.iter().zip(results) {
+        for h in hits {
+            run.push(q.as_str(), h.doc.as_str(), f64::from(h.best.score));
+        }
+    }
+    run
 }
 
 /// Embeds query texts with the collection's model, in one batch.

@@ -44,7 +44,7 @@ pub(super) fn parse(xml: &str, styles: &Styles, max_depth: usize, deadline: Dead
     let mut events = 0u32;
     loop {
         events += 1;
-        if events % EVENTS_PER_CHECK == 0 {
+        if events.is_multiple_of(EVENTS_PER_CHECK) {
             deadline.check()?;
         }
         let event = reader.read_event().map_err(|e| {

@@ -115,7 +115,8 @@ mod tests {
 
     #[test]
     fn title_from_core_properties() {
-        let xml = r#"<cp:coreProperties xmlns:cp="a" xmlns:dc="b"><dc:title>Q3 &amp; Q4 Plan</dc:title></cp:coreProperties>"#;
+        let xml =
+            r#"<cp:coreProperties xmlns:cp="a" xmlns:dc="b"><dc:title>Q3 &amp; Q4 Plan</dc:title></cp:coreProperties>"#;
         assert_eq!(core_title(xml).as_deref(), Some("Q3 & Q4 Plan"));
         assert_eq!(core_title("<cp:coreProperties><dc:title>  </dc:title></cp:coreProperties>"), None);
     }

@@ -31,7 +31,8 @@ const CHUNK_BYTES: usize = 64 << 10;
 /// A page's text, headings and title.
 pub(crate) fn extract(bytes: Vec<u8>, limits: &Limits, deadline: Deadline) -> Result<Document> {
     let source = decode(bytes);
-    let tokenizer = Tokenizer::new(Sink { state: RefCell::new(State::new(limits.max_depth)) }, TokenizerOpts::default());
+    let tokenizer =
+        Tokenizer::new(Sink { state: RefCell::new(State::new(limits.max_depth)) }, TokenizerOpts::default());
     let queue = BufferQueue::default();
     let mut rest = source.as_str();
     while !rest.is_empty() {
@@ -304,5 +305,114 @@ impl State {
             Some(title)
         };
         Document { text, format: Some(Format::Html), title, headings, ..Default::default() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::testdata;
+
+    fn read(page: &str) -> Document {
+        extract(page.as_bytes().to_vec(), &Limits::default(), Deadline::after(Duration::from_secs(60))).expect("html")
+    }
+
+    fn slices(doc: &Document) -> Vec<(&str, u8)> {
+        doc.headings.iter().map(|h| (&doc.text[h.start..h.end], h.level)).collect()
+    }
+
+    #[test]
+    fn visible_text_blocks_and_headings() {
+        let doc = read(concat!(
+            "<!doctype html><html><head><title> The   Page </title><style>p { color: red }</style>",
+            "<script>if (a < b) { document.write('<p>no</p>') }</script></head><body>",
+            "<h1>Main &amp; Only</h1><p>First   paragraph,\n spread out.</p><div>Block<br>next line</div>",
+            "<ul><li>one</li><li>two</li></ul><table><tr><td>a</td><td>b</td></tr><tr><td>c</td></tr></table>",
+            "<pre>\n  keep   this\n  layout</pre><noscript>enable js</noscript><template><p>tpl</p></template>",
+            "<h2>Caf&eacute; &#x263A;</h2><p>x<span>y</span> z</p></body></html>",
+        ));
+        assert_eq!(
+            doc.text,
+            "Main & Only\n\nFirst paragraph, spread out.\n\nBlock\nnext line\n\none\ntwo\n\na b\nc\n\n  keep   this\n  layout\n\nCafé ☺\n\nxy z"
+        );
+        assert_eq!(slices(&doc), [("Main & Only", 1), ("Café ☺", 2)]);
+        assert_eq!(doc.headings[1].title, "Café ☺");
+        assert_eq!(doc.title.as_deref(), Some("The Page"));
+    }
+
+    #[test]
+    fn boilerplate_is_dropped_and_main_wins() {
+        let doc = read(concat!(
+            "<html><body><header><h1>Site Name</h1></header><nav><a>Home</a></nav>",
+            "<aside>Related</aside><form><label>Search</label><button>Go</button></form>",
+            "<main><article><header><h1>Article Title</h1></header><p>The story.</p></article></main>",
+            "<p>Outside main</p><footer>Copyright</footer></body></html>",
+        ));
+        assert_eq!(doc.text, "Article Title\n\nThe story.");
+        assert_eq!(doc.title.as_deref(), Some("Article Title"), "no <title>: the first h1");
+        assert_eq!(slices(&doc), [("Article Title", 1)]);
+    }
+
+    #[test]
+    fn without_main_the_body_is_kept() {
+        let doc = read("<body><nav>menu</nav><p>Alpha</p><p>Beta</p><footer>foot</footer></body>");
+        assert_eq!(doc.text, "Alpha\n\nBeta");
+    }
+
+    #[test]
+    fn unclosed_head_ends_at_body() {
+        let doc = read("<html><head><title>T</title><body><p>Body text</p>");
+        assert_eq!(doc.text, "Body text");
+        assert_eq!(doc.title.as_deref(), Some("T"));
+    }
+
+    #[test]
+    fn svg_title_is_not_the_page_title() {
+        let doc = read("<body><svg><title>icon</title><text>drawn</text></svg><h1>Real</h1><p>t</p></body>");
+        assert_eq!(doc.title.as_deref(), Some("Real"));
+        assert_eq!(doc.text, "Real\n\nt");
+    }
+
+    #[test]
+    fn nested_100_000_deep_streams_through() {
+        let depth = 100_000;
+        let page = format!(
+            "<html><body>{}deep text{}<p>after</p></body></html>",
+            "<div>".repeat(depth),
+            "</div>".repeat(depth)
+        );
+        let doc = read(&page);
+        assert_eq!(doc.text, "deep text\n\nafter");
+    }
+
+    #[test]
+    fn charset_declared_for_legacy_bytes() {
+        let mut bytes = b"<html><head><meta charset=\"iso-8859-7\"></head><body><p>".to_vec();
+        bytes.extend(b"\xE1\xE2\xE3"); // alpha beta gamma in ISO-8859-7
+        bytes.extend(b"</p></body></html>");
+        let doc = extract(bytes, &Limits::default(), Deadline::after(Duration::from_secs(60))).expect("html");
+        assert_eq!(doc.text, "αβγ");
+        let mut bytes = b"<p>caf".to_vec();
+        bytes.extend(b"\xE9</p>");
+        let doc = extract(bytes, &Limits::default(), Deadline::after(Duration::from_secs(60))).expect("html");
+        assert_eq!(doc.text, "café", "no declaration: Windows-1252");
+    }
+
+    #[test]
+    fn past_its_deadline_the_parser_stops() {
+        let page = "<p>words</p>".repeat(20_000);
+        let got = extract(page.into_bytes(), &Limits::default(), Deadline::after(Duration::ZERO));
+        assert!(matches!(got, Err(crate::ExtractError::Timeout { .. })));
+    }
+
+    #[test]
+    fn testdata_page_round_trips() {
+        let sections: &[(&str, &[&str])] = &[("Alpha", &["First words.", "Second words."]), ("Beta", &["Third."])];
+        let doc = read(&testdata::html("Doc & Title", sections));
+        assert_eq!(doc.title.as_deref(), Some("Doc & Title"));
+        assert_eq!(doc.text, "Doc & Title\n\nAlpha\n\nFirst words.\n\nSecond words.\n\nBeta\n\nThird.");
+        assert_eq!(slices(&doc), [("Doc & Title", 1), ("Alpha", 2), ("Beta", 2)]);
     }
 }

@@ -106,7 +106,9 @@ fn blank_non_forms(doc: &mut Document) {
     for object in doc.objects.values_mut() {
         if let Object::Stream(stream) = object {
             let is_xobject = stream.dict.get(b"Type").and_then(Object::as_name).is_ok_and(|t| t == b"XObject");
-            if matches!(subtype(&stream.dict), Some(b"Image" | b"PS")) || (is_xobject && subtype(&stream.dict).is_none()) {
+            if matches!(subtype(&stream.dict), Some(b"Image" | b"PS"))
+                || (is_xobject && subtype(&stream.dict).is_none())
+            {
                 blank(&mut stream.dict, &mut stream.content);
             }
         }

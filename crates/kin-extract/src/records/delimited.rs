@@ -88,7 +88,13 @@ impl<R: BufRead> CsvRecords<R> {
         let record_start = Arc::new(AtomicU64::new(0));
         let guarded = Guarded { inner: reader, read: 0, record_start: Arc::clone(&record_start) };
         let mut csv = csv::ReaderBuilder::new().delimiter(delim).has_headers(true).from_reader(guarded);
-        let mut records = CsvRecords { reader: None, record_start, keys: Vec::new(), record: csv::StringRecord::new(), pending: None };
+        let mut records = CsvRecords {
+            reader: None,
+            record_start,
+            keys: Vec::new(),
+            record: csv::StringRecord::new(),
+            pending: None,
+        };
         match csv.headers() {
             Ok(headers) => {
                 records.keys =
@@ -102,7 +108,10 @@ impl<R: BufRead> CsvRecords<R> {
                     });
                 }
             }
-            Err(e) => records.pending = Some(ExtractError::BadRecord { line: 1, message: format!("the header row cannot be read: {e}") }),
+            Err(e) => {
+                records.pending =
+                    Some(ExtractError::BadRecord { line: 1, message: format!("the header row cannot be read: {e}") })
+            }
         }
         records
     }
@@ -136,7 +145,8 @@ impl<R: BufRead> Iterator for CsvRecords<R> {
                         .map(|(key, value)| (key.clone(), Value::String(value.to_string())))
                         .collect();
                     return Some(
-                        record_document(fields, Format::Csv).map_err(|message| ExtractError::BadRecord { line, message }),
+                        record_document(fields, Format::Csv)
+                            .map_err(|message| ExtractError::BadRecord { line, message }),
                     );
                 }
                 Err(e) => {

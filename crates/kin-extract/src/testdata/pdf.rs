@@ -74,7 +74,7 @@ fn write_pdf(pages: &[&str], title: Option<&str>, encrypt: bool) -> Vec<u8> {
     let xref_at = out.len();
     let mut xref = format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1);
     for offset in offsets {
-        let _ = write!(xref, "{offset:010} 00000 n \n");
+        let _ = writeln!(xref, "{offset:010} 00000 n ");
     }
     let _ = write!(
         xref,
@@ -108,13 +108,17 @@ mod tests {
     #[test]
     fn xref_offsets_point_at_objects() {
         let bytes = pdf(&["one", "two"], Some("T"));
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let xref = text.find("xref\n").expect("xref");
-        let offsets: Vec<usize> =
-            text[xref..].lines().skip(3).take_while(|l| l.ends_with(" n ")).map(|l| l[..10].parse().expect("offset")).collect();
+        let xref = memchr::memmem::find(&bytes, b"xref\n").expect("xref");
+        let table = String::from_utf8_lossy(&bytes[xref..]).into_owned();
+        let offsets: Vec<usize> = table
+            .lines()
+            .skip(3)
+            .take_while(|l| l.ends_with(" n "))
+            .map(|l| l[..10].parse().expect("offset"))
+            .collect();
         assert_eq!(offsets.len(), 8, "catalog, pages, font, two pages and their contents, info");
         for (i, offset) in offsets.iter().enumerate() {
-            assert!(text[*offset..].starts_with(&format!("{} 0 obj", i + 1)), "object {}", i + 1);
+            assert!(bytes[*offset..].starts_with(format!("{} 0 obj", i + 1).as_bytes()), "object {}", i + 1);
         }
     }
 

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::{blocking, ApiJson, ApiPath};
+use super::{blocking, documents, ApiJson, ApiPath};
 use crate::content::{self, kind_of, Content, Embedded};
 use crate::error::ApiError;
 use crate::files::{hex, media_type};
@@ -144,15 +144,26 @@ pub async fn upsert(
         return Err(ApiError::bad_request("invalid_input", "no items"));
     }
     let collection = collection(&state, name).await?;
-    let items = embed_items(&state, &*collection, incoming).await?;
-    let ids: Vec<Value> = items.iter().map(|i| json!(i.id)).collect();
-    let stored = blocking(move || {
-        let n = items.len();
-        collection.upsert(items)?;
-        Ok(n)
-    })
-    .await?;
-    Ok(Json(json!({ "upserted": stored, "ids": ids })))
+    // Documents among uploaded files go through the ingestion pipeline, chunked like `kin add`.
+    let (mut uploads, mut rest) = (Vec::new(), Vec::new());
+    for item in incoming {
+        match item.body {
+            Given::Content(Content::Bytes { data, name: Some(file) }) if documents::is_document(&data, &file) => {
+                uploads.push(documents::Upload { name: file, data, payload: item.payload })
+            }
+            body => rest.push(Incoming { body, ..item }),
+        }
+    }
+    let mut ids: Vec<Value> = Vec::new();
+    if !uploads.is_empty() {
+        ids.extend(documents::add(&state, collection.clone(), uploads).await?.iter().map(|id| json!(id)));
+    }
+    let items = if rest.is_empty() { Vec::new() } else { embed_items(&state, &*collection, rest).await? };
+    ids.extend(items.iter().map(|i| json!(i.id)));
+    if !items.is_empty() {
+        blocking(move || Ok(collection.upsert(items)?)).await?;
+    }
+    Ok(Json(json!({ "upserted": ids.len(), "ids": ids })))
 }
 
 /// File parts become items named after the file; a `payload` field (a JSON object) is added to
@@ -340,7 +351,11 @@ pub async fn delete(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteRequest {
+    #[serde(default)]
     ids: Vec<Value>,
+    /// Documents whose chunks are all deleted (a path or a record id, as added).
+    #[serde(default)]
+    docs: Vec<String>,
 }
 
 pub async fn delete_many(
@@ -349,8 +364,18 @@ pub async fn delete_many(
     ApiJson(req): ApiJson<DeleteRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let ids: Vec<ItemId> = req.ids.iter().enumerate().map(|(i, v)| parse_id(Some(v), i)).collect::<Result<_, _>>()?;
+    if ids.is_empty() && req.docs.is_empty() {
+        return Err(ApiError::bad_request("invalid_input", "give \"ids\" or \"docs\" to delete"));
+    }
     let c = collection(&state, name).await?;
-    let n = blocking(move || Ok(c.delete(&ids)?)).await?;
+    let n = blocking(move || {
+        let mut n = c.delete(&ids)?;
+        for doc in &req.docs {
+            n += kin_ingest::delete_document(&*c, doc)?;
+        }
+        Ok(n)
+    })
+    .await?;
     Ok(Json(json!({ "deleted": n })))
 }
 

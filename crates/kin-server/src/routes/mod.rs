@@ -1,6 +1,7 @@
 //! The HTTP routes, their JSON extractor, and the request metrics.
 
 mod collections;
+mod documents;
 mod embeddings;
 mod items;
 mod search;

@@ -39,6 +39,10 @@ pub struct SearchRequest {
     exact: bool,
     #[serde(default)]
     ef: Option<usize>,
+    /// Return passages (chunks) instead of documents; a text or file query finds documents
+    /// (each one's best chunk) by default.
+    #[serde(default)]
+    chunks: bool,
 }
 
 fn default_k() -> usize {
@@ -64,6 +68,7 @@ pub async fn search(
             "give exactly one query: \"text\", \"data\" (a file, base64), \"vector\" or \"id\"",
         ));
     }
+    let by_document = !req.chunks && (req.text.is_some() || req.data.is_some());
     let mut exclude = None;
     let query: Vec<f32> = if let Some(values) = &req.vector {
         values
@@ -111,18 +116,26 @@ pub async fn search(
         let mut embedded = content::embed(&state, &batcher, vec![content], false).await?;
         embedded.pop().map(|e| e.vector).ok_or_else(|| ApiError::internal("no query vector"))?
     };
-    let hits = blocking(move || {
+    let results = blocking(move || {
         let wanted = k + usize::from(exclude.is_some());
         let params = SearchParams { k: wanted, ef: req.ef, filter: filter.as_ref(), exact: req.exact };
+        if by_document {
+            let docs = kin_ingest::search_documents(&*c, &query, &params)?;
+            return Ok(docs
+                .iter()
+                .take(k)
+                .map(|d| {
+                    let h = &d.best;
+                    json!({ "id": d.doc, "score": h.score, "chunk": h.id, "matched_chunks": d.matched_chunks,
+                            "payload": h.payload, "source": h.source })
+                })
+                .collect::<Vec<Value>>());
+        }
         let mut hits = c.search(&query, &params)?;
         hits.retain(|h| Some(&h.id) != exclude.as_ref());
         hits.truncate(k);
-        Ok(hits)
+        Ok(hits.iter().map(|h| json!({ "id": h.id, "score": h.score, "payload": h.payload, "source": h.source })).collect())
     })
     .await?;
-    let results: Vec<Value> = hits
-        .iter()
-        .map(|h| json!({ "id": h.id, "score": h.score, "payload": h.payload, "source": h.source }))
-        .collect();
     Ok(Json(json!({ "results": results, "took_ms": started.elapsed().as_secs_f64() * 1e3 })))
 }
