@@ -48,21 +48,11 @@ fn parse_query(line: &str) -> std::result::Result<Query, LineProblem> {
     let id = match id {
         Value::String(id) => id.clone(),
         Value::Number(id) => id.to_string(),
-        _ => {
-            return Err(LineProblem::WrongType {
-                field,
-                expected: "a string or a number",
-            })
-        }
+        _ => return Err(LineProblem::WrongType { field, expected: "a string or a number" }),
     };
     let text = match object.get("text") {
         Some(Value::String(text)) => text.clone(),
-        Some(_) => {
-            return Err(LineProblem::WrongType {
-                field: "text",
-                expected: "a string",
-            })
-        }
+        Some(_) => return Err(LineProblem::WrongType { field: "text", expected: "a string" }),
         None => return Err(LineProblem::MissingField { field: "text" }),
     };
     Ok(Query { id, text })
@@ -73,8 +63,9 @@ fn parse_query(line: &str) -> std::result::Result<Query, LineProblem> {
 /// - BEIR's `qrels/<split>.tsv`: `query-id<TAB>corpus-id<TAB>score`, with a header line;
 /// - TREC qrels: `qid iteration docid relevance`, separated by spaces or tabs, no header.
 ///
-/// A line containing a tab is split on tabs, any other line on runs of whitespace; three fields
-/// are read as BEIR's layout, four as TREC's. The first line is taken for a header, and
+/// A line is split on tabs when that gives three or four non-empty fields, the last without
+/// whitespace (so tab-separated ids may hold spaces, as BEIR's csv reader allows), otherwise on
+/// runs of whitespace; three fields are read as BEIR's layout, four as TREC's. The first line is taken for a header, and
 /// skipped, when its relevance field is not an integer (BEIR's own loader skips the first
 /// line unconditionally, so a header-less BEIR file loses its first judgment there, not here).
 /// A pair judged twice keeps the last grade, as BEIR's loader does.
@@ -83,33 +74,25 @@ pub fn read_qrels(path: &Path) -> Result<Qrels> {
     let mut first = true;
     for_each_line(path, |_, line| {
         let is_first = std::mem::replace(&mut first, false);
-        let fields: Vec<&str> = if line.contains('\t') {
-            line.split('\t').map(str::trim).collect()
-        } else {
-            line.split_whitespace().collect()
-        };
+        let mut fields: Vec<&str> = line.split('\t').map(str::trim).collect();
+        let tab_separated = (3..=4).contains(&fields.len())
+            && !fields.iter().any(|field| field.is_empty())
+            && fields.last().is_some_and(|rel| !rel.contains(char::is_whitespace));
+        if !tab_separated {
+            fields = line.split_whitespace().collect();
+        }
         let (query_id, doc_id, relevance) = match fields[..] {
             [query_id, doc_id, relevance] => (query_id, doc_id, relevance),
             [query_id, _iteration, doc_id, relevance] => (query_id, doc_id, relevance),
-            _ => {
-                return Err(LineProblem::FieldCount {
-                    expected: "3 (BEIR) or 4 (TREC)",
-                    found: fields.len(),
-                })
-            }
+            _ => return Err(LineProblem::FieldCount { expected: "3 (BEIR) or 4 (TREC)", found: fields.len() }),
         };
         let Ok(relevance) = relevance.parse::<i32>() else {
             if is_first {
                 return Ok(()); // the header: `query-id corpus-id score`
             }
-            return Err(LineProblem::BadRelevance {
-                value: relevance.to_string(),
-            });
+            return Err(LineProblem::BadRelevance { value: relevance.to_string() });
         };
-        qrels
-            .entry(query_id.to_string())
-            .or_default()
-            .insert(doc_id.to_string(), relevance);
+        qrels.entry(query_id.to_string()).or_default().insert(doc_id.to_string(), relevance);
         Ok(())
     })?;
     Ok(qrels)
@@ -179,16 +162,19 @@ mod tests {
     #[test]
     fn beir_qrels_with_header_are_read() {
         let dir = tempfile::tempdir().unwrap();
-        let path = write(
-            &dir,
-            "test.tsv",
-            "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\td2\t2\n\n7\t12\t0\n",
-        );
+        let path = write(&dir, "test.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\td2\t2\n\n7\t12\t0\n");
         let qrels = read_qrels(&path).unwrap();
         assert_eq!(qrels.len(), 2);
         assert_eq!(qrels["q1"]["d1"], 1);
         assert_eq!(qrels["q1"]["d2"], 2);
         assert_eq!(qrels["7"]["12"], 0);
+    }
+
+    #[test]
+    fn tab_separated_ids_may_hold_spaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "test.tsv", "query-id\tcorpus-id\tscore\nq 1\tdoc one\t1\n");
+        assert_eq!(read_qrels(&path).unwrap()["q 1"]["doc one"], 1);
     }
 
     #[test]

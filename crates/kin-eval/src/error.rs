@@ -41,10 +41,7 @@ pub enum LineProblem {
     #[error("missing field `{field}`")]
     MissingField { field: &'static str },
     #[error("field `{field}` must be {expected}")]
-    WrongType {
-        field: &'static str,
-        expected: &'static str,
-    },
+    WrongType { field: &'static str, expected: &'static str },
     #[error("expected {expected} fields, found {found}")]
     FieldCount { expected: &'static str, found: usize },
     #[error("relevance {value:?} is not an integer")]
@@ -69,13 +66,8 @@ mod tests {
         let err = EvalError::BadLine {
             path: PathBuf::from("qrels/test.tsv"),
             line: 7,
-            problem: LineProblem::BadRelevance {
-                value: "high".to_string(),
-            },
+            problem: LineProblem::BadRelevance { value: "high".to_string() },
         };
-        assert_eq!(
-            err.to_string(),
-            "qrels/test.tsv, line 7: relevance \"high\" is not an integer"
-        );
+        assert_eq!(err.to_string(), "qrels/test.tsv, line 7: relevance \"high\" is not an integer");
     }
 }

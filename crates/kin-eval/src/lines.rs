@@ -13,10 +13,7 @@ pub(crate) fn for_each_line(
     path: &Path,
     mut parse: impl FnMut(usize, &str) -> std::result::Result<(), LineProblem>,
 ) -> Result<()> {
-    let read_error = |source| EvalError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
+    let read_error = |source| EvalError::Read { path: path.to_path_buf(), source };
     let reader = BufReader::new(File::open(path).map_err(read_error)?);
     for (index, line) in reader.lines().enumerate() {
         let line = line.map_err(read_error)?;
@@ -53,8 +50,7 @@ mod tests {
 
     #[test]
     fn missing_file_error_carries_the_path() {
-        let err = for_each_line(Path::new("/nonexistent/kin-eval/x.tsv"), |_, _| Ok(()))
-            .unwrap_err();
+        let err = for_each_line(Path::new("/nonexistent/kin-eval/x.tsv"), |_, _| Ok(())).unwrap_err();
         assert!(matches!(err, EvalError::Read { ref path, .. } if path.ends_with("x.tsv")));
         assert!(err.to_string().contains("/nonexistent/kin-eval/x.tsv"));
     }

@@ -43,22 +43,14 @@ pub(crate) fn recall(judged: &BTreeMap<String, i32>, ranked: &[Hit], k: usize) -
     if relevant == 0 {
         return 0.0;
     }
-    let found = ranked
-        .iter()
-        .take(k)
-        .filter(|hit| grade(judged, hit) >= 1)
-        .count();
+    let found = ranked.iter().take(k).filter(|hit| grade(judged, hit) >= 1).count();
     found as f64 / relevant as f64
 }
 
 /// BEIR's `mrr` at `k` for one query (`beir/retrieval/custom_metrics.py`): `1 / rank` of the
 /// first document among the first `k` whose grade is above 0, else 0.
 pub(crate) fn reciprocal_rank(judged: &BTreeMap<String, i32>, ranked: &[Hit], k: usize) -> f64 {
-    ranked
-        .iter()
-        .take(k)
-        .position(|hit| grade(judged, hit) > 0)
-        .map_or(0.0, |index| 1.0 / (index + 1) as f64)
+    ranked.iter().take(k).position(|hit| grade(judged, hit) > 0).map_or(0.0, |index| 1.0 / (index + 1) as f64)
 }
 
 /// The document's grade, 0 when unjudged.
@@ -75,12 +67,7 @@ mod tests {
     }
 
     fn ranked(ids: &[&str]) -> Vec<Hit> {
-        ids.iter()
-            .map(|&doc_id| Hit {
-                doc_id: doc_id.to_string(),
-                score: 0.0,
-            })
-            .collect()
+        ids.iter().map(|&doc_id| Hit { doc_id: doc_id.to_string(), score: 0.0 }).collect()
     }
 
     fn close(a: f64, b: f64) -> bool {
@@ -118,6 +105,7 @@ mod tests {
         let list = ranked(&["a", "b"]);
         assert!(close(ndcg_cut(&judged, &list, 10), 1.0 / 3f64.log2()));
         assert!(close(recall(&judged, &list, 1), 0.0));
+        assert!(close(recall(&judged, &list, 2), 1.0)); // a is not among the relevant to find
         assert!(close(reciprocal_rank(&judged, &list, 10), 0.5));
     }
 

@@ -52,12 +52,7 @@ mod tests {
     use super::*;
 
     fn hits(list: &[(&str, f64)]) -> Vec<Hit> {
-        list.iter()
-            .map(|&(doc_id, score)| Hit {
-                doc_id: doc_id.to_string(),
-                score,
-            })
-            .collect()
+        list.iter().map(|&(doc_id, score)| Hit { doc_id: doc_id.to_string(), score }).collect()
     }
 
     fn ids(hits: &[Hit]) -> Vec<&str> {

@@ -31,10 +31,7 @@ impl Run {
 
     /// Appends one hit to the query's list, creating the query if needed.
     pub fn push(&mut self, query_id: impl Into<String>, doc_id: impl Into<String>, score: f64) {
-        self.rankings.entry(query_id.into()).or_default().push(Hit {
-            doc_id: doc_id.into(),
-            score,
-        });
+        self.rankings.entry(query_id.into()).or_default().push(Hit { doc_id: doc_id.into(), score });
     }
 
     /// Sets the query's whole list (possibly empty), returning the one it replaces.
@@ -49,9 +46,7 @@ impl Run {
 
     /// Queries in id order, each with its hits.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[Hit])> {
-        self.rankings
-            .iter()
-            .map(|(query_id, hits)| (query_id.as_str(), hits.as_slice()))
+        self.rankings.iter().map(|(query_id, hits)| (query_id.as_str(), hits.as_slice()))
     }
 
     /// Number of queries in the run.
@@ -80,8 +75,7 @@ pub fn write_trec(run: &Run, tag: &str, out: impl Write) -> Result<()> {
         for (index, hit) in hits.iter().enumerate() {
             check_token("document id", &hit.doc_id)?;
             let rank = index + 1;
-            writeln!(out, "{query_id} Q0 {} {rank} {} {tag}", hit.doc_id, hit.score)
-                .map_err(write_error)?;
+            writeln!(out, "{query_id} Q0 {} {rank} {} {tag}", hit.doc_id, hit.score).map_err(write_error)?;
         }
     }
     out.flush().map_err(write_error)
@@ -89,10 +83,7 @@ pub fn write_trec(run: &Run, tag: &str, out: impl Write) -> Result<()> {
 
 fn check_token(field: &'static str, value: &str) -> Result<()> {
     if value.is_empty() || value.contains(char::is_whitespace) {
-        return Err(EvalError::NotATrecToken {
-            field,
-            value: value.to_string(),
-        });
+        return Err(EvalError::NotATrecToken { field, value: value.to_string() });
     }
     Ok(())
 }
@@ -106,26 +97,16 @@ pub fn read_trec(path: &Path) -> Result<Run> {
     for_each_line(path, |_, line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let [query_id, _q0, doc_id, rank, score, _tag] = fields[..] else {
-            return Err(LineProblem::FieldCount {
-                expected: "6",
-                found: fields.len(),
-            });
+            return Err(LineProblem::FieldCount { expected: "6", found: fields.len() });
         };
         if rank.parse::<i64>().is_err() {
-            return Err(LineProblem::BadRank {
-                value: rank.to_string(),
-            });
+            return Err(LineProblem::BadRank { value: rank.to_string() });
         }
         let Ok(score) = score.parse::<f64>() else {
-            return Err(LineProblem::BadScore {
-                value: score.to_string(),
-            });
+            return Err(LineProblem::BadScore { value: score.to_string() });
         };
         if !seen.insert((query_id.to_string(), doc_id.to_string())) {
-            return Err(LineProblem::DuplicateDocument {
-                query_id: query_id.to_string(),
-                doc_id: doc_id.to_string(),
-            });
+            return Err(LineProblem::DuplicateDocument { query_id: query_id.to_string(), doc_id: doc_id.to_string() });
         }
         run.push(query_id, doc_id, score);
         Ok(())

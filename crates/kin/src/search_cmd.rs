@@ -107,6 +107,8 @@ pub fn write_run(path: &Path, names: &[String], results: &[Vec<DocumentHit>]) ->
 pub fn to_run(names: &[String], results: &[Vec<DocumentHit>]) -> kin_eval::Run {
     let mut run = kin_eval::Run::new();
     for (q, hits) in names.iter().zip(results) {
+        // A query with no hits still counts (it scores 0), as in BEIR.
+        run.insert(q.as_str(), Vec::new());
         for h in hits {
             run.push(q.as_str(), h.doc.as_str(), f64::from(h.best.score));
         }
