@@ -49,6 +49,18 @@ fn describe(head: &[u8]) -> String {
     }
 }
 
+/// The container a file's first bytes name, for messages about files that fail to open.
+fn container(head: &[u8]) -> &'static str {
+    match head {
+        [b'f', b'L', b'a', b'C', ..] => "FLAC",
+        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'A', b'V', b'E', ..] => "WAV",
+        [b'O', b'g', b'g', b'S', ..] => "Ogg",
+        [b'I', b'D', b'3', ..] | [0xff, 0xe0..=0xff, ..] => "MP3",
+        [_, _, _, _, b'f', b't', b'y', b'p', ..] => "MP4",
+        _ => "input",
+    }
+}
+
 impl Decoder {
     /// Opens a file.
     pub fn open(path: &Path) -> Result<Self> {
@@ -88,7 +100,7 @@ impl Decoder {
                     AudioError::NotAudio { looks_like: describe(head) }
                 }
                 SymphoniaError::Unsupported(m) => AudioError::UnsupportedCodec { codec: m.to_string() },
-                other => AudioError::Corrupt { format: "audio".into(), message: other.to_string() },
+                other => AudioError::Corrupt { format: container(head).into(), message: other.to_string() },
             })?;
         let format = probed.format;
         let track = format

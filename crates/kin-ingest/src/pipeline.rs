@@ -205,7 +205,10 @@ impl<'a> Ingest<'a> {
         let document = kin_extract::sniff(&head, name);
         match detect_modality(&head) {
             Some(m @ (Modality::Audio | Modality::Video)) if document.is_none() => {
-                if !self.takes(m) && !(m == Modality::Video && self.takes(Modality::Image)) {
+                // A video reaches an image model as frames and an audio model as its sound track.
+                let usable = self.takes(m)
+                    || (m == Modality::Video && (self.takes(Modality::Image) || self.takes(Modality::Audio)));
+                if !usable {
                     return Judged::Skipped(self.refusal(m));
                 }
                 return match kin_media::hash_file(path) {
