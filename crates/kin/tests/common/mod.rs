@@ -1,4 +1,6 @@
 //! What the binary's end-to-end tests share: running `kin` on a data directory and writing `.npy`.
+//! Each test binary uses part of it.
+#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::{Command, Output};
