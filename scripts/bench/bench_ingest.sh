@@ -18,13 +18,13 @@ out=release
 [ "$profile" = dev ] && out=debug
 cargo build --profile "$profile" --quiet -p kin
 cargo build --profile "$profile" --quiet -p kin-extract --features testdata --example make_documents
-kin="target/$out/kin"
+kin="${CARGO_TARGET_DIR:-target}/$out/kin"
 export KIN_DATA="$work/data"
 
 grep -m1 'model name' /proc/cpuinfo || true
 echo "SIMD: $(grep -m1 -o -w -E 'avx512f|avx512_vnni|avx512_bf16|avx2|fma' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 "$kin" --version
-"target/$out/examples/make_documents" "$work/docs" "$n"
+"${CARGO_TARGET_DIR:-target}/$out/examples/make_documents" "$work/docs" "$n"
 du -sh "$work/docs"
 "$kin" models pull "$model" >/dev/null
 "$kin" collection create bench --model "$model" >/dev/null

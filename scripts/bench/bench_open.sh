@@ -16,7 +16,7 @@ profile="${PROFILE:-release}"
 out=release
 [ "$profile" = dev ] && out=debug
 cargo build --profile "$profile" --quiet -p kin
-kin="target/$out/kin"
+kin="${CARGO_TARGET_DIR:-target}/$out/kin"
 export KIN_DATA="$work/data"
 
 grep -m1 'model name' /proc/cpuinfo || true

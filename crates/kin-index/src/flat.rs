@@ -32,6 +32,11 @@ impl FlatIndex {
         self.metric
     }
 
+    /// Memory held by the vectors.
+    pub fn memory_bytes(&self) -> usize {
+        self.data.capacity() * std::mem::size_of::<f32>()
+    }
+
     pub fn len(&self) -> usize {
         self.data.len() / self.dim
     }

@@ -38,7 +38,7 @@ mod validate;
 pub use distance::{dot, dot_i8, l2_squared, l2_squared_i8, normalize, simd_level, SimdLevel};
 pub use error::{Error, Result};
 pub use flat::FlatIndex;
-pub use hnsw::{exact_threshold, HnswIndex, HnswParams, Quantization};
+pub use hnsw::{exact_threshold, HnswIndex, HnswParams, Quantization, REMOVED};
 pub use index::{SearchParams, VectorIndexRead, DEFAULT_EF};
 pub use kin_core::Metric;
 pub use quantize::Int8Quantizer;

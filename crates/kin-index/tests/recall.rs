@@ -303,3 +303,56 @@ fn save_and_load_round_trip() -> Result<()> {
     ensure!(matches!(missing, Err(Error::Io { .. })));
     Ok(())
 }
+
+#[test]
+fn churn_then_compaction_keeps_recall_and_memory_of_a_fresh_build() -> Result<()> {
+    // 10,000 points; twice, half of them deleted and inserted again with new vectors, the index
+    // compacted after each round. The live set ends as a fresh build's input.
+    let n = 10_000;
+    let mut current = clustered(n, 1, 6);
+    let mut index = HnswIndex::build(DIM, Metric::L2, test_params(), &current)?;
+    let mut ids: Vec<u32> = (0..n as u32).collect();
+    for round in 0..2u64 {
+        let fresh = clustered(n / 2, 1, 7 + round);
+        for (k, row) in (0..n).filter(|i| (*i as u64 + round) % 2 == 0).enumerate() {
+            index.delete(ids[row])?;
+            current[row * DIM..(row + 1) * DIM].copy_from_slice(&fresh[k * DIM..(k + 1) * DIM]);
+        }
+        for row in (0..n).filter(|i| (*i as u64 + round) % 2 == 0) {
+            ids[row] = index.insert(&current[row * DIM..(row + 1) * DIM])?;
+        }
+        let (compact, remap) = index.compacted()?;
+        for id in &mut ids {
+            *id = remap[*id as usize];
+        }
+        index = compact;
+    }
+    ensure!(index.len() == n && index.id_bound() as usize == n && index.nodes() == n, "deleted nodes are gone");
+    let fresh = HnswIndex::build(DIM, Metric::L2, test_params(), &current)?;
+    let mut exact = FlatIndex::new(DIM, Metric::L2)?;
+    exact.add_batch(&current)?;
+    let qs = clustered(200, 1, 9);
+    let truth: Vec<Vec<(u32, f32)>> =
+        qs.chunks_exact(DIM).map(|q| exact.search(q, K, None)).collect::<Result<_, _>>()?;
+    // Row numbers, for the churned index, whose ids were handed out in another order.
+    let row_of: std::collections::HashMap<u32, u32> =
+        ids.iter().enumerate().map(|(row, &id)| (id, row as u32)).collect();
+    let churned: Vec<Vec<(u32, f32)>> = qs
+        .chunks_exact(DIM)
+        .map(|q| index.search(q, K, EF, None).map(|hits| hits.into_iter().map(|(id, d)| (row_of[&id], d)).collect()))
+        .collect::<Result<_, _>>()?;
+    let built: Vec<Vec<(u32, f32)>> =
+        qs.chunks_exact(DIM).map(|q| fresh.search(q, K, EF, None)).collect::<Result<_, _>>()?;
+    let (after_churn, fresh_recall) = (recall_of(&churned, &truth), recall_of(&built, &truth));
+    eprintln!("recall@10 at ef {EF}: after churn {after_churn:.4}, fresh build {fresh_recall:.4}");
+    ensure!(
+        after_churn >= fresh_recall - 0.01,
+        "recall@10 after churn {after_churn:.4}, fresh build {fresh_recall:.4}"
+    );
+    let (churn_bytes, fresh_bytes) = (index.memory_bytes(), fresh.memory_bytes());
+    ensure!(
+        churn_bytes as f64 <= 1.2 * fresh_bytes as f64,
+        "memory after churn {churn_bytes}, fresh build {fresh_bytes}"
+    );
+    Ok(())
+}

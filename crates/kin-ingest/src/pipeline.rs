@@ -150,12 +150,18 @@ impl<'a> Ingest<'a> {
             self.store_documents(documents)?;
             self.add_images(images)
         })?;
+        self.collection.checkpoint()?;
         Ok(std::mem::take(&mut *self.summary()))
     }
 
     /// Adds one uploaded file, judged by its content like a file on disk; `name` is its id and
     /// `payload` goes into each of its items' payloads.
-    pub fn add_bytes(&self, name: &str, bytes: Vec<u8>, payload: &serde_json::Map<String, serde_json::Value>) -> Result<Outcome> {
+    pub fn add_bytes(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        payload: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Outcome> {
         let judged = self.judge_bytes(name, bytes, None);
         let outcome = match judged {
             Judged::Document(mut p) => {

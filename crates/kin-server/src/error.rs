@@ -104,6 +104,7 @@ impl From<kin_store::Error> for ApiError {
             }
             E::NonFinite { .. } | E::ZeroVector { .. } => ApiError::bad_request("invalid_vector", message),
             E::ModelMismatch { .. } => ApiError::bad_request("model_mismatch", message),
+            E::StaleCursor { .. } => ApiError::new(StatusCode::GONE, "stale_cursor", message),
             E::Locked { .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "data_locked", message),
             E::Unreachable { .. } => ApiError {
                 retry_after: Some(5),

@@ -63,8 +63,20 @@ impl Server {
             }
             state.set_ready();
         });
-        let app = crate::routes::router(self.state);
-        axum::serve(self.listener, app).with_graceful_shutdown(shutdown()).await.map_err(Error::Serve)
+        let app = crate::routes::router(self.state.clone());
+        axum::serve(self.listener, app).with_graceful_shutdown(shutdown()).await.map_err(Error::Serve)?;
+        // Fold long logs into snapshots so the next start reads the saved index.
+        let store = self.state.store.clone();
+        let _ = tokio::task::spawn_blocking(move || checkpoint_all(&*store)).await;
+        Ok(())
+    }
+}
+
+fn checkpoint_all(store: &dyn kin_store::Backend) {
+    for name in store.names().unwrap_or_default() {
+        if let Err(error) = store.collection(&name).and_then(|c| c.checkpoint()) {
+            tracing::warn!(collection = %name, %error, "not checkpointed at shutdown");
+        }
     }
 }
 

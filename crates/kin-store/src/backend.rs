@@ -12,6 +12,19 @@ use crate::item::{Item, ItemId};
 use crate::store::Store;
 use crate::{Error, Result};
 
+/// A collection's footprint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// Nodes in the index, deleted ones not yet compacted away included.
+    pub index_nodes: usize,
+    /// Memory of the index: vectors, graph, codes.
+    pub index_bytes: usize,
+    /// Files of the collection: log, snapshot, saved index.
+    pub disk_bytes: u64,
+    /// Records in the log that opening replays.
+    pub log_records: usize,
+}
+
 /// Reading one collection.
 pub trait CollectionRead: Send + Sync {
     fn config(&self) -> &CollectionConfig;
@@ -37,6 +50,11 @@ pub trait CollectionRead: Send + Sync {
     /// A page of items after `cursor` (`None`: from the start), and the cursor of the next page
     /// (`None`: the end). Cursors stay valid while the collection changes, so a scan can resume.
     fn scan(&self, cursor: Option<&str>, limit: usize) -> Result<(Vec<Item>, Option<String>)>;
+
+    /// What the collection costs in memory and on disk, where the backend can tell.
+    fn usage(&self) -> Result<Option<Usage>> {
+        Ok(None)
+    }
 
     /// Checks that vectors of `model` may enter this collection.
     fn check_model(&self, model: &str) -> Result<()> {
@@ -69,6 +87,12 @@ pub trait CollectionWrite: CollectionRead {
         drop(kept);
         self.upsert(items)?;
         self.delete(&stale).map(|_| ())
+    }
+
+    /// Called when a bulk write ends: the embedded store folds a long log into a snapshot so the
+    /// next open is fast; a server backend has nothing to do.
+    fn checkpoint(&self) -> Result<()> {
+        Ok(())
     }
 }
 
@@ -108,15 +132,29 @@ impl CollectionRead for Collection {
         Collection::search(self, query, params)
     }
 
+    fn usage(&self) -> Result<Option<Usage>> {
+        Collection::usage(self).map(Some)
+    }
+
     fn scan(&self, cursor: Option<&str>, limit: usize) -> Result<(Vec<Item>, Option<String>)> {
-        let start = match cursor {
-            None => 0,
-            Some(c) => {
-                c.parse::<usize>().map_err(|_| Error::InvalidSettings(format!("scan cursor {c:?} is not a slot")))?
-            }
+        // A cursor is the slot to go on from, after `EPOCH:` once the collection was compacted
+        // while open.
+        let parsed = match cursor {
+            None => Some((0, 0)),
+            Some(c) => match c.split_once(':') {
+                None => c.parse().ok().map(|slot| (0, slot)),
+                Some((epoch, slot)) => epoch.parse().ok().zip(slot.parse().ok()),
+            },
         };
-        let (items, next) = Collection::scan_slots(self, start, limit.max(1));
-        Ok((items, next.map(|n| n.to_string())))
+        let Some(start) = parsed else {
+            return Err(Error::InvalidSettings(format!(
+                "scan cursor {:?} is not one kin returned",
+                cursor.unwrap_or("")
+            )));
+        };
+        let (items, next) = Collection::scan_slots(self, start, limit.max(1))?;
+        let next = next.map(|(epoch, slot)| if epoch == 0 { slot.to_string() } else { format!("{epoch}:{slot}") });
+        Ok((items, next))
     }
 }
 
@@ -131,6 +169,10 @@ impl CollectionWrite for Collection {
 
     fn replace(&self, delete: &[ItemId], items: Vec<Item>) -> Result<()> {
         Collection::replace(self, delete, items)
+    }
+
+    fn checkpoint(&self) -> Result<()> {
+        Collection::checkpoint(self).map(|_| ())
     }
 }
 

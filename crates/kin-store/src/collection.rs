@@ -1,6 +1,5 @@
 //! `Collection`: items of one model (or one bare dimension), their index, log and snapshots.
 
-use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -9,20 +8,27 @@ use kin_core::Metric;
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 
+use crate::backend::Usage;
 use crate::config::CollectionConfig;
 use crate::item::{Item, ItemId};
 use crate::record::Record;
 use crate::snapshot;
-use crate::vectors::VectorIndex;
+use crate::state::State;
 use crate::wal::{SyncPolicy, Wal};
 use crate::{Error, Result};
 
-/// The log is folded into a snapshot once it grows past this many bytes.
+/// The log is folded into a snapshot once it grows past this many bytes,
 const SNAPSHOT_AFTER_BYTES: u64 = 256 << 20;
+/// or once it holds more records than this and than the collection has items (so that
+/// snapshots, which rewrite everything, cost a constant amount per write);
+const SNAPSHOT_AFTER_RECORDS: usize = 100_000;
+/// or, when a bulk write ends ([`Collection::checkpoint`]), more than this many.
+const CHECKPOINT_AFTER_RECORDS: usize = 1_000;
 
 pub(crate) const CONFIG_FILE: &str = "collection.json";
 const WAL_FILE: &str = "wal.log";
 const SNAPSHOT_FILE: &str = "snapshot.bin";
+const INDEX_FILE: &str = "index.hnsw";
 
 /// What a search returns for one item.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,20 +57,6 @@ impl Default for SearchParams<'_> {
     }
 }
 
-struct Meta {
-    id: ItemId,
-    payload: Value,
-    source: Option<String>,
-    content_hash: Option<String>,
-}
-
-struct State {
-    ids: HashMap<ItemId, u32>,
-    slots: Vec<Option<Meta>>,
-    index: VectorIndex,
-    next_lsn: u64,
-}
-
 pub struct Collection {
     config: CollectionConfig,
     dir: PathBuf,
@@ -89,25 +81,24 @@ impl Collection {
         Collection::open(dir, sync)
     }
 
-    /// Opens a collection: its snapshot, then the log written since.
+    /// Opens a collection: its snapshot and the index saved with it, then the log written since.
     pub(crate) fn open(dir: &Path, sync: SyncPolicy) -> Result<Self> {
         let cfg_path = dir.join(CONFIG_FILE);
         let text = fs::read(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
         let config: CollectionConfig =
             serde_json::from_slice(&text).map_err(|source| Error::Config { path: cfg_path.clone(), source })?;
         config.validate()?;
-        let mut state =
-            State { ids: HashMap::new(), slots: Vec::new(), index: VectorIndex::new(&config)?, next_lsn: 1 };
-        if let Some(snap) = snapshot::read(&dir.join(SNAPSHOT_FILE))? {
-            state.next_lsn = snap.lsn + 1;
-            state.apply_all(snap.items.into_iter().map(Record::Upsert))?;
-        }
+        let mut state = match snapshot::read(&dir.join(SNAPSHOT_FILE))? {
+            Some(snap) => State::restore(&config, &dir.join(INDEX_FILE), snap)?,
+            None => State::new(&config)?,
+        };
         let (wal, records) = Wal::open(&dir.join(WAL_FILE), sync)?;
         let first = state.next_lsn;
         let replay: Vec<Record> = records.into_iter().filter(|(lsn, _)| *lsn >= first).map(|(_, r)| r).collect();
         state.next_lsn += replay.len() as u64;
+        state.logged = replay.len();
         state.apply_all(replay.into_iter())?;
-        tracing::debug!(collection = %config.name, items = state.ids.len(), "opened");
+        tracing::debug!(collection = %config.name, items = state.ids.len(), replayed = state.logged, "opened");
         Ok(Collection { config, dir: dir.to_path_buf(), state: RwLock::new(state), wal: Mutex::new(wal) })
     }
 
@@ -183,28 +174,67 @@ impl Collection {
         let mut wal = self.wal.lock();
         let first = self.state.read().next_lsn;
         wal.append(first, &records)?;
-        {
+        let due = {
             let mut state = self.state.write();
             state.next_lsn += records.len() as u64;
+            state.logged += records.len();
             state.apply_all(records.into_iter())?;
-        }
-        if wal.len() > SNAPSHOT_AFTER_BYTES {
-            self.snapshot_locked(&mut wal, &self.state.read())?;
+            state.logged > SNAPSHOT_AFTER_RECORDS.max(state.ids.len())
+        };
+        if due || wal.len() > SNAPSHOT_AFTER_BYTES {
+            self.snapshot_locked(&mut wal)?;
         }
         Ok(())
     }
 
-    /// Folds the log into a snapshot now.
+    /// Folds the log into a snapshot now: deleted items leave the index (their links repaired),
+    /// and the index is saved beside the snapshot so the next open reads it instead of building.
     pub fn snapshot(&self) -> Result<()> {
         let mut wal = self.wal.lock();
-        let state = self.state.read();
-        self.snapshot_locked(&mut wal, &state)
+        self.snapshot_locked(&mut wal)
     }
 
-    fn snapshot_locked(&self, wal: &mut Wal, state: &State) -> Result<()> {
-        let items: Vec<Item> = state.live_items();
-        snapshot::write(&self.dir.join(SNAPSHOT_FILE), state.next_lsn - 1, items.iter())?;
-        wal.clear()
+    /// Snapshots when the log holds enough records that replaying them would slow the next
+    /// open; bulk writers call it when they finish. Returns whether it did.
+    pub fn checkpoint(&self) -> Result<bool> {
+        let mut wal = self.wal.lock();
+        if self.state.read().logged <= CHECKPOINT_AFTER_RECORDS {
+            return Ok(false);
+        }
+        self.snapshot_locked(&mut wal).map(|()| true)
+    }
+
+    /// Writers are held off by `wal`; searches go on until the compacted state is swapped in.
+    fn snapshot_locked(&self, wal: &mut Wal) -> Result<()> {
+        let compacted = self.state.read().compacted(&self.dir)?;
+        {
+            let state = self.state.read();
+            let current = compacted.as_ref().unwrap_or(&state);
+            let lsn = current.next_lsn - 1;
+            // The index first: a crash before the snapshot's rename leaves an index file whose
+            // tag the old snapshot does not match, and opening rebuilds it.
+            current.index.save(&self.dir.join(INDEX_FILE), lsn)?;
+            snapshot::write(&self.dir.join(SNAPSHOT_FILE), lsn, current.ids.len(), current.live_items())?;
+        }
+        wal.clear()?;
+        let mut state = self.state.write();
+        match compacted {
+            Some(fresh) => *state = fresh,
+            None => state.logged = 0,
+        }
+        Ok(())
+    }
+
+    /// Memory of the index, size of the files, and the log that opening would replay.
+    pub fn usage(&self) -> Result<Usage> {
+        let mut disk_bytes = 0;
+        for entry in fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))? {
+            let entry = entry.map_err(|e| Error::io(&self.dir, e))?;
+            disk_bytes += entry.metadata().map_err(|e| Error::io(entry.path(), e))?.len();
+        }
+        let state = self.state.read();
+        let (index_nodes, index_bytes) = state.index.usage();
+        Ok(Usage { index_nodes, index_bytes, disk_bytes, log_records: state.logged })
     }
 
     pub fn get(&self, id: &ItemId) -> Option<Item> {
@@ -213,11 +243,16 @@ impl Collection {
         state.item(slot)
     }
 
-    /// Live items in slot order from slot `start`, at most `limit`, and the slot to go on from
-    /// (`None` at the end). Slots only grow while the collection is open, so a scan that goes on
-    /// from a returned slot misses no item that was there when it started.
-    pub fn scan_slots(&self, start: usize, limit: usize) -> (Vec<Item>, Option<usize>) {
+    /// Live items in slot order from the cursor `(epoch, slot)` (`(0, 0)`: the start), at most
+    /// `limit`, and the cursor to go on from (`None` at the end). Slots only grow between
+    /// compactions, and a compaction keeps their order and remembers how it renumbered them, so
+    /// a scan that goes on from a returned cursor misses no item that was there when it started;
+    /// a cursor from before the last two compactions is refused.
+    pub fn scan_slots(&self, cursor: (u64, usize), limit: usize) -> Result<(Vec<Item>, Option<(u64, usize)>)> {
         let state = self.state.read();
+        let Some(start) = state.resume_slot(cursor.0, cursor.1) else {
+            return Err(Error::StaleCursor { cursor: format!("{}:{}", cursor.0, cursor.1) });
+        };
         let mut items = Vec::with_capacity(limit.min(1024));
         let mut slot = start;
         while slot < state.slots.len() && items.len() < limit {
@@ -227,7 +262,7 @@ impl Collection {
             slot += 1;
         }
         let more = state.slots[slot.min(state.slots.len())..].iter().any(Option::is_some);
-        (items, more.then_some(slot))
+        Ok((items, more.then_some((state.epoch, slot))))
     }
 
     /// Whether an item with this id and content hash is stored (unchanged content is skipped).
@@ -315,90 +350,6 @@ pub fn validate_items(config: &CollectionConfig, items: &mut [Item]) -> Result<(
         }
     }
     Ok(())
-}
-
-impl State {
-    /// Applies records in order; runs of upserts go into the index as one parallel batch.
-    fn apply_all(&mut self, records: impl Iterator<Item = Record>) -> Result<()> {
-        let mut run: Vec<Item> = Vec::new();
-        for record in records {
-            match record {
-                Record::Upsert(item) => run.push(item),
-                Record::Delete(id) => {
-                    self.upsert_run(std::mem::take(&mut run))?;
-                    self.remove(&id);
-                }
-                Record::Batch(records) => {
-                    self.upsert_run(std::mem::take(&mut run))?;
-                    self.apply_all(records.into_iter())?;
-                }
-            }
-        }
-        self.upsert_run(run)
-    }
-
-    fn upsert_run(&mut self, run: Vec<Item>) -> Result<()> {
-        if run.is_empty() {
-            return Ok(());
-        }
-        let flat: Vec<f32> = run.iter().flat_map(|i| i.vector.iter().copied()).collect();
-        let first = self.index.insert_batch(&flat)?;
-        debug_assert_eq!(first as usize, self.slots.len());
-        for (offset, item) in run.into_iter().enumerate() {
-            self.remove(&item.id);
-            let slot = first + offset as u32;
-            self.slots.push(Some(Meta {
-                id: item.id.clone(),
-                payload: item.payload,
-                source: item.source,
-                content_hash: item.content_hash,
-            }));
-            self.ids.insert(item.id, slot);
-        }
-        Ok(())
-    }
-
-    fn remove(&mut self, id: &ItemId) {
-        if let Some(old) = self.ids.remove(id) {
-            self.slots[old as usize] = None;
-            self.index.delete(old);
-        }
-    }
-
-    fn item(&self, slot: u32) -> Option<Item> {
-        let meta = self.slots.get(slot as usize)?.as_ref()?;
-        Some(Item {
-            id: meta.id.clone(),
-            vector: self.index.vector(slot),
-            payload: meta.payload.clone(),
-            source: meta.source.clone(),
-            content_hash: meta.content_hash.clone(),
-        })
-    }
-
-    fn live_items(&self) -> Vec<Item> {
-        let mut slots: Vec<u32> = self.ids.values().copied().collect();
-        slots.sort_unstable();
-        slots.into_iter().filter_map(|s| self.item(s)).collect()
-    }
-
-    /// How many live items pass `matches`, estimated from a sample of at most 2,000 slots.
-    fn estimate_matches(&self, matches: &dyn Fn(u32) -> bool) -> usize {
-        let n = self.slots.len();
-        let step = (n / 2000).max(1);
-        let (mut seen, mut hit) = (0usize, 0usize);
-        for slot in (0..n).step_by(step) {
-            if self.slots[slot].is_some() {
-                seen += 1;
-                hit += usize::from(matches(slot as u32));
-            }
-        }
-        if seen == 0 {
-            0
-        } else {
-            (hit * self.ids.len()).div_ceil(seen)
-        }
-    }
 }
 
 /// A user-facing score from an index distance.

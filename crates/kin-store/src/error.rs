@@ -50,6 +50,9 @@ pub enum Error {
     #[error("collection {collection:?} holds vectors of model {expected:?}, not {got:?}; create another collection for that model")]
     ModelMismatch { collection: String, expected: String, got: String },
 
+    #[error("scan cursor {cursor:?} is from before the collection was compacted twice; start the scan again")]
+    StaleCursor { cursor: String },
+
     #[error(transparent)]
     Index(#[from] kin_index::Error),
 

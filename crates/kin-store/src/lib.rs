@@ -17,11 +17,12 @@ mod error;
 mod item;
 mod record;
 mod snapshot;
+mod state;
 mod store;
 mod vectors;
 mod wal;
 
-pub use backend::{Backend, CollectionRead, CollectionWrite};
+pub use backend::{Backend, CollectionRead, CollectionWrite, Usage};
 pub use collection::{validate_items, validate_query};
 pub use collection::{Collection, Hit, SearchParams};
 pub use config::{validate_name, CollectionConfig, IndexKind, Quantization};

@@ -7,7 +7,7 @@
 //! Written to `snapshot.bin.partial`, fsynced, renamed over `snapshot.bin`, directory fsynced.
 
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use crate::item::Item;
@@ -22,17 +22,30 @@ pub struct Snapshot {
     pub items: Vec<Item>,
 }
 
-pub fn write<'a>(path: &Path, lsn: u64, items: impl ExactSizeIterator<Item = &'a Item>) -> Result<()> {
+/// Writes `count` items, made one at a time by `items` (memory holds one item and a buffer).
+pub fn write(path: &Path, lsn: u64, count: usize, items: impl Iterator<Item = Item>) -> Result<()> {
     let partial = path.with_extension("bin.partial");
-    let mut buf = Vec::with_capacity(1 << 20);
-    buf.extend_from_slice(MAGIC);
-    buf.extend_from_slice(&lsn.to_le_bytes());
-    buf.extend_from_slice(&(items.len() as u64).to_le_bytes());
+    let file = File::create(&partial).map_err(|e| Error::io(&partial, e))?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let mut header = Vec::with_capacity(24);
+    header.extend_from_slice(MAGIC);
+    header.extend_from_slice(&lsn.to_le_bytes());
+    header.extend_from_slice(&(count as u64).to_le_bytes());
+    out.write_all(&header).map_err(|e| Error::io(&partial, e))?;
+    let mut frame = Vec::new();
+    let mut written = 0;
     for item in items {
-        encode(lsn, &Record::Upsert(item.clone()), &mut buf);
+        frame.clear();
+        encode(lsn, &Record::Upsert(item), &mut frame);
+        out.write_all(&frame).map_err(|e| Error::io(&partial, e))?;
+        written += 1;
     }
-    let mut file = File::create(&partial).map_err(|e| Error::io(&partial, e))?;
-    file.write_all(&buf).and_then(|_| file.sync_all()).map_err(|e| Error::io(&partial, e))?;
+    if written != count {
+        let source = std::io::Error::other(format!("{written} items written where {count} were announced"));
+        return Err(Error::io(&partial, source));
+    }
+    let file = out.into_inner().map_err(|e| Error::io(&partial, e.into_error()))?;
+    file.sync_all().map_err(|e| Error::io(&partial, e))?;
     drop(file);
     fs::rename(&partial, path).map_err(|e| Error::io(path, e))?;
     sync_dir(path.parent().unwrap_or(Path::new(".")))
@@ -84,7 +97,8 @@ mod tests {
         let path = dir.path().join("snapshot.bin");
         assert!(read(&path).unwrap().is_none());
         let items = vec![Item::new(1, vec![1.0, 2.0]), Item::new("b", vec![3.0, 4.0])];
-        write(&path, 42, items.iter()).unwrap();
+        write(&path, 42, items.len(), items.iter().cloned()).unwrap();
+        assert!(write(&path, 43, 3, items.iter().cloned()).is_err(), "a short count is refused");
         let snap = read(&path).unwrap().unwrap();
         assert_eq!((snap.lsn, snap.items), (42, items));
 

@@ -5,6 +5,8 @@
 //! DATA/collections/NAME/collection.json   settings
 //! DATA/collections/NAME/wal.log           writes since the snapshot
 //! DATA/collections/NAME/snapshot.bin      every item as of one log sequence number
+//! DATA/collections/NAME/index.hnsw        the HNSW graph of the snapshot's items (no vectors),
+//!                                         tagged with its log sequence number
 //! ```
 
 use std::collections::BTreeMap;

@@ -1,6 +1,8 @@
 //! The collection's vector index: our HNSW graph, or an exact flat index, behind one face.
 
-use kin_index::{FlatIndex, HnswIndex, HnswParams, SearchParams};
+use std::path::Path;
+
+use kin_index::{FlatIndex, HnswIndex, HnswParams, SearchParams, REMOVED};
 
 use crate::config::{CollectionConfig, IndexKind, Quantization};
 use crate::Result;
@@ -13,25 +15,87 @@ pub(crate) enum VectorIndex {
     Flat { index: FlatIndex, deleted: Vec<bool> },
 }
 
+fn hnsw_params(config: &CollectionConfig) -> HnswParams {
+    HnswParams {
+        m: config.m,
+        ef_construction: config.ef_construction,
+        quantization: match config.quantization {
+            Quantization::None => kin_index::Quantization::None,
+            Quantization::Int8 => kin_index::Quantization::Int8 { train_size: INT8_TRAIN_SIZE },
+        },
+        ..HnswParams::default()
+    }
+}
+
 impl VectorIndex {
     pub fn new(config: &CollectionConfig) -> Result<Self> {
         Ok(match config.index {
-            IndexKind::Hnsw => {
-                let params = HnswParams {
-                    m: config.m,
-                    ef_construction: config.ef_construction,
-                    quantization: match config.quantization {
-                        Quantization::None => kin_index::Quantization::None,
-                        Quantization::Int8 => kin_index::Quantization::Int8 { train_size: INT8_TRAIN_SIZE },
-                    },
-                    ..HnswParams::default()
-                };
-                VectorIndex::Hnsw(HnswIndex::new(config.dim, config.metric, params)?)
-            }
+            IndexKind::Hnsw => VectorIndex::Hnsw(HnswIndex::new(config.dim, config.metric, hnsw_params(config))?),
             IndexKind::Flat => {
                 VectorIndex::Flat { index: FlatIndex::new(config.dim, config.metric)?, deleted: Vec::new() }
             }
         })
+    }
+
+    /// The index of a snapshot's vectors (`flat`, one row per slot): the graph saved beside the
+    /// snapshot at log position `lsn` when `path` holds it, so that opening costs reading, not
+    /// building. A missing, damaged, old or mismatched file is reported and the graph built
+    /// again from the vectors (and saved, for the next open).
+    pub fn restore(config: &CollectionConfig, path: &Path, flat: &[f32], lsn: u64) -> Result<Self> {
+        if config.index != IndexKind::Hnsw || flat.is_empty() {
+            let mut index = VectorIndex::new(config)?;
+            index.insert_batch(flat)?;
+            return Ok(index);
+        }
+        let rows = flat.len() / config.dim;
+        let why = match HnswIndex::load_graph(path, flat) {
+            Ok((index, tag)) if tag == lsn && fits(config, &index, rows) => return Ok(VectorIndex::Hnsw(index)),
+            Ok((_, tag)) if tag != lsn => {
+                format!("{} was saved at log position {tag}, the snapshot at {lsn}", path.display())
+            }
+            Ok(_) => format!("{} was saved with other settings", path.display()),
+            Err(e) => e.to_string(),
+        };
+        tracing::warn!(collection = %config.name, "building the index from {rows} vectors: {why}");
+        let mut index = VectorIndex::new(config)?;
+        index.insert_batch(flat)?;
+        if let Err(error) = index.save(path, lsn) {
+            tracing::warn!(collection = %config.name, %error, "the rebuilt index was not saved");
+        }
+        Ok(index)
+    }
+
+    /// Saves what opening needs besides the snapshot: an HNSW graph, tagged with the snapshot's
+    /// log position. A flat index needs nothing.
+    pub fn save(&self, path: &Path, lsn: u64) -> Result<()> {
+        match self {
+            VectorIndex::Hnsw(h) => Ok(h.save_graph(path, lsn)?),
+            VectorIndex::Flat { .. } => Ok(()),
+        }
+    }
+
+    /// A copy without the deleted slots, and the map from old slots to new ones (`REMOVED` for
+    /// deleted slots).
+    pub fn compacted(&self) -> Result<(Self, Vec<u32>)> {
+        match self {
+            VectorIndex::Hnsw(h) => {
+                let (index, remap) = h.compacted()?;
+                Ok((VectorIndex::Hnsw(index), remap))
+            }
+            VectorIndex::Flat { index, deleted } => {
+                let mut remap = vec![REMOVED; deleted.len()];
+                let mut live = Vec::new();
+                for (slot, gone) in deleted.iter().enumerate() {
+                    if let (false, Some(v)) = (gone, index.vector(slot as u32)) {
+                        remap[slot] = (live.len() / index.dim()) as u32;
+                        live.extend_from_slice(v);
+                    }
+                }
+                let mut flat = FlatIndex::new(index.dim(), index.metric())?;
+                let range = flat.add_batch(&live)?;
+                Ok((VectorIndex::Flat { index: flat, deleted: vec![false; range.end as usize] }, remap))
+            }
+        }
     }
 
     /// Adds `flat` (rows of the collection's dimension), in parallel; returns the first slot.
@@ -44,6 +108,14 @@ impl VectorIndex {
                 range.start
             }
         })
+    }
+
+    /// Nodes held (deleted ones included) and the memory they take.
+    pub fn usage(&self) -> (usize, usize) {
+        match self {
+            VectorIndex::Hnsw(h) => (h.nodes(), h.memory_bytes()),
+            VectorIndex::Flat { index, deleted } => (index.len(), index.memory_bytes() + deleted.capacity()),
+        }
     }
 
     pub fn delete(&mut self, slot: u32) {
@@ -95,6 +167,16 @@ impl VectorIndex {
             }
         })
     }
+}
+
+/// Whether a loaded graph belongs to a collection with `config` and `rows` live slots.
+fn fits(config: &CollectionConfig, index: &HnswIndex, rows: usize) -> bool {
+    let (want, got) = (hnsw_params(config), index.params());
+    index.dim() == config.dim
+        && index.metric() == config.metric
+        && (got.m, got.ef_construction, got.quantization) == (want.m, want.ef_construction, want.quantization)
+        && index.len() == rows
+        && index.id_bound() as usize == rows
 }
 
 trait Allows {

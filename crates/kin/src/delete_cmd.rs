@@ -19,6 +19,7 @@ pub fn run(store: &dyn Backend, args: DeleteArgs) -> Result<()> {
         }
         deleted += n;
     }
+    collection.checkpoint()?;
     println!("{}: {deleted} items deleted ({} items)", args.collection, collection.count()?);
     Ok(())
 }

@@ -16,7 +16,8 @@ pub fn run(store: &dyn Backend, args: EvalArgs) -> Result<()> {
     let collection = store.collection(&args.collection)?;
     let qrels = kin_eval::read_qrels(&args.qrels)?;
     // Only judged queries are searched (BEIR evaluates the queries of its qrels split).
-    let queries: Vec<_> = kin_eval::read_queries(&args.queries)?.into_iter().filter(|q| qrels.contains_key(&q.id)).collect();
+    let queries: Vec<_> =
+        kin_eval::read_queries(&args.queries)?.into_iter().filter(|q| qrels.contains_key(&q.id)).collect();
     if queries.is_empty() {
         anyhow::bail!("no query of {} has judgements in {}", args.queries.display(), args.qrels.display());
     }
@@ -42,7 +43,12 @@ pub fn run(store: &dyn Backend, args: EvalArgs) -> Result<()> {
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!("{} on {} queries ({}):", args.collection, scores.queries, if args.chunks { "chunks" } else { "documents" });
+        println!(
+            "{} on {} queries ({}):",
+            args.collection,
+            scores.queries,
+            if args.chunks { "chunks" } else { "documents" }
+        );
         println!("  nDCG@{:<4} {:.5}", args.k, scores.ndcg);
         println!("  MRR@{:<5} {:.5}", args.k, scores.mrr);
         println!("  recall@{depth:<3} {:.5}", scores.recall);

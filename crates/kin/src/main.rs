@@ -141,6 +141,7 @@ fn store_code(err: &kin_store::Error) -> u8 {
         | E::CollectionExists(_)
         | E::InvalidName { .. }
         | E::InvalidSettings(_)
+        | E::StaleCursor { .. }
         | E::ModelMismatch { .. } => 2,
         E::Locked { .. } => 4,
         E::IncompatibleSchema { .. } => 2,

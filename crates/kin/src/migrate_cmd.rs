@@ -83,6 +83,7 @@ pub fn run(default_source: impl FnOnce() -> Result<Arc<dyn Backend>>, data: &Pat
             Some(c) => save_checkpoint(&checkpoint, &json!({ "from": from, "to": to, "cursor": c, "copied": copied }))?,
         }
         if args.max_batches.is_some_and(|m| batches >= m) {
+            dst.checkpoint()?;
             progress.finish_and_clear();
             println!(
                 "copied {copied} of {total} items of {} to {to}; stopped after {batches} batches: run again to go on",
@@ -91,6 +92,7 @@ pub fn run(default_source: impl FnOnce() -> Result<Arc<dyn Backend>>, data: &Pat
             return Ok(());
         }
     }
+    dst.checkpoint()?;
     progress.finish_and_clear();
     let _ = std::fs::remove_file(&checkpoint);
     verify(&*src, &*dst, &samples)?;

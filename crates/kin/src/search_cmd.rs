@@ -60,15 +60,14 @@ pub fn run(store: &dyn Backend, args: SearchArgs) -> Result<()> {
     } else if let (true, Some(names)) = (args.json, &names) {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         for (name, hits) in names.iter().zip(&results) {
-            let row = json!({ "query": name, "results": hits.iter().map(|h| hit_json(h, by_document)).collect::<Vec<_>>() });
+            let row =
+                json!({ "query": name, "results": hits.iter().map(|h| hit_json(h, by_document)).collect::<Vec<_>>() });
             writeln!(out, "{row}")?;
         }
         out.flush()?;
     } else if args.json {
-        let rows: Vec<Value> = results
-            .iter()
-            .map(|hits| Value::Array(hits.iter().map(|h| hit_json(h, by_document)).collect()))
-            .collect();
+        let rows: Vec<Value> =
+            results.iter().map(|hits| Value::Array(hits.iter().map(|h| hit_json(h, by_document)).collect())).collect();
         let single = args.query.is_some() || file.is_some();
         let out = if single { rows.into_iter().next().unwrap_or(Value::Null) } else { Value::Array(rows) };
         println!("{}", serde_json::to_string_pretty(&out)?);

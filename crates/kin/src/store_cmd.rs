@@ -63,7 +63,32 @@ pub fn run(store: &dyn Backend, cmd: CollectionCommand) -> Result<()> {
         }
         CollectionCommand::Info { name, json } => {
             let c = store.collection(&name)?;
-            let info = describe(c.config(), c.count()?);
+            let count = c.count()?;
+            let mut info = describe(c.config(), count);
+            if let (Some(usage), Some(obj)) = (c.usage()?, info.as_object_mut()) {
+                let mib = |b: f64| format!("{:.1} MiB", b / f64::from(1 << 20));
+                let per = |b: f64| {
+                    if count == 0 {
+                        String::new()
+                    } else {
+                        format!(" ({:.0} bytes per item)", b / count as f64)
+                    }
+                };
+                obj.insert("index_nodes".into(), json!(usage.index_nodes));
+                obj.insert(
+                    "index_memory".into(),
+                    json!(format!("{}{}", mib(usage.index_bytes as f64), per(usage.index_bytes as f64))),
+                );
+                obj.insert(
+                    "disk".into(),
+                    json!(format!("{}{}", mib(usage.disk_bytes as f64), per(usage.disk_bytes as f64))),
+                );
+                obj.insert("log_records".into(), json!(usage.log_records));
+                if json {
+                    obj.insert("index_memory_bytes".into(), json!(usage.index_bytes));
+                    obj.insert("disk_bytes".into(), json!(usage.disk_bytes));
+                }
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&info)?);
             } else if let Some(obj) = info.as_object() {
@@ -161,6 +186,7 @@ pub fn import(store: &dyn Backend, args: ImportArgs) -> Result<()> {
             collection.upsert(std::mem::take(&mut batch))?;
         }
     }
+    collection.checkpoint()?;
     println!("imported {done} vectors into {} ({} items)", args.collection, collection.count()?);
     Ok(())
 }

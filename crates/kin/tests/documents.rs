@@ -94,7 +94,11 @@ fn a_sentence_near_the_end_of_a_long_document_is_found_in_every_format() {
     setup(&data, "d");
     // 128-token passages (the length all-MiniLM-L6-v2 was trained on): with the card's 256 the
     // sentence is one of 256 tokens of filler that shares the query's register.
-    let out = ok(kin(&data).args(["add", "d", "--chunk-tokens", "128", "--chunk-overlap", "16"]).arg(&docs).output().unwrap());
+    let out = ok(kin(&data)
+        .args(["add", "d", "--chunk-tokens", "128", "--chunk-overlap", "16"])
+        .arg(&docs)
+        .output()
+        .unwrap());
     assert!(out.contains("26 added, 0 unchanged, 0 skipped, 0 failed"), "{out}");
 
     let hits = search_json(&data, &["d", "who feeds the cats on the island", "-k", "6"]);
@@ -236,7 +240,9 @@ fn batch_queries_and_eval_agree_on_a_beir_layout() {
     ];
     let mut corpus = String::new();
     for (i, (id, title, text)) in topics.iter().enumerate() {
-        corpus.push_str(&serde_json::json!({ "_id": id, "title": title, "text": text, "metadata": { "n": i } }).to_string());
+        corpus.push_str(
+            &serde_json::json!({ "_id": id, "title": title, "text": text, "metadata": { "n": i } }).to_string(),
+        );
         corpus.push('\n');
         // A near neighbour of each topic, so that rankings are not trivial.
         let twin = format!("{id}-notes");
@@ -279,7 +285,12 @@ fn batch_queries_and_eval_agree_on_a_beir_layout() {
     assert_eq!(hits[0]["payload"]["metadata"]["n"], 0, "other fields are payload");
     assert_eq!(hits[0]["payload"]["title"], "Baking bread");
 
-    let out = ok(kin(&data).args(["search", "beir", "--queries"]).arg(&qfile).args(["-k", "100", "--json"]).output().unwrap());
+    let out = ok(kin(&data)
+        .args(["search", "beir", "--queries"])
+        .arg(&qfile)
+        .args(["-k", "100", "--json"])
+        .output()
+        .unwrap());
     let mut run: HashMap<String, Vec<String>> = HashMap::new();
     for line in out.lines() {
         let row: Value = serde_json::from_str(line).unwrap();

@@ -41,6 +41,10 @@ impl CodeStore {
         self.quantizer.get()
     }
 
+    pub(crate) fn allocated_bytes(&self) -> usize {
+        self.codes.allocated_bytes() + self.terms.allocated_bytes()
+    }
+
     pub(crate) fn train_size(&self) -> usize {
         self.train_size
     }

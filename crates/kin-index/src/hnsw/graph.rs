@@ -86,6 +86,15 @@ impl Graph {
         }
     }
 
+    /// Bytes held by states, lists and locks.
+    pub(crate) fn allocated_bytes(&self) -> usize {
+        self.states.allocated_bytes()
+            + self.layer0.allocated_bytes()
+            + self.upper_start.allocated_bytes()
+            + self.upper.allocated_bytes()
+            + self.locks.allocated_bytes()
+    }
+
     /// Most links a node keeps on `layer`.
     pub(crate) fn capacity(&self, layer: usize) -> usize {
         if layer == 0 {

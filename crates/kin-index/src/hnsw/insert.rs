@@ -91,7 +91,7 @@ impl HnswIndex {
     }
 
     /// Distance between two stored vectors.
-    fn pair_distance(&self, a: u32, b: u32) -> f32 {
+    pub(super) fn pair_distance(&self, a: u32, b: u32) -> f32 {
         match (self.vectors.row(a), self.vectors.row(b)) {
             (Some(a), Some(b)) => metric_distance(self.metric, a, b),
             _ => f32::INFINITY,

@@ -9,7 +9,8 @@
 //! | `walk.rs` | greedy descent and beam search on one layer |
 //! | `search.rs` | [`HnswIndex::search`]: filters, tombstones, exact fallback, int8 re-rank |
 //! | `codes.rs` | int8 codes: training the quantizer, coding nodes |
-//! | `persist.rs` | [`HnswIndex::save`] / [`HnswIndex::load`] |
+//! | `compact.rs` | [`HnswIndex::compacted`]: deleted nodes removed, their links repaired |
+//! | `persist.rs` | [`HnswIndex::save`] / [`HnswIndex::load`], graph-only files |
 //! | `scratch.rs` | per-thread working memory of a walk |
 //!
 //! Inserts, deletes and searches all take `&self` and run concurrently. Searches take no lock:
@@ -17,6 +18,7 @@
 //! complete. Inserting threads lock one node at a time while they change its lists.
 
 mod codes;
+mod compact;
 mod graph;
 mod insert;
 mod params;
@@ -39,6 +41,7 @@ use crate::storage::VectorStore;
 use crate::validate::check_dim;
 use crate::{Error, Result};
 
+pub use compact::REMOVED;
 pub use params::{HnswParams, Quantization};
 pub use search::exact_threshold;
 
@@ -130,6 +133,18 @@ impl HnswIndex {
     /// Ids handed out so far, deleted ones included: every id is below this.
     pub fn id_bound(&self) -> u32 {
         self.next_id.load(Ordering::Acquire)
+    }
+
+    /// Nodes held, deleted ones included (compaction drops those).
+    pub fn nodes(&self) -> usize {
+        self.stored.load(Ordering::Acquire)
+    }
+
+    /// Memory held by vectors, graph and codes (allocated in blocks of 65,536 nodes).
+    pub fn memory_bytes(&self) -> usize {
+        self.vectors.allocated_bytes()
+            + self.graph.allocated_bytes()
+            + self.codes.as_ref().map_or(0, CodeStore::allocated_bytes)
     }
 
     /// The quantizer, once the index has one.

@@ -3,14 +3,19 @@
 //!
 //! ```text
 //! magic "KIN-HNSW" | version u32 | dim u32 | metric u8 | flags u8 | reserved u16
-//! m u32 | ef_construction u32 | seed u64 | train_size u64 | nodes u32 | entry id u32 | entry level u32
+//! m u32 | ef_construction u32 | seed u64 | train_size u64 | tag u64
+//! nodes u32 | entry id u32 | entry level u32
 //! [quantizer: min f32 × dim, max f32 × dim]
-//! per node: state u8 | vector f32 × dim | [code i8 × dim, l2 term f32] | per layer 0..=level: count u32, ids u32 × count
+//! per node: state u8 | [vector f32 × dim] | [code i8 × dim, l2 term f32] | per layer 0..=level: count u32, ids u32 × count
 //! crc32 u32
 //! ```
 //!
-//! All numbers are little-endian. `save` writes `<path>.partial`, syncs it, renames it over
-//! `path` and syncs the directory, so a crash leaves the old file or the new one, never half.
+//! All numbers are little-endian. [`HnswIndex::save`] keeps the vectors in the file;
+//! [`HnswIndex::save_graph`] leaves them out for an owner that stores them elsewhere (a
+//! collection's snapshot) and gives them back to [`HnswIndex::load_graph`], with a tag of its
+//! choosing (the snapshot's log position) that tells the two files belong together. Both write
+//! `<path>.partial`, sync it, rename it over `path` and sync the directory, so a crash leaves the
+//! old file or the new one, never half.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -27,9 +32,10 @@ use crate::validate::check_dim;
 use crate::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"KIN-HNSW";
-const VERSION: u32 = 1;
-const HAS_CODES: u8 = 0b01;
-const HAS_QUANTIZER: u8 = 0b10;
+const VERSION: u32 = 2;
+const HAS_CODES: u8 = 0b001;
+const HAS_QUANTIZER: u8 = 0b010;
+const HAS_VECTORS: u8 = 0b100;
 const NO_ENTRY: u32 = u32::MAX;
 /// State bits that are saved; `CLAIMED` is restored from `CODED`.
 const SAVED_STATE: u8 = state::LEVEL | state::READY | state::CODED | state::DELETED;
@@ -61,11 +67,20 @@ impl HnswIndex {
     /// Writes the index to `path` atomically. Inserts and deletes wait while it runs; searches
     /// do not.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
+        self.save_to(path.as_ref(), true, 0)
+    }
+
+    /// Writes the graph, levels, quantizer and codes to `path` atomically, without the vectors;
+    /// [`HnswIndex::load_graph`] reads it back given the same vectors and returns `tag`.
+    pub fn save_graph(&self, path: impl AsRef<Path>, tag: u64) -> Result<()> {
+        self.save_to(path.as_ref(), false, tag)
+    }
+
+    fn save_to(&self, path: &Path, with_vectors: bool, tag: u64) -> Result<()> {
         let partial = partial_path(path)?;
         let _exclusive = self.writers.write();
         let written = Encoder::create(&partial).and_then(|mut out| {
-            self.encode(&mut out)?;
+            self.encode(&mut out, with_vectors, tag)?;
             out.finish()
         });
         if let Err(error) = written {
@@ -79,11 +94,12 @@ impl HnswIndex {
         Ok(())
     }
 
-    fn encode(&self, out: &mut Encoder) -> Result<()> {
+    fn encode(&self, out: &mut Encoder, with_vectors: bool, tag: u64) -> Result<()> {
         let nodes = self.id_bound();
         let quantizer = self.quantizer();
-        let flags =
-            if self.codes.is_some() { HAS_CODES } else { 0 } | if quantizer.is_some() { HAS_QUANTIZER } else { 0 };
+        let flags = if self.codes.is_some() { HAS_CODES } else { 0 }
+            | if quantizer.is_some() { HAS_QUANTIZER } else { 0 }
+            | if with_vectors { HAS_VECTORS } else { 0 };
         let train_size = self.codes.as_ref().map_or(0, CodeStore::train_size);
         let (entry, entry_level) = self.graph.entry().map_or((NO_ENTRY, NO_ENTRY), |(id, level)| (id, level as u32));
 
@@ -97,6 +113,7 @@ impl HnswIndex {
         out.u32(self.params.ef_construction as u32)?;
         out.u64(self.params.seed)?;
         out.u64(train_size as u64)?;
+        out.u64(tag)?;
         out.u32(nodes)?;
         out.u32(entry)?;
         out.u32(entry_level)?;
@@ -109,11 +126,13 @@ impl HnswIndex {
         for id in 0..nodes {
             let s = self.graph.state(id) & SAVED_STATE;
             out.u8(s)?;
-            bytes.clear();
-            for x in self.vectors.to_vec(id).unwrap_or_else(|| vec![0.0; self.dim]) {
-                bytes.extend_from_slice(&x.to_le_bytes());
+            if with_vectors {
+                bytes.clear();
+                for x in self.vectors.to_vec(id).unwrap_or_else(|| vec![0.0; self.dim]) {
+                    bytes.extend_from_slice(&x.to_le_bytes());
+                }
+                out.bytes(&bytes)?;
             }
-            out.bytes(&bytes)?;
             if s & state::CODED != 0 {
                 let (code, term) = self.codes.as_ref().and_then(|c| c.get(id)).unwrap_or((&[], 0.0));
                 bytes.clear();
@@ -135,15 +154,27 @@ impl HnswIndex {
     /// Reads an index written by [`HnswIndex::save`]. A truncated, corrupt or foreign file is an
     /// error naming the file.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let mut input = Decoder::open(path)?;
-        let index = HnswIndex::decode(&mut input)?;
-        input.finish()?;
-        tracing::debug!(path = %path.display(), nodes = index.id_bound(), live = index.len(), "hnsw index loaded");
-        Ok(index)
+        HnswIndex::load_from(path.as_ref(), None).map(|(index, _)| index)
     }
 
-    fn decode(input: &mut Decoder) -> Result<Self> {
+    /// Reads a file written by [`HnswIndex::save_graph`], with `vectors` (one row of the index's
+    /// dimension per node, in id order, as the index stored them) in place of the ones it left
+    /// out; returns the index and the file's tag. A file that does not fit the vectors is
+    /// refused, as a truncated, corrupt or foreign one is.
+    pub fn load_graph(path: impl AsRef<Path>, vectors: &[f32]) -> Result<(Self, u64)> {
+        HnswIndex::load_from(path.as_ref(), Some(vectors))
+    }
+
+    fn load_from(path: &Path, vectors: Option<&[f32]>) -> Result<(Self, u64)> {
+        let mut input = Decoder::open(path)?;
+        let loaded = HnswIndex::decode(&mut input, vectors)?;
+        input.finish()?;
+        let index = &loaded.0;
+        tracing::debug!(path = %path.display(), nodes = index.id_bound(), live = index.len(), "hnsw index loaded");
+        Ok(loaded)
+    }
+
+    fn decode(input: &mut Decoder, vectors: Option<&[f32]>) -> Result<(Self, u64)> {
         let mut magic = [0u8; 8];
         input.fill(&mut magic).map_err(|_| input.corrupt("too short for a kin HNSW index"))?;
         if &magic != MAGIC {
@@ -167,8 +198,21 @@ impl HnswIndex {
         let ef_construction = input.u32()? as usize;
         let seed = input.u64()?;
         let train_size = input.u64()? as usize;
+        let tag = input.u64()?;
         let nodes = input.u32()?;
         let entry = (input.u32()?, input.u32()?);
+        let inline = flags & HAS_VECTORS != 0;
+        match vectors {
+            None if !inline => return Err(input.corrupt("holds no vectors (it is loaded with its owner's)")),
+            Some(_) if inline => return Err(input.corrupt("holds its own vectors (it is loaded alone)")),
+            Some(rows) if rows.len() != nodes as usize * dim => {
+                return Err(input.corrupt(format!(
+                    "holds {nodes} nodes of dimension {dim}, but {} values were given for them",
+                    rows.len()
+                )))
+            }
+            _ => {}
+        }
 
         let quantization = if flags & HAS_CODES != 0 && train_size > 0 {
             Quantization::Int8 { train_size }
@@ -177,7 +221,7 @@ impl HnswIndex {
         };
         let params = HnswParams { m, ef_construction, seed, quantization };
         params.validate().map_err(|e| input.corrupt(e.to_string()))?;
-        let smallest_node = 1 + 4 * dim as u64 + 4;
+        let smallest_node = 1 + if inline { 4 * dim as u64 } else { 0 } + 4;
         if u64::from(nodes) * smallest_node > input.body_len() {
             return Err(
                 input.corrupt(format!("declares {nodes} nodes, more than its {} bytes can hold", input.body_len()))
@@ -198,7 +242,7 @@ impl HnswIndex {
         if let (Some(codes), Some(q)) = (&index.codes, quantizer) {
             codes.restore_quantizer(q);
         }
-        index.decode_nodes(input, nodes)?;
+        index.decode_nodes(input, nodes, vectors)?;
         if let Some(codes) = index.codes.as_ref().filter(|c| c.quantizer().is_some()) {
             // Nodes saved without a code (none, normally) get one now.
             for id in 0..nodes {
@@ -215,10 +259,10 @@ impl HnswIndex {
             }
             (id, level) => return Err(input.corrupt(format!("entry point {id} at level {level} does not exist"))),
         }
-        Ok(index)
+        Ok((index, tag))
     }
 
-    fn decode_nodes(&self, input: &mut Decoder, nodes: u32) -> Result<()> {
+    fn decode_nodes(&self, input: &mut Decoder, nodes: u32, given: Option<&[f32]>) -> Result<()> {
         let mut bytes = vec![0u8; self.dim * 4];
         let mut vector = vec![0.0f32; self.dim];
         let mut code = vec![0i8; self.dim];
@@ -230,11 +274,19 @@ impl HnswIndex {
                 return Err(input.corrupt(format!("node {id}: invalid state byte {s:#04x}")));
             }
             self.graph.init_node(id, level_of(s)).map_err(|e| input.corrupt(format!("node {id}: {e}")))?;
-            input.fill(&mut bytes)?;
-            for (x, chunk) in vector.iter_mut().zip(bytes.chunks_exact(4)) {
-                *x = f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+            match given {
+                Some(rows) => {
+                    let start = id as usize * self.dim;
+                    self.vectors.write_scaled(id, &rows[start..start + self.dim], 1.0);
+                }
+                None => {
+                    input.fill(&mut bytes)?;
+                    for (x, chunk) in vector.iter_mut().zip(bytes.chunks_exact(4)) {
+                        *x = f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+                    }
+                    self.vectors.write_scaled(id, &vector, 1.0);
+                }
             }
-            self.vectors.write_scaled(id, &vector, 1.0);
             if s & state::CODED != 0 {
                 let Some(codes) = &self.codes else {
                     return Err(input.corrupt(format!("node {id} has a code but the index keeps none")));
@@ -309,6 +361,47 @@ mod tests {
         }
         back.insert(&[1.0, 1.0, 1.0])?;
         assert_eq!(back.len(), index.len() + 1);
+        Ok(())
+    }
+
+    #[test]
+    fn graph_files_take_their_vectors_from_the_owner() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        let path = dir.path().join("graph.hnsw");
+        let flat: Vec<f32> = (0..300).flat_map(|i| [(i % 17) as f32, (i / 17) as f32, 1.0, 0.5]).collect();
+        let index = HnswIndex::build(4, Metric::Cosine, HnswParams { m: 6, ..HnswParams::default() }, &flat)?;
+        index.delete(11)?;
+        index.save_graph(&path, 77)?;
+        let whole = dir.path().join("whole.hnsw");
+        index.save(&whole)?;
+        let saved_len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        assert!(saved_len(&path) + 300 * 16 <= saved_len(&whole), "the graph file leaves the vectors out");
+
+        let stored: Vec<f32> = (0..300).flat_map(|id| index.vector(id).unwrap_or_default()).collect();
+        let (back, tag) = HnswIndex::load_graph(&path, &stored)?;
+        assert_eq!((tag, back.len(), back.id_bound()), (77, index.len(), index.id_bound()));
+        for id in 0..300 {
+            assert_eq!((back.graph.state(id), back.vector(id)), (index.graph.state(id), index.vector(id)));
+        }
+        let q = [3.0, 4.0, 1.0, 0.5];
+        assert_eq!(back.search(&q, 5, 32, None)?, index.search(&q, 5, 32, None)?);
+
+        let refused = |r: Result<(HnswIndex, u64)>| r.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(refused(HnswIndex::load_graph(&path, &stored[..stored.len() - 4])).contains("values were given"));
+        assert!(refused(HnswIndex::load_graph(&whole, &stored)).contains("holds its own vectors"));
+        assert!(HnswIndex::load(&path).is_err_and(|e| e.to_string().contains("holds no vectors")));
+        Ok(())
+    }
+
+    #[test]
+    fn an_older_version_is_named() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        let path = dir.path().join("old.hnsw");
+        HnswIndex::new(2, Metric::L2, HnswParams::default())?.save(&path)?;
+        let mut bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+        std::fs::write(&path, &bytes).map_err(|e| Error::io(&path, e))?;
+        assert!(matches!(HnswIndex::load(&path), Err(Error::UnsupportedVersion { found: 1, supported: 2, .. })));
         Ok(())
     }
 

@@ -66,6 +66,17 @@ impl<T: Default> Segments<T> {
         let start = row * self.stride;
         &segment[start..start + self.stride]
     }
+
+    /// Bytes held by the segments allocated so far.
+    pub(crate) fn allocated_bytes(&self) -> usize {
+        let segments: usize = self
+            .shelves
+            .iter()
+            .filter_map(OnceLock::get)
+            .map(|shelf| shelf.iter().filter(|s| s.get().is_some()).count())
+            .sum();
+        segments * SEGMENT_ROWS * self.stride * std::mem::size_of::<T>()
+    }
 }
 
 #[cfg(test)]
@@ -82,6 +93,7 @@ mod tests {
         assert_eq!(rows.get(5).map(|r| r[2].load(Ordering::Relaxed)), Some(7));
         assert_eq!(rows.get(0).map(<[_]>::len), Some(3), "the whole segment exists");
         assert!(rows.get(SEGMENT_ROWS as u32).is_none(), "the next segment does not");
+        assert_eq!(rows.allocated_bytes(), SEGMENT_ROWS * 3 * 4);
     }
 
     #[test]

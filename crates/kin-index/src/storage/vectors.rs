@@ -50,6 +50,10 @@ impl VectorStore {
         let _ = id;
     }
 
+    pub(crate) fn allocated_bytes(&self) -> usize {
+        self.rows.allocated_bytes()
+    }
+
     /// A copy of row `id`.
     pub(crate) fn to_vec(&self, id: u32) -> Option<Vec<f32>> {
         self.row(id).map(|row| row.iter().map(|x| f32::from_bits(x.load(Ordering::Relaxed))).collect())

@@ -33,7 +33,10 @@ pub async fn add(
     let Some(model) = collection.config().model.clone() else {
         return Err(ApiError::bad_request(
             "no_model",
-            format!("collection {:?} holds bare vectors (it has no model): give each item a \"vector\"", collection.name()),
+            format!(
+                "collection {:?} holds bare vectors (it has no model): give each item a \"vector\"",
+                collection.name()
+            ),
         ));
     };
     let batcher = state.models.get(&model).await?;

@@ -134,7 +134,10 @@ pub async fn search(
         let mut hits = c.search(&query, &params)?;
         hits.retain(|h| Some(&h.id) != exclude.as_ref());
         hits.truncate(k);
-        Ok(hits.iter().map(|h| json!({ "id": h.id, "score": h.score, "payload": h.payload, "source": h.source })).collect())
+        Ok(hits
+            .iter()
+            .map(|h| json!({ "id": h.id, "score": h.score, "payload": h.payload, "source": h.source }))
+            .collect())
     })
     .await?;
     Ok(Json(json!({ "results": results, "took_ms": started.elapsed().as_secs_f64() * 1e3 })))

@@ -1,0 +1,205 @@
+//! A collection's state in memory: the table from item ids to slots, each slot's payload, and
+//! the vector index whose node ids are the slots. Records from the log are applied here;
+//! snapshots are restored and compacted here.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::config::CollectionConfig;
+use crate::item::{Item, ItemId};
+use crate::record::Record;
+use crate::snapshot::Snapshot;
+use crate::vectors::VectorIndex;
+use crate::{Error, Result};
+
+/// What a slot holds besides its vector.
+#[derive(Clone)]
+pub(crate) struct Meta {
+    pub id: ItemId,
+    pub payload: Value,
+    pub source: Option<String>,
+    pub content_hash: Option<String>,
+}
+
+impl Meta {
+    fn of(item: Item) -> Self {
+        Meta { id: item.id, payload: item.payload, source: item.source, content_hash: item.content_hash }
+    }
+}
+
+pub(crate) struct State {
+    pub ids: HashMap<ItemId, u32>,
+    /// `None` for a deleted item's slot, until compaction drops it.
+    pub slots: Vec<Option<Meta>>,
+    pub index: VectorIndex,
+    pub next_lsn: u64,
+    /// Records in the log since the last snapshot: what opening would replay.
+    pub logged: usize,
+    /// Compactions since the collection was opened.
+    pub epoch: u64,
+    /// The last compaction's map from old slots to new ones.
+    pub renumbered: Option<Vec<u32>>,
+}
+
+impl State {
+    /// An empty collection's state.
+    pub(crate) fn new(config: &CollectionConfig) -> Result<Self> {
+        Ok(State {
+            ids: HashMap::new(),
+            slots: Vec::new(),
+            index: VectorIndex::new(config)?,
+            next_lsn: 1,
+            logged: 0,
+            epoch: 0,
+            renumbered: None,
+        })
+    }
+
+    /// The state a snapshot holds: its items in slots `0..n`, and its index read from
+    /// `index_path` when that file was written with it, else built from the vectors.
+    pub(crate) fn restore(config: &CollectionConfig, index_path: &Path, snap: Snapshot) -> Result<Self> {
+        let mut state = State::new(config)?;
+        state.next_lsn = snap.lsn + 1;
+        let mut flat = Vec::with_capacity(snap.items.len() * config.dim);
+        let mut duplicates = Vec::new();
+        for item in snap.items {
+            flat.extend_from_slice(&item.vector);
+            let slot = state.slots.len() as u32;
+            if let Some(earlier) = state.ids.insert(item.id.clone(), slot) {
+                duplicates.push(earlier);
+            }
+            state.slots.push(Some(Meta::of(item)));
+        }
+        state.index = VectorIndex::restore(config, index_path, &flat, snap.lsn)?;
+        for slot in duplicates {
+            state.slots[slot as usize] = None;
+            state.index.delete(slot);
+        }
+        Ok(state)
+    }
+
+    /// The same items without the slots of deleted ones, and the index without their nodes;
+    /// `None` when nothing was deleted. Its epoch is one higher, and it remembers how slots were
+    /// renumbered so that scan cursors of the epoch before still resolve.
+    pub(crate) fn compacted(&self, dir: &Path) -> Result<Option<State>> {
+        if self.slots.len() == self.ids.len() {
+            return Ok(None);
+        }
+        let (index, remap) = self.index.compacted()?;
+        let mut ids = HashMap::with_capacity(self.ids.len());
+        let mut slots = Vec::with_capacity(self.ids.len());
+        for (old, meta) in self.slots.iter().enumerate() {
+            let Some(meta) = meta else { continue };
+            if remap.get(old).copied() != Some(slots.len() as u32) {
+                return Err(Error::Corrupt {
+                    path: dir.to_path_buf(),
+                    message: format!("item {} in slot {old} and its index node disagree; not compacted", meta.id),
+                });
+            }
+            ids.insert(meta.id.clone(), slots.len() as u32);
+            slots.push(Some(meta.clone()));
+        }
+        Ok(Some(State {
+            ids,
+            slots,
+            index,
+            next_lsn: self.next_lsn,
+            logged: 0,
+            epoch: self.epoch + 1,
+            renumbered: Some(remap),
+        }))
+    }
+
+    /// Where a scan of `epoch` that stopped before `slot` goes on in this state; `None` when the
+    /// cursor is from an epoch no longer known.
+    pub(crate) fn resume_slot(&self, epoch: u64, slot: usize) -> Option<usize> {
+        if epoch == self.epoch {
+            return Some(slot);
+        }
+        let remap = self.renumbered.as_ref().filter(|_| epoch + 1 == self.epoch)?;
+        // Slots kept their order, so the scan goes on at the first survivor at or after `slot`.
+        let kept = |n: &&u32| **n != kin_index::REMOVED;
+        Some(match remap.iter().skip(slot).find(kept) {
+            Some(&n) => n as usize,
+            None => remap.iter().filter(kept).count(),
+        })
+    }
+
+    /// Applies records in order; runs of upserts go into the index as one parallel batch.
+    pub(crate) fn apply_all(&mut self, records: impl Iterator<Item = Record>) -> Result<()> {
+        let mut run: Vec<Item> = Vec::new();
+        for record in records {
+            match record {
+                Record::Upsert(item) => run.push(item),
+                Record::Delete(id) => {
+                    self.upsert_run(std::mem::take(&mut run))?;
+                    self.remove(&id);
+                }
+                Record::Batch(records) => {
+                    self.upsert_run(std::mem::take(&mut run))?;
+                    self.apply_all(records.into_iter())?;
+                }
+            }
+        }
+        self.upsert_run(run)
+    }
+
+    fn upsert_run(&mut self, run: Vec<Item>) -> Result<()> {
+        if run.is_empty() {
+            return Ok(());
+        }
+        let flat: Vec<f32> = run.iter().flat_map(|i| i.vector.iter().copied()).collect();
+        let first = self.index.insert_batch(&flat)?;
+        debug_assert_eq!(first as usize, self.slots.len());
+        for (offset, item) in run.into_iter().enumerate() {
+            self.remove(&item.id);
+            let slot = first + offset as u32;
+            self.ids.insert(item.id.clone(), slot);
+            self.slots.push(Some(Meta::of(item)));
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, id: &ItemId) {
+        if let Some(old) = self.ids.remove(id) {
+            self.slots[old as usize] = None;
+            self.index.delete(old);
+        }
+    }
+
+    pub(crate) fn item(&self, slot: u32) -> Option<Item> {
+        let meta = self.slots.get(slot as usize)?.as_ref()?;
+        Some(Item {
+            id: meta.id.clone(),
+            vector: self.index.vector(slot),
+            payload: meta.payload.clone(),
+            source: meta.source.clone(),
+            content_hash: meta.content_hash.clone(),
+        })
+    }
+
+    /// Every live item in slot order, made as the iterator is read.
+    pub(crate) fn live_items(&self) -> impl Iterator<Item = Item> + '_ {
+        (0..self.slots.len() as u32).filter_map(|s| self.item(s))
+    }
+
+    /// How many live items pass `matches`, estimated from a sample of at most 2,000 slots.
+    pub(crate) fn estimate_matches(&self, matches: &dyn Fn(u32) -> bool) -> usize {
+        let n = self.slots.len();
+        let step = (n / 2000).max(1);
+        let (mut seen, mut hit) = (0usize, 0usize);
+        for slot in (0..n).step_by(step) {
+            if self.slots[slot].is_some() {
+                seen += 1;
+                hit += usize::from(matches(slot as u32));
+            }
+        }
+        if seen == 0 {
+            0
+        } else {
+            (hit * self.ids.len()).div_ceil(seen)
+        }
+    }
+}
