@@ -5,7 +5,12 @@
 //! cargo run --release -p kin-index --example recall_qps -- --data base.npy --queries q.npy \
 //!     --metric l2 --m 16 --ef-construction 200 --ef 10,20,40,80,160 --threads 1,2
 //! cargo run --release -p kin-index --example recall_qps -- --synthetic 100000x128 --write-npy base.npy
+//! cargo run --release -p kin-index --example recall_qps -- --data base.npy --churn 2 --ef 64 --threads 2
 //! ```
+//!
+//! `--churn R`: after the fresh build's table, R rounds of deleting half the rows and inserting
+//! them again, each followed by a compaction; then the same table for the churned index, and its
+//! memory against the fresh build's.
 //!
 //! Without `--queries`, the last `--holdout` rows of the data are the queries. Ground truth is an
 //! exact search. `KIN_SIMD=scalar` measures the kernels without SIMD.
@@ -51,6 +56,9 @@ struct Args {
     /// Walk int8 codes fitted on this many vectors, re-ranking exactly.
     #[arg(long)]
     int8: Option<usize>,
+    /// Rounds of churn (half the rows deleted and inserted again, then a compaction).
+    #[arg(long, default_value_t = 0)]
+    churn: usize,
     /// Least time spent measuring each QPS figure.
     #[arg(long, default_value_t = 1.0)]
     seconds: f64,
@@ -185,6 +193,31 @@ fn main() -> Result<()> {
         base.rows as f64 / build.as_secs_f64()
     );
 
+    let rows: Vec<u32> = (0..base.rows as u32).collect();
+    table(&index, &queries, &truth, &args, &rows)?;
+    if args.churn > 0 {
+        let fresh_bytes = index.memory_bytes();
+        let churned = churn(index, &base, args.churn)?;
+        // Ids changed; the truth is in rows.
+        let mut row_of = vec![0u32; base.rows];
+        for (row, &id) in churned.1.iter().enumerate() {
+            row_of[id as usize] = row as u32;
+        }
+        println!("after {} rounds of churn:", args.churn);
+        table(&churned.0, &queries, &truth, &args, &row_of)?;
+        let bytes = churned.0.memory_bytes();
+        println!(
+            "memory: fresh {:.1} MiB, churned {:.1} MiB ({:.3}x)",
+            fresh_bytes as f64 / f64::from(1 << 20),
+            bytes as f64 / f64::from(1 << 20),
+            bytes as f64 / fresh_bytes as f64
+        );
+    }
+    Ok(())
+}
+
+/// Recall@k and QPS for each ef; `row_of` maps an index id to its data row.
+fn table(index: &HnswIndex, queries: &Matrix, truth: &[HashSet<u32>], args: &Args, row_of: &[u32]) -> Result<()> {
     print!("{:>6} {:>10}", "ef", "recall@k");
     for t in &args.threads {
         print!(" {:>12}", format!("QPS {t}t"));
@@ -194,16 +227,54 @@ fn main() -> Result<()> {
         let mut hits = 0usize;
         for (i, want) in truth.iter().enumerate() {
             let found = index.search(queries.row(i), args.k, ef, None)?;
-            hits += found.iter().filter(|h| want.contains(&h.0)).count();
+            hits += found.iter().filter(|h| want.contains(&row_of[h.0 as usize])).count();
         }
         let recall = hits as f64 / truth.iter().map(HashSet::len).sum::<usize>().max(1) as f64;
         print!("{ef:>6} {recall:>10.4}");
         for &threads in &args.threads {
-            print!(" {:>12.0}", qps(&index, &queries, args.k, ef, threads, Duration::from_secs_f64(args.seconds))?);
+            print!(" {:>12.0}", qps(index, queries, args.k, ef, threads, Duration::from_secs_f64(args.seconds))?);
         }
         println!();
     }
     Ok(())
+}
+
+/// `rounds` times: half the rows deleted and inserted again (alternate halves), then a
+/// compaction. Returns the index and each row's id in it.
+fn churn(mut index: HnswIndex, base: &Matrix, rounds: usize) -> Result<(HnswIndex, Vec<u32>)> {
+    let mut ids: Vec<u32> = (0..base.rows as u32).collect();
+    for round in 0..rounds {
+        let rows: Vec<usize> = (0..base.rows).filter(|r| (r + round) % 2 == 0).collect();
+        let started = Instant::now();
+        for &r in &rows {
+            index.delete(ids[r])?;
+        }
+        let flat: Vec<f32> = rows.iter().flat_map(|&r| base.row(r).iter().copied()).collect();
+        let range = index.insert_batch(&flat)?;
+        for (k, &r) in rows.iter().enumerate() {
+            ids[r] = range.start + k as u32;
+        }
+        let churned = started.elapsed();
+        let (nodes, bytes) = (index.nodes(), index.memory_bytes());
+        let started = Instant::now();
+        let (compact, remap) = index.compacted()?;
+        for id in &mut ids {
+            *id = remap[*id as usize];
+        }
+        index = compact;
+        println!(
+            "churn round {}: {} rows deleted and inserted in {:.2} s; {} nodes ({:.1} MiB) compacted to {} ({:.1} MiB) in {:.2} s",
+            round + 1,
+            rows.len(),
+            churned.as_secs_f64(),
+            nodes,
+            bytes as f64 / f64::from(1 << 20),
+            index.nodes(),
+            index.memory_bytes() as f64 / f64::from(1 << 20),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok((index, ids))
 }
 
 /// Queries per second with `threads` threads sharing the queries, over at least `least` of time.

@@ -314,11 +314,11 @@ fn churn_then_compaction_keeps_recall_and_memory_of_a_fresh_build() -> Result<()
     let mut ids: Vec<u32> = (0..n as u32).collect();
     for round in 0..2u64 {
         let fresh = clustered(n / 2, 1, 7 + round);
-        for (k, row) in (0..n).filter(|i| (*i as u64 + round) % 2 == 0).enumerate() {
+        for (k, row) in (0..n).filter(|i| (*i as u64 + round).is_multiple_of(2)).enumerate() {
             index.delete(ids[row])?;
             current[row * DIM..(row + 1) * DIM].copy_from_slice(&fresh[k * DIM..(k + 1) * DIM]);
         }
-        for row in (0..n).filter(|i| (*i as u64 + round) % 2 == 0) {
+        for row in (0..n).filter(|i| (*i as u64 + round).is_multiple_of(2)) {
             ids[row] = index.insert(&current[row * DIM..(row + 1) * DIM])?;
         }
         let (compact, remap) = index.compacted()?;

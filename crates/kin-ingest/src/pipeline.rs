@@ -95,6 +95,13 @@ enum Judged {
     Failed(String),
 }
 
+/// Documents cut and waiting for their vectors.
+#[derive(Default)]
+struct Pending {
+    documents: Vec<Prepared>,
+    chunks: usize,
+}
+
 pub struct Ingest<'a> {
     model: &'a dyn Embedder,
     collection: &'a dyn CollectionWrite,
@@ -106,18 +113,33 @@ pub struct Ingest<'a> {
 impl<'a> Ingest<'a> {
     pub fn new(model: &'a dyn Embedder, collection: &'a dyn CollectionWrite, options: IngestOptions) -> Result<Self> {
         collection.check_model(model.name())?;
-        let chunker = if model.modalities().contains(&Modality::Text) {
-            let card = kin_models::Registry::builtin().find(model.name()).and_then(|c| c.chunking);
-            let tokens = match model.text_tokenizer() {
-                Some(t) => Tokens::Model(t),
-                None => Tokens::Words { limit: card.map_or(512, |c| c.target as usize) },
-            };
-            let config = options.chunking.unwrap_or_else(|| ChunkConfig::for_model(card, tokens.limit()));
-            Some(Chunker::new(tokens, config)?)
-        } else {
-            None
+        let chunker = match (Ingest::tokens(model), Ingest::default_chunking(model)) {
+            (Some(tokens), Some(defaults)) => Some(Chunker::new(tokens, options.chunking.unwrap_or(defaults))?),
+            _ => None,
         };
         Ok(Ingest { model, collection, chunker, options, summary: Mutex::new(Summary::default()) })
+    }
+
+    /// The chunk size and overlap used for `model` unless the options say otherwise: its card's,
+    /// or a fraction of its input limit. `None` when the model takes no text.
+    pub fn default_chunking(model: &dyn Embedder) -> Option<ChunkConfig> {
+        let tokens = Ingest::tokens(model)?;
+        Some(ChunkConfig::for_model(Ingest::card_chunking(model), tokens.limit()))
+    }
+
+    fn card_chunking(model: &dyn Embedder) -> Option<kin_models::Chunking> {
+        kin_models::Registry::builtin().find(model.name()).and_then(|c| c.chunking)
+    }
+
+    /// How `model` counts text tokens: its own tokenizer, or words for a remote model.
+    fn tokens(model: &'a dyn Embedder) -> Option<Tokens<'a>> {
+        if !model.modalities().contains(&Modality::Text) {
+            return None;
+        }
+        Some(match model.text_tokenizer() {
+            Some(t) => Tokens::Model(t),
+            None => Tokens::Words { limit: Ingest::card_chunking(model).map_or(512, |c| c.target as usize) },
+        })
     }
 
     /// The chunk size and overlap in effect (`None` when the model takes no text).
@@ -312,17 +334,23 @@ impl<'a> Ingest<'a> {
     /// Embeds the chunks of `documents` and writes them: each document's chunks replace its old
     /// ones in one atomic change.
     fn store_documents(&self, documents: Vec<Prepared>) -> Result<()> {
-        let mut batch: Vec<Prepared> = Vec::new();
-        let mut chunks = 0;
+        let mut pending = Pending::default();
         for p in documents {
-            chunks += p.chunks.len();
-            batch.push(p);
-            if chunks >= self.options.batch_chunks {
-                self.flush(std::mem::take(&mut batch))?;
-                chunks = 0;
-            }
+            self.queue(&mut pending, p)?;
         }
-        self.flush(batch)
+        self.flush(pending.documents)
+    }
+
+    /// Adds a document to the batch, and embeds and writes the batch once it holds
+    /// `batch_chunks` chunks.
+    fn queue(&self, pending: &mut Pending, document: Prepared) -> Result<()> {
+        pending.chunks += document.chunks.len();
+        pending.documents.push(document);
+        if pending.chunks >= self.options.batch_chunks {
+            pending.chunks = 0;
+            self.flush(std::mem::take(&mut pending.documents))?;
+        }
+        Ok(())
     }
 
     fn flush(&self, batch: Vec<Prepared>) -> Result<()> {
@@ -378,8 +406,7 @@ impl<'a> Ingest<'a> {
             return Ok(());
         }
         let file = File::open(shown).map_err(|e| IngestError::io(shown, e))?;
-        let mut pending = Vec::new();
-        let mut chunks = 0;
+        let mut pending = Pending::default();
         for (n, record) in kin_extract::records(BufReader::new(file), format).enumerate() {
             let record = match record {
                 Ok(r) => r,
@@ -399,18 +426,11 @@ impl<'a> Ingest<'a> {
             }
             let prefix = record.title.clone().filter(|t| !t.trim().is_empty());
             match self.cut(id.clone(), None, hash, record, prefix) {
-                Ok(p) => {
-                    chunks += p.chunks.len();
-                    pending.push(p);
-                }
+                Ok(p) => self.queue(&mut pending, p)?,
                 Err(reason) => self.summary().failed.push((format!("{shown} record {id:?}"), reason)),
             }
-            if chunks >= self.options.batch_chunks {
-                self.flush(std::mem::take(&mut pending))?;
-                chunks = 0;
-            }
         }
-        self.flush(pending)
+        self.flush(pending.documents)
     }
 
     fn add_images(&self, images: Vec<PendingImage>) -> Result<()> {

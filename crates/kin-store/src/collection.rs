@@ -40,6 +40,9 @@ pub struct Hit {
     pub source: Option<String>,
 }
 
+/// Where a scan goes on: the compaction epoch and the slot.
+pub type ScanCursor = (u64, usize);
+
 /// How to search.
 #[derive(Debug, Clone)]
 pub struct SearchParams<'a> {
@@ -248,7 +251,7 @@ impl Collection {
     /// compactions, and a compaction keeps their order and remembers how it renumbered them, so
     /// a scan that goes on from a returned cursor misses no item that was there when it started;
     /// a cursor from before the last two compactions is refused.
-    pub fn scan_slots(&self, cursor: (u64, usize), limit: usize) -> Result<(Vec<Item>, Option<(u64, usize)>)> {
+    pub fn scan_slots(&self, cursor: ScanCursor, limit: usize) -> Result<(Vec<Item>, Option<ScanCursor>)> {
         let state = self.state.read();
         let Some(start) = state.resume_slot(cursor.0, cursor.1) else {
             return Err(Error::StaleCursor { cursor: format!("{}:{}", cursor.0, cursor.1) });

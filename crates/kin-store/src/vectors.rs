@@ -10,6 +10,8 @@ use crate::Result;
 /// Vectors seen before an int8 quantizer is fitted.
 const INT8_TRAIN_SIZE: usize = 1024;
 
+// One per collection, so the size of the larger variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum VectorIndex {
     Hnsw(HnswIndex),
     Flat { index: FlatIndex, deleted: Vec<bool> },

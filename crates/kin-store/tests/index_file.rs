@@ -141,7 +141,7 @@ fn churn_is_compacted_away_and_recall_holds() {
         c.snapshot().unwrap();
     }
     assert_eq!(c.count(), 4000);
-    let now = |i: usize| if i % 2 == 0 { vector(i + 10_000) } else { vector(i + 20_000) };
+    let now = |i: usize| if i.is_multiple_of(2) { vector(i + 10_000) } else { vector(i + 20_000) };
     let mut found = 0;
     for q in (0..4000).step_by(40) {
         let hits = c.search(&now(q), &SearchParams { k: 1, ef: Some(64), ..Default::default() }).unwrap();

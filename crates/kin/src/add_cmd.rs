@@ -27,8 +27,7 @@ pub fn run(store: &dyn Backend, args: AddArgs) -> Result<()> {
     let model = kin_embed::load_with(&model_name, &LoadOptions::from_env())?;
     let mut options = IngestOptions { batch_chunks: args.batch_size.max(1), ..IngestOptions::default() };
     if args.chunk_tokens.is_some() || args.chunk_overlap.is_some() {
-        let defaults = Ingest::new(model.as_ref(), &*collection, IngestOptions::default())?
-            .chunking()
+        let defaults = Ingest::default_chunking(model.as_ref())
             .ok_or_else(|| anyhow::anyhow!("{model_name} takes no text: --chunk-tokens does not apply"))?;
         options.chunking = Some(ChunkConfig {
             target: args.chunk_tokens.unwrap_or(defaults.target),
