@@ -182,3 +182,32 @@ fn a_scan_goes_on_across_a_compaction() {
     assert!(err.contains("start the scan again"), "{err}");
     assert!(CollectionRead::scan(&*c, Some("x"), 7).is_err());
 }
+
+#[test]
+fn files_left_half_written_by_a_kill_are_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("collections").join("c");
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let c = store.create(CollectionConfig::new("c", DIM)).unwrap();
+        c.upsert(items(0..800)).unwrap();
+        c.snapshot().unwrap();
+        c.upsert(items(800..900)).unwrap();
+    }
+    // A kill in the middle of the next snapshot: both new files cut short, neither renamed.
+    let index = std::fs::read(files.join("index.hnsw")).unwrap();
+    let snapshot = std::fs::read(files.join("snapshot.bin")).unwrap();
+    std::fs::write(files.join("index.hnsw.partial"), &index[..index.len() / 3]).unwrap();
+    std::fs::write(files.join("snapshot.bin.partial"), &snapshot[..snapshot.len() / 2]).unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let c = store.collection("c").unwrap();
+    assert_eq!(c.count(), 900);
+    assert_eq!(top10(&store, 850, false)[0], ItemId::Int(850));
+    // The next snapshot replaces the leftovers and the collection opens from it.
+    c.snapshot().unwrap();
+    assert!(!files.join("index.hnsw.partial").exists() && !files.join("snapshot.bin.partial").exists());
+    drop(c);
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.collection("c").unwrap().count(), 900);
+}
