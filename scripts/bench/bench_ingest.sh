@@ -13,18 +13,14 @@ model="${2:-all-MiniLM-L6-v2}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-profile="${PROFILE:-release}"
-out=release
-[ "$profile" = dev ] && out=debug
-cargo build --profile "$profile" --quiet -p kin
+. scripts/bench/build_kin.sh
 cargo build --profile "$profile" --quiet -p kin-extract --features testdata --example make_documents
-kin="${CARGO_TARGET_DIR:-target}/$out/kin"
 export KIN_DATA="$work/data"
 
 grep -m1 'model name' /proc/cpuinfo || true
 echo "SIMD: $(grep -m1 -o -w -E 'avx512f|avx512_vnni|avx512_bf16|avx2|fma' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 "$kin" --version
-"${CARGO_TARGET_DIR:-target}/$out/examples/make_documents" "$work/docs" "$n"
+"$bin/examples/make_documents" "$work/docs" "$n"
 du -sh "$work/docs"
 "$kin" models pull "$model" >/dev/null
 "$kin" collection create bench --model "$model" >/dev/null

@@ -12,11 +12,7 @@ n="${1:-200000}"
 dim="${2:-100}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-profile="${PROFILE:-release}"
-out=release
-[ "$profile" = dev ] && out=debug
-cargo build --profile "$profile" --quiet -p kin
-kin="${CARGO_TARGET_DIR:-target}/$out/kin"
+. scripts/bench/build_kin.sh
 export KIN_DATA="$work/data"
 
 grep -m1 'model name' /proc/cpuinfo || true

@@ -7,11 +7,11 @@
 //! Written to `snapshot.bin.partial`, fsynced, renamed over `snapshot.bin`, directory fsynced.
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 use crate::item::Item;
-use crate::record::{decode, encode, Frame, Record};
+use crate::record::{decode, encode, Frame, Record, MAX_BODY};
 use crate::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"KINSNAP1";
@@ -51,34 +51,45 @@ pub fn write(path: &Path, lsn: u64, count: usize, items: impl Iterator<Item = It
     sync_dir(path.parent().unwrap_or(Path::new(".")))
 }
 
-/// Reads a snapshot; `None` when there is none yet.
+/// Reads a snapshot, one frame in memory at a time; `None` when there is none yet.
 pub fn read(path: &Path) -> Result<Option<Snapshot>> {
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
+    let file = match File::open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(path, e)),
     };
     let corrupt = |message: String| Error::Corrupt { path: path.to_path_buf(), message };
-    if bytes.len() < 24 || &bytes[..8] != MAGIC {
+    let mut input = BufReader::with_capacity(1 << 20, file);
+    let mut header = [0u8; 24];
+    if input.read_exact(&mut header).is_err() || &header[..8] != MAGIC {
         return Err(corrupt("not a kin snapshot (bad header)".into()));
     }
-    let lsn = u64::from_le_bytes(bytes[8..16].try_into().unwrap_or_default());
-    let count = u64::from_le_bytes(bytes[16..24].try_into().unwrap_or_default()) as usize;
+    let lsn = u64::from_le_bytes(header[8..16].try_into().unwrap_or_default());
+    let count = u64::from_le_bytes(header[16..24].try_into().unwrap_or_default()) as usize;
     let mut items = Vec::with_capacity(count.min(1 << 24));
-    let mut pos = 24;
+    let mut frame = Vec::new();
+    let mut pos = 24u64;
     while items.len() < count {
-        match decode(&bytes[pos..]) {
-            Frame::Record { record: Record::Upsert(item), len, .. } => {
-                items.push(item);
-                pos += len;
-            }
+        let truncated = || corrupt(format!("truncated: {} of {count} items", items.len()));
+        frame.resize(8, 0);
+        input.read_exact(&mut frame).map_err(|_| truncated())?;
+        let len = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
+        if len > MAX_BODY {
+            return Err(corrupt(format!("a frame of {len} bytes at byte {pos}")));
+        }
+        frame.resize(8 + len, 0);
+        input.read_exact(&mut frame[8..]).map_err(|_| truncated())?;
+        match decode(&frame) {
+            Frame::Record { record: Record::Upsert(item), .. } => items.push(item),
             Frame::Record { .. } => return Err(corrupt(format!("unexpected record at byte {pos}"))),
-            Frame::Incomplete => return Err(corrupt(format!("truncated: {} of {count} items", items.len()))),
+            Frame::Incomplete => return Err(truncated()),
             Frame::Corrupt(m) => return Err(corrupt(format!("{m} at byte {pos}"))),
         }
+        pos += frame.len() as u64;
     }
-    if pos != bytes.len() {
-        return Err(corrupt(format!("{} unexpected bytes after the last item", bytes.len() - pos)));
+    let mut rest = [0u8; 1];
+    if input.read(&mut rest).map_err(|e| Error::io(path, e))? > 0 {
+        return Err(corrupt(format!("unexpected bytes after the last item (byte {pos})")));
     }
     Ok(Some(Snapshot { lsn, items }))
 }
