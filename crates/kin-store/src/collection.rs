@@ -99,7 +99,7 @@ impl Collection {
         let first = state.next_lsn;
         let replay: Vec<Record> = records.into_iter().filter(|(lsn, _)| *lsn >= first).map(|(_, r)| r).collect();
         state.next_lsn += replay.len() as u64;
-        state.logged = replay.len();
+        state.logged = weight(&replay);
         state.apply_all(replay.into_iter())?;
         tracing::debug!(collection = %config.name, items = state.ids.len(), replayed = state.logged, "opened");
         Ok(Collection { config, dir: dir.to_path_buf(), state: RwLock::new(state), wal: Mutex::new(wal) })
@@ -180,7 +180,7 @@ impl Collection {
         let due = {
             let mut state = self.state.write();
             state.next_lsn += records.len() as u64;
-            state.logged += records.len();
+            state.logged += weight(&records);
             state.apply_all(records.into_iter())?;
             state.logged > SNAPSHOT_AFTER_RECORDS.max(state.ids.len())
         };
@@ -353,6 +353,11 @@ pub fn validate_items(config: &CollectionConfig, items: &mut [Item]) -> Result<(
         }
     }
     Ok(())
+}
+
+/// How many writes `records` hold, a batch counting each of its own (what replaying them costs).
+fn weight(records: &[Record]) -> usize {
+    records.iter().map(|r| if let Record::Batch(inner) = r { inner.len() } else { 1 }).sum()
 }
 
 /// A user-facing score from an index distance.
