@@ -27,13 +27,13 @@ np.save(f"{work}/query.npy", base[:1] + 0.01 * rng.standard_normal((1, dim), dty
 PY
 "$kin" collection create open --dim "$dim" >/dev/null
 start=$(date +%s.%N)
-"$kin" import open --vectors "$work/base.npy"
+/usr/bin/time -f "import peak memory: %M KiB" "$kin" import open --vectors "$work/base.npy"
 import_s=$(echo "$(date +%s.%N) - $start" | bc)
 echo "import: ${import_s} s"
 for i in 1 2 3 4 5; do
   start=$(date +%s.%N)
-  "$kin" search open --vector-file "$work/query.npy" -k 10 --json > "$work/hits.json"
+  /usr/bin/time -o "$work/search-time" -f "%M" "$kin" search open --vector-file "$work/query.npy" -k 10 --json > "$work/hits.json"
   s=$(echo "$(date +%s.%N) - $start" | bc)
-  echo "search $i: ${s} s ($(echo "scale=2; 100 * $s / $import_s" | bc) % of the import)"
+  echo "search $i: ${s} s ($(echo "scale=2; 100 * $s / $import_s" | bc) % of the import), peak memory $(cat "$work/search-time") KiB"
 done
 "$kin" collection info open
