@@ -113,9 +113,13 @@ pub struct Ingest<'a> {
 impl<'a> Ingest<'a> {
     pub fn new(model: &'a dyn Embedder, collection: &'a dyn CollectionWrite, options: IngestOptions) -> Result<Self> {
         collection.check_model(model.name())?;
-        let chunker = match (Ingest::tokens(model), Ingest::default_chunking(model)) {
-            (Some(tokens), Some(defaults)) => Some(Chunker::new(tokens, options.chunking.unwrap_or(defaults))?),
-            _ => None,
+        let chunker = match Ingest::tokens(model) {
+            Some(tokens) => {
+                let defaults = || ChunkConfig::for_model(Ingest::card_chunking(model), tokens.limit());
+                let config = options.chunking.unwrap_or_else(defaults);
+                Some(Chunker::new(tokens, config)?)
+            }
+            None => None,
         };
         Ok(Ingest { model, collection, chunker, options, summary: Mutex::new(Summary::default()) })
     }

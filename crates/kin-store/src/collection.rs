@@ -209,16 +209,17 @@ impl Collection {
 
     /// Writers are held off by `wal`; searches go on until the compacted state is swapped in.
     fn snapshot_locked(&self, wal: &mut Wal) -> Result<()> {
-        let compacted = self.state.read().compacted(&self.dir)?;
-        {
+        let compacted = {
             let state = self.state.read();
+            let compacted = state.compacted(&self.dir)?;
             let current = compacted.as_ref().unwrap_or(&state);
             let lsn = current.next_lsn - 1;
             // The index first: a crash before the snapshot's rename leaves an index file whose
             // tag the old snapshot does not match, and opening rebuilds it.
             current.index.save(&self.dir.join(INDEX_FILE), lsn)?;
             snapshot::write(&self.dir.join(SNAPSHOT_FILE), lsn, current.ids.len(), current.live_items())?;
-        }
+            compacted
+        };
         wal.clear()?;
         let mut state = self.state.write();
         match compacted {
