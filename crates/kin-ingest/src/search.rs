@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use kin_store::{CollectionRead, Hit, SearchParams};
+use kin_store::{CollectionRead, Hit, Query, SearchParams};
 
 use crate::Result;
 
@@ -36,11 +36,11 @@ pub fn group_by_document(hits: Vec<Hit>, k: usize) -> Vec<DocumentHit> {
     order
 }
 
-/// The `params.k` best documents for `query`: chunks are searched (filters apply to chunks) and
-/// grouped; more chunks are fetched while too few documents came back and more exist.
+/// The `params.k` best documents for `query` (any mode): chunks are searched (filters apply to
+/// chunks) and grouped; more chunks are fetched while too few documents came back and more exist.
 pub fn search_documents(
     collection: &dyn CollectionRead,
-    query: &[f32],
+    query: &Query,
     params: &SearchParams,
 ) -> Result<Vec<DocumentHit>> {
     let k = params.k.max(1);
@@ -48,7 +48,7 @@ pub fn search_documents(
     let mut fetch = (k * 4).max(40);
     loop {
         let ef = params.ef.map(|ef| ef.max(fetch));
-        let hits = collection.search(query, &SearchParams { k: fetch, ef, ..params.clone() })?;
+        let hits = collection.find(query, &SearchParams { k: fetch, ef, ..params.clone() })?;
         let got = hits.len();
         let docs = group_by_document(hits, k);
         if docs.len() >= k || got < fetch || fetch >= total {
@@ -61,7 +61,7 @@ pub fn search_documents(
 /// Many queries at once, on every core: documents (`by_document`) or single items per query.
 pub fn search_many(
     collection: &dyn CollectionRead,
-    queries: &[Vec<f32>],
+    queries: &[Query],
     params: &SearchParams,
     by_document: bool,
 ) -> Result<Vec<Vec<DocumentHit>>> {
@@ -72,7 +72,7 @@ pub fn search_many(
             if by_document {
                 return search_documents(collection, q, params);
             }
-            let hits = collection.search(q, params)?;
+            let hits = collection.find(q, params)?;
             Ok(hits.into_iter().map(|h| DocumentHit { doc: h.id.to_string(), best: h, matched_chunks: 1 }).collect())
         })
         .collect()
@@ -86,7 +86,7 @@ mod tests {
 
     fn hit(id: &str, doc: Option<&str>, score: f32) -> Hit {
         let payload = doc.map_or(json!({}), |d| json!({ "doc": d }));
-        Hit { id: ItemId::Str(id.into()), score, payload, source: None }
+        Hit { id: ItemId::Str(id.into()), score, payload, source: None, found: Default::default() }
     }
 
     #[test]

@@ -197,6 +197,13 @@ impl Backend for MilvusBackend {
 
     fn create(&self, config: CollectionConfig) -> Result<Arc<dyn CollectionWrite>> {
         config.validate()?;
+        if config.text.is_some() {
+            return Err(Error::Unsupported {
+                backend: self.describe(),
+                feature: "a text index".into(),
+                reason: "kin does not yet set up Milvus's BM25 function; create the collection without --text".into(),
+            });
+        }
         if self.list()?.contains(&config.name) {
             return Err(Error::CollectionExists(config.name.clone()));
         }

@@ -169,6 +169,16 @@ impl CollectionRead for MilvusCollection {
         }))
     }
 
+    fn search_text(&self, _text: &str, _params: &SearchParams) -> Result<Vec<Hit>> {
+        Err(Error::Unsupported {
+            backend: self.backend.clone(),
+            feature: "text and hybrid search".into(),
+            reason: "kin's Milvus collections have no BM25 function or sparse field yet; \
+                     use the embedded store for text and hybrid search"
+                .into(),
+        })
+    }
+
     fn search(&self, query: &[f32], params: &SearchParams) -> Result<Vec<Hit>> {
         kin_store::validate_query(&self.config, query)?;
         let k = params.k.clamp(1, MAX_WINDOW);
@@ -222,7 +232,7 @@ impl CollectionRead for MilvusCollection {
             }
             let score =
                 row.get("score").or_else(|| row.get("distance")).and_then(Value::as_f64).unwrap_or(f64::NAN) as f32;
-            hits.push(Hit { id: item.id, score, payload: item.payload, source: item.source });
+            hits.push(Hit { id: item.id, score, payload: item.payload, source: item.source, found: Default::default() });
             if hits.len() == k {
                 break;
             }

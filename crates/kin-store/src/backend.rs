@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use crate::collection::{Collection, Hit, SearchParams};
-use crate::config::CollectionConfig;
+use crate::fusion::{fuse, ranked, Query, HYBRID_DEPTH};
+use crate::config::{CollectionConfig, TextConfig};
 use crate::item::{Item, ItemId};
 use crate::store::Store;
 use crate::{Error, Result};
@@ -19,6 +20,8 @@ pub struct Usage {
     pub index_nodes: usize,
     /// Memory of the index: vectors, graph, codes.
     pub index_bytes: usize,
+    /// Memory of the full-text index (0 without one).
+    pub text_bytes: usize,
     /// Files of the collection: log, snapshot, saved index.
     pub disk_bytes: u64,
     /// Records in the log that opening replays.
@@ -46,6 +49,34 @@ pub trait CollectionRead: Send + Sync {
     /// Top-k items nearest `query`, best first. Scores: similarity for cosine and dot (higher is
     /// closer), distance for l2 (lower is closer).
     fn search(&self, query: &[f32], params: &SearchParams) -> Result<Vec<Hit>>;
+
+    /// Top-k items for a text query by the collection's full-text (BM25) index, best first;
+    /// scores are BM25 scores.
+    fn search_text(&self, text: &str, params: &SearchParams) -> Result<Vec<Hit>> {
+        let _ = (text, params);
+        Err(Error::Unsupported {
+            backend: "this backend".into(),
+            feature: "text search".into(),
+            reason: "it has no full-text index".into(),
+        })
+    }
+
+    /// Top-k items for a query of any mode, each hit marked with the ranks its retrievers gave
+    /// it. A hybrid query fetches at least [`HYBRID_DEPTH`] candidates from each side and fuses.
+    fn find(&self, query: &Query, params: &SearchParams) -> Result<Vec<Hit>> {
+        match *query {
+            Query::Dense(vector) => Ok(ranked(self.search(vector, params)?, false)),
+            Query::Text(text) => Ok(ranked(self.search_text(text, params)?, true)),
+            Query::Hybrid { vector, text, fusion } => {
+                let fusion = fusion.validate()?;
+                let depth = params.k.max(HYBRID_DEPTH);
+                let deep = SearchParams { k: depth, ef: params.ef.map(|ef| ef.max(depth)), ..params.clone() };
+                let text_hits = self.search_text(text, &deep)?;
+                let dense_hits = self.search(vector, &deep)?;
+                Ok(fuse(dense_hits, text_hits, fusion, self.config().metric, params.k.max(1)))
+            }
+        }
+    }
 
     /// A page of items after `cursor` (`None`: from the start), and the cursor of the next page
     /// (`None`: the end). Cursors stay valid while the collection changes, so a scan can resume.
@@ -109,6 +140,21 @@ pub trait Backend: Send + Sync {
     fn collection(&self, name: &str) -> Result<Arc<dyn CollectionWrite>>;
 
     fn drop_collection(&self, name: &str) -> Result<()>;
+
+    /// Whether collections here can keep a full-text index (made by default for text models).
+    fn text_search(&self) -> bool {
+        false
+    }
+
+    /// Gives a collection a full-text index over what it holds (`None`: takes it away).
+    fn set_text_index(&self, name: &str, text: Option<TextConfig>) -> Result<Arc<dyn CollectionWrite>> {
+        let _ = (name, text);
+        Err(Error::Unsupported {
+            backend: self.describe(),
+            feature: "a text index".into(),
+            reason: "this backend keeps no full-text index".into(),
+        })
+    }
 }
 
 impl CollectionRead for Collection {
@@ -130,6 +176,10 @@ impl CollectionRead for Collection {
 
     fn search(&self, query: &[f32], params: &SearchParams) -> Result<Vec<Hit>> {
         Collection::search(self, query, params)
+    }
+
+    fn search_text(&self, text: &str, params: &SearchParams) -> Result<Vec<Hit>> {
+        Collection::search_text(self, text, params)
     }
 
     fn usage(&self) -> Result<Option<Usage>> {
@@ -195,5 +245,13 @@ impl Backend for Store {
 
     fn drop_collection(&self, name: &str) -> Result<()> {
         Store::drop_collection(self, name)
+    }
+
+    fn text_search(&self) -> bool {
+        true
+    }
+
+    fn set_text_index(&self, name: &str, text: Option<TextConfig>) -> Result<Arc<dyn CollectionWrite>> {
+        Ok(Store::set_text_index(self, name, text)?)
     }
 }

@@ -38,6 +38,35 @@ pub struct Hit {
     pub score: f32,
     pub payload: Value,
     pub source: Option<String>,
+    /// Which retrievers found the item, and how each ranked it.
+    pub found: Found,
+}
+
+/// Where each retriever ranked a hit; `None` where it did not find it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Found {
+    pub dense: Option<Rank>,
+    pub text: Option<Rank>,
+}
+
+impl Found {
+    /// `{"dense": {"rank": 1, "score": 0.82}, "text": {…}}`, the retrievers that found the hit.
+    pub fn to_json(&self) -> Value {
+        let mut out = serde_json::Map::new();
+        for (name, rank) in [("dense", self.dense), ("text", self.text)] {
+            if let Some(r) = rank {
+                out.insert(name.into(), serde_json::json!({ "rank": r.rank, "score": r.score }));
+            }
+        }
+        Value::Object(out)
+    }
+}
+
+/// A retriever's rank for a hit (1: its best) and the score it gave.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rank {
+    pub rank: u32,
+    pub score: f32,
 }
 
 /// Where a scan goes on: the compaction epoch and the slot.
@@ -238,7 +267,8 @@ impl Collection {
         }
         let state = self.state.read();
         let (index_nodes, index_bytes) = state.index.usage();
-        Ok(Usage { index_nodes, index_bytes, disk_bytes, log_records: state.logged })
+        let text_bytes = state.text.as_ref().map_or(0, |t| t.usage());
+        Ok(Usage { index_nodes, index_bytes, text_bytes, disk_bytes, log_records: state.logged })
     }
 
     pub fn get(&self, id: &ItemId) -> Option<Item> {
@@ -311,6 +341,36 @@ impl Collection {
                     score: score(self.config.metric, distance),
                     payload: meta.payload.clone(),
                     source: meta.source.clone(),
+                    found: Found::default(),
+                })
+            })
+            .collect())
+    }
+
+    /// Top-k items for a text query by BM25 over the collection's text index, best first.
+    pub fn search_text(&self, text: &str, params: &SearchParams) -> Result<Vec<Hit>> {
+        let state = self.state.read();
+        let Some(index) = &state.text else {
+            return Err(Error::NoTextIndex { collection: self.config.name.clone() });
+        };
+        let matches = |slot: u32| -> bool {
+            match (&state.slots.get(slot as usize), params.filter) {
+                (Some(Some(meta)), Some(f)) => f.matches(&meta.payload),
+                (Some(Some(_)), None) => true,
+                _ => false,
+            }
+        };
+        let found = index.search(text, params.k.max(1), &matches)?;
+        Ok(found
+            .into_iter()
+            .filter_map(|(slot, score)| {
+                let meta = state.slots.get(slot as usize)?.as_ref()?;
+                Some(Hit {
+                    id: meta.id.clone(),
+                    score,
+                    payload: meta.payload.clone(),
+                    source: meta.source.clone(),
+                    found: Found::default(),
                 })
             })
             .collect())

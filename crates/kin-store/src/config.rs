@@ -3,6 +3,7 @@
 use kin_core::Metric;
 use serde::{Deserialize, Serialize};
 
+use crate::text::Language;
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -36,6 +37,61 @@ pub struct CollectionConfig {
     pub m: usize,
     pub ef_construction: usize,
     pub quantization: Quantization,
+    /// The full-text (BM25) index over payload fields; `None`: dense search only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<TextConfig>,
+}
+
+/// A collection's full-text index: which payload fields, how they are analyzed, how scored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TextConfig {
+    /// Payload fields indexed, each on its own (strings, or arrays of strings).
+    pub fields: Vec<String>,
+    /// Stop words and stemmer; `none` lower-cases only.
+    pub language: Language,
+    pub stem: bool,
+    pub stop_words: bool,
+    /// BM25's term-frequency saturation and length normalisation.
+    pub k1: f32,
+    pub b: f32,
+    /// A slot scores its best field plus this times its other fields.
+    pub tie_breaker: f32,
+}
+
+impl Default for TextConfig {
+    /// Elasticsearch's defaults, which BEIR's BM25 baseline used: k1 1.2, b 0.75, the English
+    /// analyzer, title and text with tie-breaker 0.5.
+    fn default() -> Self {
+        TextConfig {
+            fields: vec!["title".into(), "text".into()],
+            language: Language::English,
+            stem: true,
+            stop_words: true,
+            k1: 1.2,
+            b: 0.75,
+            tie_breaker: 0.5,
+        }
+    }
+}
+
+impl TextConfig {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidSettings(m));
+        if self.fields.is_empty() || self.fields.iter().any(|f| f.trim().is_empty()) {
+            return bad("a text index needs at least one payload field, none empty".into());
+        }
+        if !(self.k1.is_finite() && (0.0..=10.0).contains(&self.k1)) {
+            return bad(format!("k1 {} is out of range 0..=10", self.k1));
+        }
+        if !(self.b.is_finite() && (0.0..=1.0).contains(&self.b)) {
+            return bad(format!("b {} is out of range 0..=1", self.b));
+        }
+        if !(self.tie_breaker.is_finite() && (0.0..=1.0).contains(&self.tie_breaker)) {
+            return bad(format!("tie_breaker {} is out of range 0..=1", self.tie_breaker));
+        }
+        Ok(())
+    }
 }
 
 impl CollectionConfig {
@@ -49,6 +105,7 @@ impl CollectionConfig {
             m: 16,
             ef_construction: 200,
             quantization: Quantization::None,
+            text: None,
         }
     }
 
@@ -63,6 +120,9 @@ impl CollectionConfig {
         }
         if !(1..=10_000).contains(&self.ef_construction) {
             return bad(format!("ef_construction {} is out of range 1..=10000", self.ef_construction));
+        }
+        if let Some(text) = &self.text {
+            text.validate()?;
         }
         Ok(())
     }

@@ -53,6 +53,18 @@ pub enum Error {
     #[error("scan cursor {cursor:?} is from before the collection was compacted twice; start the scan again")]
     StaleCursor { cursor: String },
 
+    #[error("collection {collection:?} has no text index; add one with `kin collection reindex {collection} --text` (nothing is embedded again)")]
+    NoTextIndex { collection: String },
+
+    #[error("the text query is empty")]
+    EmptyTextQuery,
+
+    #[error("the text query has {terms} terms; at most {max} are searched")]
+    TextQueryTooLong { terms: usize, max: usize },
+
+    #[error("{backend}: {feature} is not available: {reason}")]
+    Unsupported { backend: String, feature: String, reason: String },
+
     #[error(transparent)]
     Index(#[from] kin_index::Error),
 

@@ -11,6 +11,7 @@ use crate::config::CollectionConfig;
 use crate::item::{Item, ItemId};
 use crate::record::Record;
 use crate::snapshot::Snapshot;
+use crate::text::TextIndex;
 use crate::vectors::VectorIndex;
 use crate::{Error, Result};
 
@@ -34,6 +35,8 @@ pub(crate) struct State {
     /// `None` for a deleted item's slot, until compaction drops it.
     pub slots: Vec<Option<Meta>>,
     pub index: VectorIndex,
+    /// The full-text index, for collections that have one.
+    pub text: Option<TextIndex>,
     pub next_lsn: u64,
     /// Records in the log since the last snapshot: what opening would replay.
     pub logged: usize,
@@ -50,6 +53,7 @@ impl State {
             ids: HashMap::new(),
             slots: Vec::new(),
             index: VectorIndex::new(config)?,
+            text: config.text.as_ref().map(TextIndex::new),
             next_lsn: 1,
             logged: 0,
             epoch: 0,
@@ -70,10 +74,16 @@ impl State {
             if let Some(earlier) = state.ids.insert(item.id.clone(), slot) {
                 duplicates.push(earlier);
             }
+            if let Some(text) = &mut state.text {
+                text.add(slot, &item.payload);
+            }
             state.slots.push(Some(Meta::of(item)));
         }
         state.index = VectorIndex::restore(config, index_path, &flat, snap.lsn)?;
         for slot in duplicates {
+            if let (Some(text), Some(meta)) = (&mut state.text, &state.slots[slot as usize]) {
+                text.remove(slot, &meta.payload);
+            }
             state.slots[slot as usize] = None;
             state.index.delete(slot);
         }
@@ -105,6 +115,7 @@ impl State {
             ids,
             slots,
             index,
+            text: self.text.as_ref().map(|t| t.compacted(&remap)),
             next_lsn: self.next_lsn,
             logged: 0,
             epoch: self.epoch + 1,
@@ -157,6 +168,9 @@ impl State {
             self.remove(&item.id);
             let slot = first + offset as u32;
             self.ids.insert(item.id.clone(), slot);
+            if let Some(text) = &mut self.text {
+                text.add(slot, &item.payload);
+            }
             self.slots.push(Some(Meta::of(item)));
         }
         Ok(())
@@ -164,6 +178,9 @@ impl State {
 
     fn remove(&mut self, id: &ItemId) {
         if let Some(old) = self.ids.remove(id) {
+            if let (Some(text), Some(meta)) = (&mut self.text, &self.slots[old as usize]) {
+                text.remove(old, &meta.payload);
+            }
             self.slots[old as usize] = None;
             self.index.delete(old);
         }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 use crate::collection::{Collection, CONFIG_FILE};
-use crate::config::{validate_name, CollectionConfig};
+use crate::config::{validate_name, CollectionConfig, TextConfig};
 use crate::wal::SyncPolicy;
 use crate::{Error, Result};
 
@@ -104,6 +104,31 @@ impl Store {
         if validate_name(name).is_err() || !dir.join(CONFIG_FILE).exists() {
             return Err(Error::UnknownCollection { name: name.to_string(), existing: self.names()? });
         }
+        let collection = Arc::new(Collection::open(&dir, self.sync)?);
+        open.insert(name.to_string(), collection.clone());
+        Ok(collection)
+    }
+
+    /// Gives a collection a full-text index (or another one, or none with `None`) over the items
+    /// it holds, without embedding anything again: its settings file is replaced (written
+    /// aside, synced, renamed) and the collection is opened again, which builds the index from
+    /// the stored items. Handles to the collection taken before stay on the old settings.
+    pub fn set_text_index(&self, name: &str, text: Option<TextConfig>) -> Result<Arc<Collection>> {
+        let current = self.collection(name)?;
+        let mut config = current.config().clone();
+        config.text = text;
+        config.validate()?;
+        let mut open = self.collections.write();
+        let dir = self.collection_dir(name);
+        let path = dir.join(CONFIG_FILE);
+        let partial = dir.join(format!("{CONFIG_FILE}.partial"));
+        let json = serde_json::to_vec_pretty(&config).map_err(|source| Error::Config { path: path.clone(), source })?;
+        let mut file = File::create(&partial).map_err(|e| Error::io(&partial, e))?;
+        file.write_all(&json).and_then(|()| file.sync_all()).map_err(|e| Error::io(&partial, e))?;
+        fs::rename(&partial, &path).map_err(|e| Error::io(&path, e))?;
+        crate::snapshot::sync_dir(&dir)?;
+        open.remove(name);
+        drop(current);
         let collection = Arc::new(Collection::open(&dir, self.sync)?);
         open.insert(name.to_string(), collection.clone());
         Ok(collection)

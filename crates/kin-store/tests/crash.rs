@@ -2,7 +2,8 @@
 //! each restart every acknowledged upsert and delete is there, nothing else appears (beyond the
 //! one write in flight at the kill), and the index agrees with the stored items. The writer
 //! snapshots every 13 writes, so kills also land while the snapshot and the graph saved beside it
-//! are written.
+//! are written. The collection has a text index: every acknowledged item is found by an
+//! exact-term text query after each restart, and no deleted or replaced version is.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -10,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kin_store::{CollectionConfig, Item, ItemId, SearchParams, Store};
+use kin_store::{CollectionConfig, Item, ItemId, SearchParams, Store, TextConfig};
 use serde_json::json;
 
 const CYCLES: u64 = 60;
@@ -29,7 +30,11 @@ fn crash_writer_child() {
     let store = Store::open(Path::new(&dir)).unwrap();
     let c = match store.collection("c") {
         Ok(c) => c,
-        Err(_) => store.create(CollectionConfig::new("c", DIM)).unwrap(),
+        Err(_) => {
+            let mut config = CollectionConfig::new("c", DIM);
+            config.text = Some(TextConfig { fields: vec!["text".into()], ..TextConfig::default() });
+            store.create(config).unwrap()
+        }
     };
     let mut out = std::io::stdout().lock();
     for v in start.. {
@@ -42,7 +47,8 @@ fn crash_writer_child() {
         } else {
             writeln!(out, "begin U {id} {v}").unwrap();
             out.flush().unwrap();
-            c.upsert(vec![Item::new(id, vector(v)).with_payload(json!({ "v": v }))]).unwrap();
+            let text = format!("item{id} version v{v}");
+            c.upsert(vec![Item::new(id, vector(v)).with_payload(json!({ "v": v, "text": text }))]).unwrap();
             writeln!(out, "ack U {id} {v}").unwrap();
         }
         out.flush().unwrap();
@@ -152,6 +158,19 @@ fn verify(dir: &Path, expected: &HashMap<i64, State>, in_flight: Option<(i64, St
         assert!(allowed, "cycle {cycle}: item {id} is {got:?}, acknowledged state {want:?}, in flight {in_flight:?}");
         if got != State::Deleted {
             live += 1;
+        }
+        // The text index agrees: the item's own term finds it alone, and only while it lives;
+        // its version's term finds it, an older version's does not.
+        let by_term = |term: &str| -> Vec<ItemId> {
+            c.search_text(term, &SearchParams { k: 10, ..Default::default() }).unwrap().into_iter().map(|h| h.id).collect()
+        };
+        let own = by_term(&format!("item{id}"));
+        match got {
+            State::Live(v) => {
+                assert_eq!(own, [ItemId::Int(id)], "cycle {cycle}: text search for live item {id}");
+                assert_eq!(by_term(&format!("v{v}")), [ItemId::Int(id)], "cycle {cycle}: version {v} of {id}");
+            }
+            State::Deleted => assert!(own.is_empty(), "cycle {cycle}: deleted item {id} found by text: {own:?}"),
         }
     }
     assert_eq!(c.count(), live, "cycle {cycle}: count disagrees with items");

@@ -114,6 +114,13 @@ pub enum CollectionCommand {
     },
     /// Delete a collection and everything in it.
     Drop { name: String },
+    /// Add, change (`--text` with settings) or remove (`--no-text`) a collection's full-text
+    /// index, built from the stored items; nothing is embedded again.
+    Reindex {
+        name: String,
+        #[command(flatten)]
+        text: TextIndexArgs,
+    },
 }
 
 #[derive(Args)]
@@ -140,6 +147,59 @@ pub struct CreateArgs {
     /// none or int8 (int8 graph walk, exact re-ranking).
     #[arg(long, default_value = "none")]
     pub quantize: String,
+    #[command(flatten)]
+    pub text: TextIndexArgs,
+}
+
+/// A full-text (BM25) index: on by default for text models, `--text` for others.
+#[derive(Args, Clone)]
+pub struct TextIndexArgs {
+    /// Keep a full-text (BM25) index beside the vectors (default for text models).
+    #[arg(long, conflicts_with = "no_text")]
+    pub text: bool,
+    /// No full-text index.
+    #[arg(long)]
+    pub no_text: bool,
+    /// Payload fields the text index reads, each scored on its own (default: title, text).
+    #[arg(long = "text-field")]
+    pub text_fields: Vec<String>,
+    /// Stop words and stemmer: english (default), french, german, spanish, italian,
+    /// portuguese, dutch, russian, or none (lower-casing only).
+    #[arg(long)]
+    pub language: Option<kin_store::Language>,
+    /// Keep stop words.
+    #[arg(long)]
+    pub keep_stop_words: bool,
+    /// Do not stem.
+    #[arg(long)]
+    pub no_stem: bool,
+    /// BM25 k1 (default 1.2).
+    #[arg(long)]
+    pub k1: Option<f32>,
+    /// BM25 b (default 0.75).
+    #[arg(long)]
+    pub b: Option<f32>,
+}
+
+impl TextIndexArgs {
+    /// The text index these flags ask for; `default_on`: whether one is made without `--text`.
+    pub fn config(&self, default_on: bool) -> Option<kin_store::TextConfig> {
+        if self.no_text || !(self.text || default_on) {
+            return None;
+        }
+        let mut cfg = kin_store::TextConfig::default();
+        if !self.text_fields.is_empty() {
+            cfg.fields = self.text_fields.clone();
+        }
+        if let Some(language) = self.language {
+            cfg.language = language;
+        }
+        cfg.stop_words = !self.keep_stop_words;
+        cfg.stem = !self.no_stem;
+        cfg.k1 = self.k1.unwrap_or(cfg.k1);
+        cfg.b = self.b.unwrap_or(cfg.b);
+        Some(cfg)
+    }
 }
 
 #[derive(Args)]
@@ -196,6 +256,8 @@ pub struct EvalArgs {
     pub ef: Option<usize>,
     #[arg(long)]
     pub exact: bool,
+    #[command(flatten)]
+    pub retrieval: RetrievalArgs,
     /// Also write the run (TREC format) here.
     #[arg(long)]
     pub output: Option<PathBuf>,
@@ -253,6 +315,8 @@ pub struct SearchArgs {
     /// Exact search (scan every vector).
     #[arg(long)]
     pub exact: bool,
+    #[command(flatten)]
+    pub retrieval: RetrievalArgs,
     /// JSON output.
     #[arg(long)]
     pub json: bool,
@@ -260,6 +324,30 @@ pub struct SearchArgs {
     /// --queries, a TREC run file (`qid Q0 docid rank score kin`).
     #[arg(long)]
     pub output: Option<PathBuf>,
+}
+
+/// Which retrievers answer a text query, and how their lists are fused.
+#[derive(Args, Clone, Copy)]
+pub struct RetrievalArgs {
+    /// dense (vectors), text (the BM25 index) or hybrid (both, fused).
+    #[arg(long, default_value = "dense")]
+    pub mode: kin_store::SearchMode,
+    /// Hybrid: fuse by weighted, min-max normalised scores, this much dense (0..=1), instead
+    /// of by reciprocal rank.
+    #[arg(long)]
+    pub alpha: Option<f32>,
+    /// Hybrid: k of reciprocal-rank fusion, `1 / (k + rank)`.
+    #[arg(long, default_value_t = 60.0)]
+    pub rrf_k: f32,
+}
+
+impl RetrievalArgs {
+    pub fn fusion(&self) -> kin_store::Fusion {
+        match self.alpha {
+            Some(alpha) => kin_store::Fusion::Weighted { alpha },
+            None => kin_store::Fusion::Rrf { k: self.rrf_k },
+        }
+    }
 }
 
 #[derive(Subcommand)]

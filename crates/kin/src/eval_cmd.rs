@@ -7,7 +7,7 @@ use kin_store::{Backend, SearchParams};
 use serde_json::json;
 
 use crate::cli::EvalArgs;
-use crate::search_cmd::{embed_texts, to_run, write_run};
+use crate::search_cmd::{to_run, write_run, QuerySet};
 
 /// Recall is measured this deep (BEIR's recall@100), or at k when k is deeper.
 const RECALL_AT: usize = 100;
@@ -21,11 +21,11 @@ pub fn run(store: &dyn Backend, args: EvalArgs) -> Result<()> {
     if queries.is_empty() {
         anyhow::bail!("no query of {} has judgements in {}", args.queries.display(), args.qrels.display());
     }
-    let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
-    let vectors = embed_texts(&*collection, &texts)?;
+    let texts: Vec<String> = queries.iter().map(|q| q.text.clone()).collect();
+    let set = QuerySet::of_texts(&*collection, texts, args.retrieval.mode)?;
     let depth = RECALL_AT.max(args.k);
     let params = SearchParams { k: depth, ef: args.ef, filter: None, exact: args.exact };
-    let results = search_many(&*collection, &vectors, &params, !args.chunks)?;
+    let results = search_many(&*collection, &set.queries(&args.retrieval)?, &params, !args.chunks)?;
     let names: Vec<String> = queries.iter().map(|q| q.id.clone()).collect();
     if let Some(path) = &args.output {
         write_run(path, &names, &results)?;
@@ -40,14 +40,16 @@ pub fn run(store: &dyn Backend, args: EvalArgs) -> Result<()> {
             "queries": scores.queries,
             "collection": args.collection,
             "unit": if args.chunks { "chunk" } else { "document" },
+            "mode": args.retrieval.mode.as_str(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!(
-            "{} on {} queries ({}):",
+            "{} on {} queries ({}, {} search):",
             args.collection,
             scores.queries,
-            if args.chunks { "chunks" } else { "documents" }
+            if args.chunks { "chunks" } else { "documents" },
+            args.retrieval.mode.as_str()
         );
         println!("  nDCG@{:<4} {:.5}", args.k, scores.ndcg);
         println!("  MRR@{:<5} {:.5}", args.k, scores.mrr);

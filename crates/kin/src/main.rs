@@ -142,6 +142,10 @@ fn store_code(err: &kin_store::Error) -> u8 {
         | E::InvalidName { .. }
         | E::InvalidSettings(_)
         | E::StaleCursor { .. }
+        | E::NoTextIndex { .. }
+        | E::EmptyTextQuery
+        | E::TextQueryTooLong { .. }
+        | E::Unsupported { .. }
         | E::ModelMismatch { .. } => 2,
         E::Locked { .. } => 4,
         E::IncompatibleSchema { .. } => 2,

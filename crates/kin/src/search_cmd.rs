@@ -9,10 +9,10 @@ use kin_embed::LoadOptions;
 use std::io::Write;
 
 use kin_ingest::{search_many, DocumentHit};
-use kin_store::{Backend, CollectionRead, Hit, ItemId, SearchParams};
+use kin_store::{Backend, CollectionRead, Found, Hit, ItemId, SearchMode, SearchParams};
 use serde_json::{json, Value};
 
-use crate::cli::SearchArgs;
+use crate::cli::{RetrievalArgs, SearchArgs};
 use crate::input::InputError;
 use crate::npy;
 use kin_media::embed_file;
@@ -21,27 +21,27 @@ pub fn run(store: &dyn Backend, args: SearchArgs) -> Result<()> {
     let collection = store.collection(&args.collection)?;
     let filter = args.filter.as_deref().map(Filter::parse).transpose()?;
     let file = args.image.as_ref().or(args.audio.as_ref()).or(args.video.as_ref());
+    let mode = args.retrieval.mode;
     let mut names: Option<Vec<String>> = None;
-    let queries = match (&args.query, file, &args.vector_file, &args.queries) {
-        (Some(text), None, None, None) => vec![embed_query(&*collection, Query::Text(text))?],
-        (None, Some(path), None, None) => vec![embed_query(&*collection, Query::File(path))?],
+    let set = match (&args.query, file, &args.vector_file, &args.queries) {
+        (Some(text), None, None, None) => QuerySet::of_texts(&*collection, vec![text.clone()], mode)?,
+        (None, Some(path), None, None) => QuerySet::of_vectors(vec![embed_file_query(&*collection, path)?]),
         (None, None, Some(path), None) => {
             let m = npy::read_f32(path)?;
-            (0..m.rows).map(|r| m.row(r).to_vec()).collect()
+            QuerySet::of_vectors((0..m.rows).map(|r| m.row(r).to_vec()).collect())
         }
         (None, None, None, Some(path)) => {
             let queries = kin_eval::read_queries(path)?;
-            let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
-            let vectors = embed_texts(&*collection, &texts)?;
+            let texts: Vec<String> = queries.iter().map(|q| q.text.clone()).collect();
             names = Some(queries.into_iter().map(|q| q.id).collect());
-            vectors
+            QuerySet::of_texts(&*collection, texts, mode)?
         }
         _ => bail!("give one query: a text, --image, --audio or --video FILE, --vector-file FILE or --queries FILE"),
     };
     let params = SearchParams { k: args.k, ef: args.ef, filter: filter.as_ref(), exact: args.exact };
     // Query vectors search items as they are; texts and files find documents unless --chunks.
     let by_document = !args.chunks && args.vector_file.is_none();
-    let results = search_many(&*collection, &queries, &params, by_document)?;
+    let results = search_many(&*collection, &set.queries(&args.retrieval)?, &params, by_document)?;
 
     if let (Some(path), Some(names)) = (&args.output, &names) {
         write_run(path, names, &results)?;
@@ -83,7 +83,8 @@ pub fn run(store: &dyn Backend, args: SearchArgs) -> Result<()> {
                 println!("  no results");
             }
             for (rank, h) in hits.iter().enumerate() {
-                println!("{:>3}. {:.4}  {}{}  {}", rank + 1, h.best.score, h.doc, place(&h.best), snippet(&h.best));
+                let note = if mode == SearchMode::Hybrid { found_by_note(&h.best.found) } else { String::new() };
+                println!("{:>3}. {:.4}  {}{}  {}{note}", rank + 1, h.best.score, h.doc, place(&h.best), snippet(&h.best));
             }
         }
     }
@@ -115,6 +116,56 @@ pub fn to_run(names: &[String], results: &[Vec<DocumentHit>]) -> kin_eval::Run {
     run
 }
 
+/// The queries of one search command: their texts (for text and hybrid search) and vectors
+/// (for dense and hybrid), made once for every query.
+pub struct QuerySet {
+    texts: Vec<String>,
+    vectors: Vec<Vec<f32>>,
+}
+
+impl QuerySet {
+    /// Text queries: embedded with the collection's model unless only the text index is asked.
+    pub fn of_texts(collection: &dyn CollectionRead, texts: Vec<String>, mode: SearchMode) -> Result<Self> {
+        let vectors = if mode == SearchMode::Text {
+            Vec::new()
+        } else {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            embed_texts(collection, &refs)?
+        };
+        Ok(QuerySet { texts, vectors })
+    }
+
+    /// Queries that are vectors only (files, `.npy` rows): dense search.
+    pub fn of_vectors(vectors: Vec<Vec<f32>>) -> Self {
+        QuerySet { texts: Vec::new(), vectors }
+    }
+
+    pub fn queries(&self, retrieval: &RetrievalArgs) -> Result<Vec<kin_store::Query<'_>>> {
+        use kin_store::Query as Q;
+        let fusion = retrieval.fusion();
+        let text_needed = || {
+            if self.texts.is_empty() {
+                bail!(
+                    "--mode {} searches the text index, so it needs text queries (a query text or --queries FILE)",
+                    retrieval.mode.as_str()
+                );
+            }
+            Ok(())
+        };
+        Ok(match retrieval.mode {
+            SearchMode::Dense => self.vectors.iter().map(|v| Q::Dense(v)).collect(),
+            SearchMode::Text => {
+                text_needed()?;
+                self.texts.iter().map(|t| Q::Text(t)).collect()
+            }
+            SearchMode::Hybrid => {
+                text_needed()?;
+                self.vectors.iter().zip(&self.texts).map(|(v, t)| Q::Hybrid { vector: v, text: t, fusion }).collect()
+            }
+        })
+    }
+}
+
 /// Embeds query texts with the collection's model, in one batch.
 pub fn embed_texts(collection: &dyn CollectionRead, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
     let embedder = load_model(collection)?;
@@ -128,35 +179,34 @@ fn load_model(collection: &dyn CollectionRead) -> Result<Box<dyn kin_embed::Embe
     kin_embed::load_with(&model, &LoadOptions::from_env()).with_context(|| format!("loading {model}"))
 }
 
-enum Query<'a> {
-    Text(&'a str),
-    /// An image, audio or video file, embedded whole.
-    File(&'a Path),
-}
-
-fn embed_query(collection: &dyn CollectionRead, query: Query<'_>) -> Result<Vec<f32>> {
+/// An image, audio or video query file, embedded whole with the collection's model.
+fn embed_file_query(collection: &dyn CollectionRead, path: &Path) -> Result<Vec<f32>> {
     let embedder = load_model(collection)?;
-    let mut vectors = match query {
-        Query::Text(text) => embedder.embed_text(&[text])?,
-        Query::File(path) => {
-            let vector = embed_file(embedder.as_ref(), path).map_err(|reason| InputError {
-                source_name: path.display().to_string(),
-                line: None,
-                message: reason,
-            })?;
-            vec![vector]
-        }
-    };
-    vectors.pop().context("the model returned no vector")
+    Ok(embed_file(embedder.as_ref(), path).map_err(|reason| InputError {
+        source_name: path.display().to_string(),
+        line: None,
+        message: reason,
+    })?)
 }
 
 fn hit_json(h: &DocumentHit, by_document: bool) -> Value {
     let b = &h.best;
+    let found_by = b.found.to_json();
     if by_document {
-        json!({ "id": h.doc, "score": b.score, "chunk": b.id, "matched_chunks": h.matched_chunks, "payload": b.payload, "source": b.source })
+        json!({ "id": h.doc, "score": b.score, "chunk": b.id, "matched_chunks": h.matched_chunks, "payload": b.payload, "source": b.source, "found_by": found_by })
     } else {
-        json!({ "id": b.id, "score": b.score, "payload": b.payload, "source": b.source })
+        json!({ "id": b.id, "score": b.score, "payload": b.payload, "source": b.source, "found_by": found_by })
     }
+}
+
+
+/// `  [dense 1, text 4]`: where each retriever of a hybrid search ranked the hit.
+fn found_by_note(found: &Found) -> String {
+    let parts: Vec<String> = [("dense", found.dense), ("text", found.text)]
+        .into_iter()
+        .filter_map(|(name, r)| r.map(|r| format!("{name} {}", r.rank)))
+        .collect();
+    format!("  [{}]", parts.join(", "))
 }
 
 /// Where a passage stands: ` p. 3` for a PDF page, ` [chunk 4]` otherwise.

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use kin_embed::LoadOptions;
+use kin_core::Modality;
 use kin_models::Registry;
 use kin_store::{Backend, CollectionConfig, IndexKind, Item, ItemId, Quantization};
 use serde_json::{json, Value};
@@ -20,7 +21,7 @@ const IMPORT_BATCH: usize = 10_000;
 pub fn run(store: &dyn Backend, cmd: CollectionCommand) -> Result<()> {
     match cmd {
         CollectionCommand::Create(args) => {
-            let config = config_from(&args)?;
+            let config = config_from(&args, store.text_search())?;
             let c = store.create(config)?;
             let cfg = c.config();
             let index = serde_json::to_value(cfg.index)?;
@@ -83,9 +84,13 @@ pub fn run(store: &dyn Backend, cmd: CollectionCommand) -> Result<()> {
                     "disk".into(),
                     json!(format!("{}{}", mib(usage.disk_bytes as f64), per(usage.disk_bytes as f64))),
                 );
+                if c.config().text.is_some() {
+                    obj.insert("text_index_memory".into(), json!(mib(usage.text_bytes as f64)));
+                }
                 obj.insert("log_records".into(), json!(usage.log_records));
                 if json {
                     obj.insert("index_memory_bytes".into(), json!(usage.index_bytes));
+                    obj.insert("text_index_memory_bytes".into(), json!(usage.text_bytes));
                     obj.insert("disk_bytes".into(), json!(usage.disk_bytes));
                 }
             }
@@ -101,6 +106,23 @@ pub fn run(store: &dyn Backend, cmd: CollectionCommand) -> Result<()> {
             store.drop_collection(&name)?;
             println!("dropped collection {name}");
         }
+        CollectionCommand::Reindex { name, text } => {
+            if !text.text && !text.no_text {
+                bail!("say --text (with its settings) to index the collection's text, or --no-text to remove the index");
+            }
+            let started = std::time::Instant::now();
+            let c = store.set_text_index(&name, text.config(false))?;
+            match &c.config().text {
+                Some(t) => println!(
+                    "indexed the text of {} items of {name} ({} over {}) in {:.1} s",
+                    c.count()?,
+                    t.language.as_str(),
+                    t.fields.join(", "),
+                    started.elapsed().as_secs_f64()
+                ),
+                None => println!("removed the text index of {name}"),
+            }
+        }
     }
     Ok(())
 }
@@ -108,27 +130,34 @@ pub fn run(store: &dyn Backend, cmd: CollectionCommand) -> Result<()> {
 fn describe(cfg: &CollectionConfig, items: usize) -> Value {
     json!({
         "name": cfg.name, "model": cfg.model, "dim": cfg.dim, "metric": cfg.metric, "index": cfg.index,
-        "m": cfg.m, "ef_construction": cfg.ef_construction, "quantization": cfg.quantization, "items": items,
+        "m": cfg.m, "ef_construction": cfg.ef_construction, "quantization": cfg.quantization,
+        "text_index": cfg.text.as_ref().map(|t| json!({
+            "fields": t.fields, "language": t.language, "stem": t.stem, "stop_words": t.stop_words,
+            "k1": t.k1, "b": t.b, "tie_breaker": t.tie_breaker,
+        })),
+        "items": items,
     })
 }
 
-fn config_from(args: &CreateArgs) -> Result<CollectionConfig> {
-    let (model, dim) = match (&args.model, args.dim) {
+fn config_from(args: &CreateArgs, text_search: bool) -> Result<CollectionConfig> {
+    // A text index is made by default for models that read text only.
+    let text_only = |m: &[Modality]| m == [Modality::Text];
+    let (model, dim, text_model) = match (&args.model, args.dim) {
         (Some(spec), _) => {
             let registry = Registry::builtin();
             match registry.find(spec) {
-                Some(card) => (card.name.to_string(), card.dim),
+                Some(card) => (card.name.to_string(), card.dim, text_only(card.modalities)),
                 None if Path::new(spec).is_dir() => {
                     let model = kin_embed::load_with(spec, &LoadOptions::from_env())?;
-                    (spec.clone(), model.dim())
+                    (spec.clone(), model.dim(), text_only(model.modalities()))
                 }
                 None => {
                     let card = registry.get(spec)?;
-                    (card.name.to_string(), card.dim)
+                    (card.name.to_string(), card.dim, text_only(card.modalities))
                 }
             }
         }
-        (None, Some(dim)) => (String::new(), dim),
+        (None, Some(dim)) => (String::new(), dim, false),
         (None, None) => bail!("give --model or --dim"),
     };
     let mut cfg = CollectionConfig::new(&args.name, dim);
@@ -148,6 +177,7 @@ fn config_from(args: &CreateArgs) -> Result<CollectionConfig> {
     };
     cfg.m = args.m;
     cfg.ef_construction = args.ef_construction;
+    cfg.text = args.text.config(text_model && text_search);
     Ok(cfg)
 }
 

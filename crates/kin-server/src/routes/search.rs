@@ -6,7 +6,7 @@ use std::time::Instant;
 use axum::extract::State;
 use axum::Json;
 use kin_core::Filter;
-use kin_store::{ItemId, SearchParams};
+use kin_store::{Fusion, ItemId, Query, SearchMode, SearchParams};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -43,6 +43,16 @@ pub struct SearchRequest {
     /// (each one's best chunk) by default.
     #[serde(default)]
     chunks: bool,
+    /// `dense` (default), `text` (the BM25 index) or `hybrid` (both, fused); text and hybrid
+    /// need a `"text"` query.
+    #[serde(default)]
+    mode: Option<String>,
+    /// Hybrid: weighted fusion with this much dense (0..=1) instead of reciprocal rank.
+    #[serde(default)]
+    alpha: Option<f32>,
+    /// Hybrid: k of reciprocal-rank fusion (default 60).
+    #[serde(default)]
+    rrf_k: Option<f32>,
 }
 
 fn default_k() -> usize {
@@ -69,8 +79,25 @@ pub async fn search(
         ));
     }
     let by_document = !req.chunks && (req.text.is_some() || req.data.is_some());
+    let mode: SearchMode = match req.mode.as_deref() {
+        None => SearchMode::Dense,
+        Some(m) => m.parse().map_err(|message: String| ApiError::bad_request("invalid_mode", message))?,
+    };
+    let fusion = match (req.alpha, req.rrf_k) {
+        (Some(alpha), _) => Fusion::Weighted { alpha },
+        (None, k) => Fusion::Rrf { k: k.unwrap_or(60.0) },
+    };
+    let query_text = req.text.clone();
+    if mode != SearchMode::Dense && query_text.is_none() {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("mode {:?} searches the text index, so it needs a \"text\" query", mode.as_str()),
+        ));
+    }
     let mut exclude = None;
-    let query: Vec<f32> = if let Some(values) = &req.vector {
+    let query: Vec<f32> = if mode == SearchMode::Text {
+        Vec::new()
+    } else if let Some(values) = &req.vector {
         values
             .iter()
             .map(|v| v.as_f64().map(|x| x as f32))
@@ -119,6 +146,12 @@ pub async fn search(
     let results = blocking(move || {
         let wanted = k + usize::from(exclude.is_some());
         let params = SearchParams { k: wanted, ef: req.ef, filter: filter.as_ref(), exact: req.exact };
+        let text = query_text.as_deref().unwrap_or_default();
+        let query = match mode {
+            SearchMode::Dense => Query::Dense(&query),
+            SearchMode::Text => Query::Text(text),
+            SearchMode::Hybrid => Query::Hybrid { vector: &query, text, fusion },
+        };
         if by_document {
             let docs = kin_ingest::search_documents(&*c, &query, &params)?;
             return Ok(docs
@@ -127,18 +160,22 @@ pub async fn search(
                 .map(|d| {
                     let h = &d.best;
                     json!({ "id": d.doc, "score": h.score, "chunk": h.id, "matched_chunks": d.matched_chunks,
-                            "payload": h.payload, "source": h.source })
+                            "payload": h.payload, "source": h.source, "found_by": h.found.to_json() })
                 })
                 .collect::<Vec<Value>>());
         }
-        let mut hits = c.search(&query, &params)?;
+        let mut hits = c.find(&query, &params)?;
         hits.retain(|h| Some(&h.id) != exclude.as_ref());
         hits.truncate(k);
         Ok(hits
             .iter()
-            .map(|h| json!({ "id": h.id, "score": h.score, "payload": h.payload, "source": h.source }))
+            .map(|h| {
+                json!({ "id": h.id, "score": h.score, "payload": h.payload, "source": h.source,
+                        "found_by": h.found.to_json() })
+            })
             .collect())
     })
     .await?;
-    Ok(Json(json!({ "results": results, "took_ms": started.elapsed().as_secs_f64() * 1e3 })))
+    Ok(Json(json!({ "results": results, "mode": mode.as_str(), "took_ms": started.elapsed().as_secs_f64() * 1e3 })))
 }
+

@@ -1,0 +1,344 @@
+//! `TextIndex`: a collection's full-text index, BM25 over chosen payload fields. It is part of
+//! the collection's state: built from the snapshot's items on open and kept in step by the same
+//! records that change the vectors, so after a crash it holds exactly what the log holds.
+//!
+//! Each field is indexed on its own (its own lengths and document frequencies) and a query
+//! scores a slot as Elasticsearch's `best_fields` multi-match does, which is how BEIR's BM25
+//! baseline queries title and text: the best field's score plus `tie_breaker` times the others'.
+
+mod analyzer;
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+pub use analyzer::{Analyzer, Language};
+
+use crate::config::TextConfig;
+use crate::{Error, Result};
+
+/// Most terms (after analysis) one text query may hold.
+pub const MAX_QUERY_TERMS: usize = 4096;
+
+#[derive(Clone, Copy)]
+struct Posting {
+    slot: u32,
+    tf: u32,
+}
+
+#[derive(Clone, Default)]
+struct Field {
+    /// By term id: the slots holding the term, in slot order, deleted ones until compaction.
+    postings: Vec<Vec<Posting>>,
+    /// By term id: live slots holding the term.
+    df: Vec<u32>,
+    /// By slot: the field's length in terms (0: the slot has no such field).
+    lens: Vec<u32>,
+    /// Live slots with the field, and their summed lengths.
+    docs: u32,
+    total_len: u64,
+}
+
+pub(crate) struct TextIndex {
+    config: TextConfig,
+    analyzer: Analyzer,
+    terms: HashMap<Box<str>, u32>,
+    fields: Vec<Field>,
+    /// By slot: whether the slot is indexed and not deleted.
+    live: Vec<bool>,
+}
+
+impl TextIndex {
+    pub(crate) fn new(config: &TextConfig) -> Self {
+        TextIndex {
+            analyzer: Analyzer::new(config.language, config.stem, config.stop_words),
+            config: config.clone(),
+            terms: HashMap::new(),
+            fields: vec![Field::default(); config.fields.len()],
+            live: Vec::new(),
+        }
+    }
+
+    /// Indexes the payload of `slot`, a slot after every slot indexed before.
+    pub(crate) fn add(&mut self, slot: u32, payload: &Value) {
+        let s = slot as usize;
+        if self.live.len() <= s {
+            self.live.resize(s + 1, false);
+        }
+        self.live[s] = true;
+        let mut counts: HashMap<u32, u32> = HashMap::new();
+        for f in 0..self.fields.len() {
+            counts.clear();
+            let mut len = 0u32;
+            for text in field_texts(payload, &self.config.fields[f]) {
+                let terms = &mut self.terms;
+                self.analyzer.terms(text, |t| {
+                    let next = terms.len() as u32;
+                    let id = *terms.entry(t.into()).or_insert(next);
+                    *counts.entry(id).or_insert(0) += 1;
+                    len += 1;
+                });
+            }
+            let field = &mut self.fields[f];
+            if field.lens.len() <= s {
+                field.lens.resize(s + 1, 0);
+            }
+            if len == 0 {
+                continue;
+            }
+            field.lens[s] = len;
+            field.docs += 1;
+            field.total_len += u64::from(len);
+            let terms = self.terms.len();
+            if field.postings.len() < terms {
+                field.postings.resize_with(terms, Vec::new);
+                field.df.resize(terms, 0);
+            }
+            for (&id, &tf) in &counts {
+                field.postings[id as usize].push(Posting { slot, tf });
+                field.df[id as usize] += 1;
+            }
+        }
+    }
+
+    /// Takes `slot` (whose payload was `payload`) out of the statistics; its postings go at the
+    /// next compaction.
+    pub(crate) fn remove(&mut self, slot: u32, payload: &Value) {
+        let s = slot as usize;
+        if !self.live.get(s).copied().unwrap_or(false) {
+            return;
+        }
+        self.live[s] = false;
+        let mut seen: Vec<u32> = Vec::new();
+        for f in 0..self.fields.len() {
+            if self.fields[f].lens[s] == 0 {
+                continue;
+            }
+            seen.clear();
+            for text in field_texts(payload, &self.config.fields[f]) {
+                self.analyzer.terms(text, |t| {
+                    if let Some(&id) = self.terms.get(t) {
+                        seen.push(id);
+                    }
+                });
+            }
+            seen.sort_unstable();
+            seen.dedup();
+            let field = &mut self.fields[f];
+            for &id in &seen {
+                field.df[id as usize] -= 1;
+            }
+            field.docs -= 1;
+            field.total_len -= u64::from(field.lens[s]);
+            field.lens[s] = 0;
+        }
+    }
+
+    /// The best `k` live slots for `query` that pass `matches`, best first, with BM25 scores.
+    pub(crate) fn search(&self, query: &str, k: usize, matches: &dyn Fn(u32) -> bool) -> Result<Vec<(u32, f32)>> {
+        if query.trim().is_empty() {
+            return Err(Error::EmptyTextQuery);
+        }
+        let mut wanted: Vec<(u32, f32)> = Vec::new();
+        let mut count = 0usize;
+        self.analyzer.terms(query, |t| {
+            count += 1;
+            if let Some(&id) = self.terms.get(t) {
+                match wanted.iter_mut().find(|(w, _)| *w == id) {
+                    Some((_, boost)) => *boost += 1.0,
+                    None => wanted.push((id, 1.0)),
+                }
+            }
+        });
+        if count > MAX_QUERY_TERMS {
+            return Err(Error::TextQueryTooLong { terms: count, max: MAX_QUERY_TERMS });
+        }
+        let nf = self.fields.len();
+        let mut acc = vec![0f32; self.live.len() * nf];
+        let mut touched: Vec<u32> = Vec::new();
+        let (k1, b) = (self.config.k1, self.config.b);
+        for (f, field) in self.fields.iter().enumerate() {
+            if field.docs == 0 {
+                continue;
+            }
+            let n = field.docs as f32;
+            let avgdl = field.total_len as f32 / n;
+            for &(id, boost) in &wanted {
+                let Some(list) = field.postings.get(id as usize) else { continue };
+                let df = field.df[id as usize] as f32;
+                if df == 0.0 {
+                    continue;
+                }
+                // Lucene's BM25: idf = ln(1 + (N - df + 0.5) / (df + 0.5)), tf / (tf + k1 * norm).
+                let weight = boost * (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
+                for p in list {
+                    let s = p.slot as usize;
+                    if !self.live[s] {
+                        continue;
+                    }
+                    let tf = p.tf as f32;
+                    let norm = k1 * (1.0 - b + b * field.lens[s] as f32 / avgdl);
+                    let cell = &mut acc[s * nf..(s + 1) * nf];
+                    if cell.iter().all(|x| *x == 0.0) {
+                        touched.push(p.slot);
+                    }
+                    cell[f] += weight * tf / (tf + norm);
+                }
+            }
+        }
+        let tie = self.config.tie_breaker;
+        let mut scored: Vec<(u32, f32)> = touched
+            .into_iter()
+            .filter(|&slot| matches(slot))
+            .map(|slot| {
+                let cell = &acc[slot as usize * nf..(slot as usize + 1) * nf];
+                let best = cell.iter().copied().fold(0.0, f32::max);
+                let sum: f32 = cell.iter().sum();
+                (slot, best + tie * (sum - best))
+            })
+            .collect();
+        let k = k.min(scored.len());
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let by_score = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        scored.select_nth_unstable_by(k - 1, by_score);
+        scored.truncate(k);
+        scored.sort_unstable_by(by_score);
+        Ok(scored)
+    }
+
+    /// The index after compaction: slot `s` becomes `remap[s]` (`kin_index::REMOVED`: gone).
+    pub(crate) fn compacted(&self, remap: &[u32]) -> TextIndex {
+        let kept = |s: u32| {
+            let new = remap.get(s as usize).copied().unwrap_or(kin_index::REMOVED);
+            (new != kin_index::REMOVED && self.live.get(s as usize).copied().unwrap_or(false)).then_some(new)
+        };
+        let slots = remap.iter().filter(|&&n| n != kin_index::REMOVED).count();
+        let fields = self
+            .fields
+            .iter()
+            .map(|field| {
+                let postings: Vec<Vec<Posting>> = field
+                    .postings
+                    .iter()
+                    .map(|list| list.iter().filter_map(|p| Some(Posting { slot: kept(p.slot)?, tf: p.tf })).collect())
+                    .collect();
+                let df = postings.iter().map(|l: &Vec<Posting>| l.len() as u32).collect();
+                let mut lens = vec![0u32; slots];
+                for (s, &len) in field.lens.iter().enumerate() {
+                    if let Some(new) = kept(s as u32) {
+                        lens[new as usize] = len;
+                    }
+                }
+                Field { postings, df, lens, docs: field.docs, total_len: field.total_len }
+            })
+            .collect();
+        let mut live = vec![false; slots];
+        for s in 0..self.live.len() {
+            if let Some(new) = kept(s as u32) {
+                live[new as usize] = true;
+            }
+        }
+        TextIndex {
+            config: self.config.clone(),
+            analyzer: Analyzer::new(self.config.language, self.config.stem, self.config.stop_words),
+            terms: self.terms.clone(),
+            fields,
+            live,
+        }
+    }
+
+    /// Bytes held: postings, lengths and the term dictionary.
+    pub(crate) fn usage(&self) -> usize {
+        let dict: usize = self.terms.keys().map(|t| t.len() + 32).sum();
+        let fields: usize = self
+            .fields
+            .iter()
+            .map(|f| {
+                f.postings.iter().map(|l| l.capacity() * 8 + 24).sum::<usize>() + f.df.len() * 4 + f.lens.len() * 4
+            })
+            .sum();
+        dict + fields + self.live.len()
+    }
+}
+
+/// The texts of a payload field: a string, or the strings of an array.
+fn field_texts<'a>(payload: &'a Value, field: &str) -> impl Iterator<Item = &'a str> {
+    let value = payload.get(field);
+    let one = value.and_then(Value::as_str);
+    let many = value.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str);
+    one.into_iter().chain(many)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn index(docs: &[Value]) -> TextIndex {
+        let mut t = TextIndex::new(&TextConfig::default());
+        for (slot, d) in docs.iter().enumerate() {
+            t.add(slot as u32, d);
+        }
+        t
+    }
+
+    fn slots(t: &TextIndex, q: &str) -> Vec<u32> {
+        t.search(q, 10, &|_| true).unwrap().into_iter().map(|(s, _)| s).collect()
+    }
+
+    #[test]
+    fn bm25_scores_as_lucene_does() {
+        let docs = [json!({"text": "apple banana"}), json!({"text": "apple apple cherry date"}), json!({"text": "fig"})];
+        let t = index(&docs);
+        let hits = t.search("apple", 10, &|_| true).unwrap();
+        // N = 3, df = 2: idf = ln(1 + 1.5 / 2.5); avgdl = 7 / 3.
+        let idf = (1.0f32 + 1.5 / 2.5).ln();
+        let bm25 = |tf: f32, dl: f32| idf * tf / (tf + 1.2 * (0.25 + 0.75 * dl / (7.0 / 3.0)));
+        assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), [1, 0]);
+        assert!((hits[0].1 - bm25(2.0, 4.0)).abs() < 1e-6, "{hits:?}");
+        assert!((hits[1].1 - bm25(1.0, 2.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn best_field_plus_tie_breaker_times_the_rest() {
+        let docs = [json!({"title": "rust", "text": "rust is a language"}), json!({"text": "rust never sleeps"})];
+        let t = index(&docs);
+        let hits = t.search("rust", 10, &|_| true).unwrap();
+        assert_eq!(hits[0].0, 0, "the slot with the term in both fields wins: {hits:?}");
+    }
+
+    #[test]
+    fn deletes_leave_results_and_statistics_then_compaction_drops_them() {
+        let docs = [json!({"text": "alpha beta"}), json!({"text": "alpha"}), json!({"text": "gamma"})];
+        let mut t = index(&docs);
+        t.remove(1, &docs[1]);
+        assert_eq!(slots(&t, "alpha"), [0]);
+        assert_eq!(t.fields[1].df[0], 1, "the text field's df of alpha");
+        let remap = [0, kin_index::REMOVED, 1];
+        let c = t.compacted(&remap);
+        assert_eq!(slots(&c, "alpha"), [0]);
+        assert_eq!(slots(&c, "gamma"), [1]);
+        let fresh = index(&[docs[0].clone(), docs[2].clone()]);
+        assert_eq!(c.search("alpha beta", 5, &|_| true).unwrap(), fresh.search("alpha beta", 5, &|_| true).unwrap());
+    }
+
+    #[test]
+    fn filters_apply_before_the_top_k() {
+        let docs: Vec<Value> = (0..50).map(|i| json!({"text": format!("common word {i}"), "n": i})).collect();
+        let t = index(&docs);
+        let hits = t.search("common", 3, &|s| s >= 47).unwrap();
+        assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), [47, 48, 49]);
+    }
+
+    #[test]
+    fn bad_queries_are_refused_clearly() {
+        let t = index(&[json!({"text": "x"})]);
+        assert!(matches!(t.search("   ", 10, &|_| true), Err(Error::EmptyTextQuery)));
+        let long = "word ".repeat(10_000);
+        assert!(matches!(t.search(&long, 10, &|_| true), Err(Error::TextQueryTooLong { terms: 10_000, .. })));
+        assert!(t.search("the of", 10, &|_| true).unwrap().is_empty(), "stop words only: nothing matches");
+        assert!(t.search("AND OR \"( title:", 10, &|_| true).is_ok(), "every string is a query");
+    }
+}
