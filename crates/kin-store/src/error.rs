@@ -56,6 +56,9 @@ pub enum Error {
     #[error("collection {collection:?} has no text index; add one with `kin collection reindex {collection} --text` (nothing is embedded again)")]
     NoTextIndex { collection: String },
 
+    #[error("invalid search: {0}")]
+    InvalidSearch(String),
+
     #[error("the text query is empty")]
     EmptyTextQuery,
 

@@ -68,10 +68,10 @@ impl Fusion {
     pub fn validate(self) -> Result<Self> {
         match self {
             Fusion::Rrf { k } if !(k.is_finite() && k >= 0.0) => {
-                Err(Error::InvalidSettings(format!("rrf k {k} must be a number of at least 0")))
+                Err(Error::InvalidSearch(format!("rrf k {k} must be a number of at least 0")))
             }
             Fusion::Weighted { alpha } if !(alpha.is_finite() && (0.0..=1.0).contains(&alpha)) => {
-                Err(Error::InvalidSettings(format!("alpha {alpha} is out of range 0..=1")))
+                Err(Error::InvalidSearch(format!("alpha {alpha} is out of range 0..=1")))
             }
             f => Ok(f),
         }

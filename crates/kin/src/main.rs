@@ -144,6 +144,7 @@ fn store_code(err: &kin_store::Error) -> u8 {
         | E::StaleCursor { .. }
         | E::NoTextIndex { .. }
         | E::EmptyTextQuery
+        | E::InvalidSearch(_)
         | E::TextQueryTooLong { .. }
         | E::Unsupported { .. }
         | E::ModelMismatch { .. } => 2,

@@ -145,10 +145,11 @@ impl QuerySet {
         let fusion = retrieval.fusion();
         let text_needed = || {
             if self.texts.is_empty() {
-                bail!(
-                    "--mode {} searches the text index, so it needs text queries (a query text or --queries FILE)",
-                    retrieval.mode.as_str()
-                );
+                return Err(InputError {
+                    source_name: format!("--mode {}", retrieval.mode.as_str()),
+                    line: None,
+                    message: "searches the text index, so it needs text queries (a query text or --queries FILE)".into(),
+                });
             }
             Ok(())
         };

@@ -131,10 +131,7 @@ fn describe(cfg: &CollectionConfig, items: usize) -> Value {
     json!({
         "name": cfg.name, "model": cfg.model, "dim": cfg.dim, "metric": cfg.metric, "index": cfg.index,
         "m": cfg.m, "ef_construction": cfg.ef_construction, "quantization": cfg.quantization,
-        "text_index": cfg.text.as_ref().map(|t| json!({
-            "fields": t.fields, "language": t.language, "stem": t.stem, "stop_words": t.stop_words,
-            "k1": t.k1, "b": t.b, "tie_breaker": t.tie_breaker,
-        })),
+        "text_index": cfg.text,
         "items": items,
     })
 }

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use kin_models::Registry;
-use kin_store::{CollectionConfig, CollectionRead, IndexKind, Quantization};
+use kin_store::{CollectionConfig, CollectionRead, IndexKind, Quantization, TextConfig};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -34,13 +34,25 @@ pub struct CreateRequest {
     m: Option<usize>,
     #[serde(default)]
     ef_construction: Option<usize>,
+    /// A full-text (BM25) index: `true`, `false`, or its settings (`fields`, `language`, `stem`,
+    /// `stop_words`, `k1`, `b`, `tie_breaker`). Default: on for models that read text only.
+    #[serde(default)]
+    text: Option<TextSetting>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TextSetting {
+    On(bool),
+    Settings(TextConfig),
 }
 
 pub fn describe(c: &dyn CollectionRead) -> Result<Value, ApiError> {
     let cfg = c.config();
     Ok(json!({
         "name": cfg.name, "model": cfg.model, "dim": cfg.dim, "metric": cfg.metric, "index": cfg.index,
-        "m": cfg.m, "ef_construction": cfg.ef_construction, "quantization": cfg.quantization, "items": c.count()?,
+        "m": cfg.m, "ef_construction": cfg.ef_construction, "quantization": cfg.quantization,
+        "text_index": cfg.text, "items": c.count()?,
     }))
 }
 
@@ -65,19 +77,21 @@ pub async fn create(
     State(state): State<Arc<AppState>>,
     ApiJson(req): ApiJson<CreateRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let (model, dim) = match (&req.model, req.dim) {
+    let text_only = |m: &[kin_core::Modality]| m == [kin_core::Modality::Text];
+    let (model, dim, text_model) = match (&req.model, req.dim) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request("invalid_settings", "give \"model\" or \"dim\", not both"))
         }
         (None, None) => {
             return Err(ApiError::bad_request("invalid_settings", "give \"model\" (a model name) or \"dim\""))
         }
-        (None, Some(dim)) => (None, dim),
+        (None, Some(dim)) => (None, dim, false),
         (Some(spec), None) => match Registry::builtin().find(spec) {
-            Some(card) => (Some(card.name.to_string()), card.dim),
+            Some(card) => (Some(card.name.to_string()), card.dim, text_only(card.modalities)),
             None => {
                 let batcher = state.models.get(spec).await?;
-                (Some(batcher.model().name().to_string()), batcher.model().dim())
+                let m = batcher.model();
+                (Some(m.name().to_string()), m.dim(), text_only(m.modalities()))
             }
         },
     };
@@ -92,6 +106,12 @@ pub async fn create(
     cfg.quantization = req.quantization.unwrap_or(cfg.quantization);
     cfg.m = req.m.unwrap_or(cfg.m);
     cfg.ef_construction = req.ef_construction.unwrap_or(cfg.ef_construction);
+    cfg.text = match req.text {
+        Some(TextSetting::Settings(t)) => Some(t),
+        Some(TextSetting::On(true)) => Some(TextConfig::default()),
+        Some(TextSetting::On(false)) => None,
+        None => (text_model && state.store.text_search()).then(TextConfig::default),
+    };
     let created = blocking(move || describe(&*state.store.create(cfg)?)).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }

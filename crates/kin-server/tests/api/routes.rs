@@ -87,6 +87,24 @@ async fn text_items_are_embedded_and_found_by_text() {
     let stored: Vec<f32> = serde_json::from_value(r.body["vector"].clone()).unwrap();
     let expected = api.model.embed_text(&[docs[2]]).unwrap().remove(0);
     assert!(stored.iter().zip(&expected).all(|(a, b)| (a - b).abs() < 1e-6));
+    // Text and hybrid search over the BM25 index that text models get by default.
+    let search = |body: Value| api.call(Method::POST, "/v1/collections/docs/search", Some(body));
+    let r = search(json!({"text": "Bread recipes", "mode": "text"})).await;
+    assert_eq!(r.body["mode"], "text", "{}", r.body);
+    assert_eq!(r.body["results"].as_array().unwrap().len(), 1, "{}", r.body);
+    assert_eq!(r.body["results"][0]["id"], "d3");
+    assert_eq!(r.body["results"][0]["found_by"]["text"]["rank"], 1);
+    let r = search(json!({"text": "systems language", "mode": "hybrid", "k": 2})).await;
+    assert_eq!(r.body["results"][0]["id"], "d1", "{}", r.body);
+    assert!(r.body["results"][0]["found_by"]["dense"]["rank"].is_u64());
+    assert!(r.body["results"][0]["found_by"]["text"]["rank"].is_u64());
+    let r = search(json!({"text": "cat", "mode": "hybrid", "alpha": 0.3, "filter": "kind == \"text\""})).await;
+    assert_eq!(r.body["results"][0]["id"], "d0", "{}", r.body);
+    assert_error(&search(json!({"text": "  ", "mode": "text"})).await, StatusCode::BAD_REQUEST, "invalid_query");
+    assert_error(&search(json!({"vector": [0.0], "mode": "text"})).await, StatusCode::BAD_REQUEST, "invalid_query");
+    assert_error(&search(json!({"text": "x", "mode": "sparse"})).await, StatusCode::BAD_REQUEST, "invalid_mode");
+    let r = search(json!({"text": "x", "mode": "hybrid", "alpha": 7})).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "invalid_query");
     // A bare-vector collection refuses content, and a text query.
     api.call(Method::POST, "/v1/collections", Some(json!({"name": "bare", "dim": 8}))).await;
     let r =
@@ -94,6 +112,8 @@ async fn text_items_are_embedded_and_found_by_text() {
     assert_error(&r, StatusCode::BAD_REQUEST, "no_model");
     let r = api.call(Method::POST, "/v1/collections/bare/search", Some(json!({"text": "hi"}))).await;
     assert_error(&r, StatusCode::BAD_REQUEST, "no_model");
+    let r = api.call(Method::POST, "/v1/collections/bare/search", Some(json!({"text": "hi", "mode": "text"}))).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "no_text_index");
 }
 
 #[tokio::test]
