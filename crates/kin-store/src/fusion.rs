@@ -154,7 +154,7 @@ fn normaliser(hits: &[Hit], lower_is_better: bool) -> impl Fn(f32) -> f32 {
     let (lo, hi) = hits.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), h| (lo.min(h.score), hi.max(h.score)));
     move |s| {
         let span = hi - lo;
-        if !(span > 0.0) {
+        if span.is_nan() || span <= 0.0 {
             return 1.0;
         }
         let x = (s - lo) / span;

@@ -228,6 +228,9 @@ fn the_search_page_adds_files_and_ranks_them_in_chromium() {
     assert_eq!(results.len(), 4, "{page}");
     assert_eq!(results[0]["name"], "cat.txt", "{page}");
     assert!(results[0]["snippet"].as_str().unwrap().contains("purrs"), "{page}");
+    let hybrid = page["hybrid"].as_array().unwrap();
+    assert_eq!(hybrid[0]["name"], "rust.txt", "{page}");
+    assert_eq!(hybrid[0]["found_by"], "dense #1 · text #1", "{page}");
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "the screenshot {} is kept", shot.display());
     // What the page stored is what the API serves.
     let hit = server.post("/v1/collections/docs/search", json!({"text": "baking bread", "k": 1})).unwrap();

@@ -1,7 +1,8 @@
 // Drives kin serve's page in headless Chromium, as a user would: create a collection, add text
 // files through the file picker of the drop zone, search, read the ranked results, and keep a
 // screenshot. Usage: node search_page.mjs BASE_URL MODEL FILES_DIR SCREENSHOT.png
-// Prints one JSON line: {"collections": [...], "status": "...", "results": [{"name", "score"}]}.
+// Prints one JSON line: {"collections": [...], "status": "...", "results": [{"name", "score"}],
+// "hybrid": [{"name", "found_by"}]}.
 import { chromium } from "playwright-core";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -40,10 +41,19 @@ try {
     score: Number(li.querySelector(".meta span").textContent.replace("score ", "")),
     snippet: (li.querySelector(".snippet") || {}).textContent || "",
   })));
+  // Hybrid search: an exact word, and which retrievers found each hit.
+  await page.selectOption("#mode", "hybrid");
+  await page.fill("#query", "garbage collector");
+  await page.click("#search-btn");
+  await page.waitForSelector("#results li .found-by", { timeout: 60000 });
+  const hybrid = await page.$$eval("#results li", (lis) => lis.map((li) => ({
+    name: li.querySelector(".name").textContent,
+    found_by: (li.querySelector(".found-by") || {}).textContent || "",
+  })));
   const status = await page.textContent("#status");
   const collections = await page.$$eval("#collection option", (os) => os.map((o) => o.value));
   await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(JSON.stringify({ collections, status, results, problems }));
+  console.log(JSON.stringify({ collections, status, results, hybrid, problems }));
 } finally {
   await browser.close();
 }
