@@ -29,7 +29,7 @@ pub use collection::{validate_items, validate_query};
 pub use collection::{Collection, Found, Hit, Rank, SearchParams};
 pub use config::{validate_name, CollectionConfig, IndexKind, Quantization, TextConfig};
 pub use fusion::{Fusion, Query, SearchMode, HYBRID_DEPTH};
-pub use text::{Analyzer, Language, MAX_QUERY_TERMS};
+pub use text::{Analyzer, Language, TextIndex, MAX_QUERY_TERMS};
 pub use error::{Error, Result};
 pub use item::{Item, ItemId};
 pub use store::Store;

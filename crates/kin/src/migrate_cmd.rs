@@ -37,7 +37,14 @@ pub fn run(default_source: impl FnOnce() -> Result<Arc<dyn Backend>>, data: &Pat
             }
             c
         }
-        Err(kin_store::Error::UnknownCollection { .. }) => destination.create(src.config().clone())?,
+        Err(kin_store::Error::UnknownCollection { .. }) => {
+            let mut config = src.config().clone();
+            if config.text.is_some() && !destination.text_search() {
+                eprintln!("note: {to} keeps no text index; {:?} is copied for dense search only", args.collection);
+                config.text = None;
+            }
+            destination.create(config)?
+        }
         Err(e) => return Err(e.into()),
     };
 

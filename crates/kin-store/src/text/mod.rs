@@ -39,7 +39,7 @@ struct Field {
     total_len: u64,
 }
 
-pub(crate) struct TextIndex {
+pub struct TextIndex {
     config: TextConfig,
     analyzer: Analyzer,
     terms: HashMap<Box<str>, u32>,
@@ -49,7 +49,7 @@ pub(crate) struct TextIndex {
 }
 
 impl TextIndex {
-    pub(crate) fn new(config: &TextConfig) -> Self {
+    pub fn new(config: &TextConfig) -> Self {
         TextIndex {
             analyzer: Analyzer::new(config.language, config.stem, config.stop_words),
             config: config.clone(),
@@ -60,7 +60,7 @@ impl TextIndex {
     }
 
     /// Indexes the payload of `slot`, a slot after every slot indexed before.
-    pub(crate) fn add(&mut self, slot: u32, payload: &Value) {
+    pub fn add(&mut self, slot: u32, payload: &Value) {
         let s = slot as usize;
         if self.live.len() <= s {
             self.live.resize(s + 1, false);
@@ -103,7 +103,7 @@ impl TextIndex {
 
     /// Takes `slot` (whose payload was `payload`) out of the statistics; its postings go at the
     /// next compaction.
-    pub(crate) fn remove(&mut self, slot: u32, payload: &Value) {
+    pub fn remove(&mut self, slot: u32, payload: &Value) {
         let s = slot as usize;
         if !self.live.get(s).copied().unwrap_or(false) {
             return;
@@ -135,7 +135,7 @@ impl TextIndex {
     }
 
     /// The best `k` live slots for `query` that pass `matches`, best first, with BM25 scores.
-    pub(crate) fn search(&self, query: &str, k: usize, matches: &dyn Fn(u32) -> bool) -> Result<Vec<(u32, f32)>> {
+    pub fn search(&self, query: &str, k: usize, matches: &dyn Fn(u32) -> bool) -> Result<Vec<(u32, f32)>> {
         if query.trim().is_empty() {
             return Err(Error::EmptyTextQuery);
         }
@@ -250,7 +250,7 @@ impl TextIndex {
     }
 
     /// Bytes held: postings, lengths and the term dictionary.
-    pub(crate) fn usage(&self) -> usize {
+    pub fn usage(&self) -> usize {
         let dict: usize = self.terms.keys().map(|t| t.len() + 32).sum();
         let fields: usize = self
             .fields
