@@ -3,7 +3,8 @@
 
 Same vectors, same queries, same graph parameters (M, ef_construction), one run, one machine.
 Reports build time (all threads) and, for 1 and 2 search threads, recall@10 against exact
-search and queries per second over a range of ef.
+search and queries per second over a range of ef. kin runs twice: walking exact f32 distances
+(`kin`), and walking int8 codes with the results re-ranked exactly (`kin-sq8`).
 
     pip install numpy hnswlib faiss-cpu usearch
     cargo build --release -p kin-index --example ann_bench
@@ -85,17 +86,23 @@ def bench_usearch(base, queries, truth, args):
     return build, rows
 
 
-def bench_kin(base, queries, truth, args, tmp):
+def bench_kin(base, queries, truth, args, tmp, walk="f32"):
+    """kin's HNSW walking exact f32 distances, or int8 codes re-ranked exactly (`walk="int8"`)."""
     paths = [os.path.join(tmp, n) for n in ("base.npy", "queries.npy", "truth.npy")]
-    np.save(paths[0], base)
-    np.save(paths[1], queries)
-    np.save(paths[2], truth)
+    if not os.path.exists(paths[0]):
+        np.save(paths[0], base)
+        np.save(paths[1], queries)
+        np.save(paths[2], truth)
     cmd = [args.kin_bin, *paths, "cosine", str(args.m), str(args.ef_construction),
-           ",".join(map(str, args.efs)), ",".join(map(str, args.threads))]
+           ",".join(map(str, args.efs)), ",".join(map(str, args.threads)), walk]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    args.kin_filtered = [l for l in lines if "filter_percent" in l]
-    return lines[0]["build_s"], [l for l in lines if "ef" in l]
+    cpu = next((l for l in lines if "cpu" in l), {"cpu": "?", "kernels": "?"})
+    print(f"# kin ({walk} walk): CPU {cpu['cpu']}, distance kernels {cpu['kernels']}")
+    if walk == "f32":
+        args.kin_filtered = [l for l in lines if "filter_percent" in l]
+    build = next(l for l in lines if "build_s" in l)["build_s"]
+    return build, [l for l in lines if "ef" in l]
 
 
 def qps_at(rows, threads, target):
@@ -122,7 +129,7 @@ def main():
     ap.add_argument("--efs", default="10,16,24,32,48,64,96,128,192,256")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--kin-bin", default="target/release/examples/ann_bench")
-    ap.add_argument("--skip", default="", help="comma list of peers to skip: hnswlib,faiss,usearch")
+    ap.add_argument("--skip", default="", help="comma list of engines to skip: kin-sq8,hnswlib,faiss,usearch")
     args = ap.parse_args()
     args.efs = [int(x) for x in args.efs.split(",")]
     args.threads = [int(x) for x in args.threads.split(",")]
@@ -137,6 +144,8 @@ def main():
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         results["kin"] = bench_kin(base, queries, truth, args, tmp)
+        if "kin-sq8" not in args.skip.split(","):
+            results["kin-sq8"] = bench_kin(base, queries, truth, args, tmp, walk="int8")
     peers = {"hnswlib": bench_hnswlib, "faiss": bench_faiss, "usearch": bench_usearch}
     for name, fn in peers.items():
         if name not in args.skip.split(","):
@@ -149,21 +158,21 @@ def main():
             cells = [f"{r['recall']:.3f} / {r['qps']:.0f}" for r in rows if r["threads"] == th]
             print(f"| {name} | {build:.1f} | {th} | " + " | ".join(cells) + " |")
     print("\ncells: recall@10 / queries per second\n")
-    print("| engine | threads | QPS @ recall 0.95 | QPS @ recall 0.99 | vs hnswlib (0.95, 0.99) | build vs hnswlib |")
-    print("|---|---:|---:|---:|---|---:|")
-    hb = results.get("hnswlib")
+    print("| engine | threads | QPS @ recall 0.95 | QPS @ recall 0.99 | vs hnswlib (0.95, 0.99) "
+          "| vs faiss (0.95, 0.99) | build vs hnswlib |")
+    print("|---|---:|---:|---:|---|---|---:|")
+    fmt = lambda a, b: f"{a / b:.2f}x" if a and b else "n/a"
+    f = lambda v: f"{v:.0f}" if v else "n/a"
     for name, (build, rows) in results.items():
         for th in args.threads:
             q95, q99 = qps_at(rows, th, 0.95), qps_at(rows, th, 0.99)
-            ratio = ""
-            bratio = ""
-            if hb:
-                h95, h99 = qps_at(hb[1], th, 0.95), qps_at(hb[1], th, 0.99)
-                fmt = lambda a, b: f"{a / b:.2f}x" if a and b else "n/a"
-                ratio = f"{fmt(q95, h95)}, {fmt(q99, h99)}"
-                bratio = f"{build / hb[0]:.2f}x"
-            f = lambda v: f"{v:.0f}" if v else "n/a"
-            print(f"| {name} | {th} | {f(q95)} | {f(q99)} | {ratio} | {bratio} |")
+            ratios = []
+            for peer in ("hnswlib", "faiss"):
+                p = results.get(peer)
+                ratios.append(f"{fmt(q95, qps_at(p[1], th, 0.95))}, {fmt(q99, qps_at(p[1], th, 0.99))}" if p else "")
+            hb = results.get("hnswlib")
+            bratio = f"{build / hb[0]:.2f}x" if hb else ""
+            print(f"| {name} | {th} | {f(q95)} | {f(q99)} | {ratios[0]} | {ratios[1]} | {bratio} |")
     print("\nkin, filtered search (ef=64, 1 thread), against exact filtered search:\n")
     print("| filter keeps | matching items | recall@10 | queries with 10 results | QPS |")
     print("|---:|---:|---:|---:|---:|")

@@ -1,14 +1,17 @@
 //! Build time, recall@k and queries per second of kin's HNSW on `.npy` data, for the side-by-side
 //! benchmark in `scripts/bench/bench_ann.py` (one JSON object per line on stdout).
 //!
-//! `ann_bench BASE.npy QUERIES.npy GROUND_TRUTH.npy METRIC M EF_CONSTRUCTION EF,EF,… THREADS,THREADS,…`
+//! `ann_bench BASE.npy QUERIES.npy GROUND_TRUTH.npy METRIC M EF_CONSTRUCTION EF,EF,… THREADS,THREADS,… [f32|int8]`
+//!
+//! The last argument picks the walk: exact f32 distances (the default), or int8 codes with the
+//! results re-ranked exactly. The first line names the CPU and the distance kernels in use.
 //!
 //! Also reports filtered search (filters keeping 50 %, 10 % and 1 % of the ids, scattered):
 //! recall@10 against exact filtered search and whether every query got 10 results.
 
 use std::time::Instant;
 
-use kin_index::{FlatIndex, HnswIndex, HnswParams, Metric, SearchParams};
+use kin_index::{simd_level, FlatIndex, HnswIndex, HnswParams, Metric, Quantization, SearchParams};
 use rayon::prelude::*;
 
 fn read_npy(path: &str) -> (Vec<u8>, Vec<usize>) {
@@ -38,7 +41,17 @@ fn main() {
     let (dim, nq, gk) = (bshape[1], qshape[0], gshape[1]);
     let k = 10;
 
-    let params = HnswParams { m, ef_construction: efc, ..HnswParams::default() };
+    let quantization = match a.get(9).map(String::as_str) {
+        Some("int8") => Quantization::Int8 { train_size: bshape[0].min(20_000) },
+        _ => Quantization::None,
+    };
+    println!(
+        "{{\"cpu\": \"{}\", \"kernels\": \"{:?}\", \"walk\": \"{}\"}}",
+        cpu_model(),
+        simd_level(),
+        if quantization == Quantization::None { "f32" } else { "int8" }
+    );
+    let params = HnswParams { m, ef_construction: efc, quantization, ..HnswParams::default() };
     let build_threads = *threads.iter().max().unwrap();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(build_threads).build().unwrap();
     let t = Instant::now();
@@ -74,6 +87,13 @@ fn main() {
     }
 
     filtered(&index, &base, &queries, dim, metric);
+}
+
+/// The CPU's model name, from `/proc/cpuinfo` where there is one.
+fn cpu_model() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let name = info.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1));
+    name.map_or_else(|| std::env::consts::ARCH.to_string(), |n| n.trim().to_string())
 }
 
 /// Keeps about `percent` % of ids, scattered by a hash of the id.

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
+use super::distances::{Distances, Exact};
 use super::graph::{level_of, random_level, state};
 use super::scratch::{with_scratch, Scratch};
 use super::select::select_diverse;
@@ -104,7 +105,7 @@ impl HnswIndex {
         let Some(vector) = self.vectors.row(id) else {
             return;
         };
-        let dist = |n: u32| self.vectors.row(n).map_or(f32::INFINITY, |row| metric_distance(self.metric, vector, row));
+        let dist = Exact { vectors: &self.vectors, metric: self.metric, query: vector };
 
         let (entry, top) = match self.graph.entry() {
             Some(entry) => entry,
@@ -120,15 +121,14 @@ impl HnswIndex {
             }
         };
 
-        let mut nearest = Scored::new(entry, dist(entry));
+        let mut nearest = Scored::new(entry, dist.one(entry));
         for layer in (level + 1..=top).rev() {
             nearest = greedy(&self.graph, nearest, layer, &dist, &mut scratch.neighbors);
         }
         let not_self = |n: u32| n != id;
         let ef = self.params.ef_construction.max(self.params.m);
         for layer in (0..=level.min(top)).rev() {
-            let prefetch = |n: u32| self.vectors.prefetch(n);
-            let found = beam(&self.graph, scratch, nearest, layer, ef, &dist, &not_self, &prefetch);
+            let found = beam(&self.graph, scratch, nearest, layer, ef, &dist, &not_self);
             let chosen = select_diverse(&found, self.params.m, |a, b| self.pair_distance(a, b));
             self.set_own_links(id, layer, &chosen, &mut scratch.neighbors);
             for neighbor in &chosen {

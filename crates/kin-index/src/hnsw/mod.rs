@@ -6,6 +6,7 @@
 //! | `graph.rs` | node state, neighbour lists per layer, node locks, entry point, levels |
 //! | `insert.rs` | [`HnswIndex::insert`], batches in parallel, linking a node |
 //! | `select.rs` | the neighbour-selection heuristic |
+//! | `distances.rs` | what a walk measures: exact f32 or int8 distances, four nodes at a time |
 //! | `walk.rs` | greedy descent and beam search on one layer |
 //! | `search.rs` | [`HnswIndex::search`]: filters, tombstones, exact fallback, int8 re-rank |
 //! | `codes.rs` | int8 codes: training the quantizer, coding nodes |
@@ -19,6 +20,7 @@
 
 mod codes;
 mod compact;
+mod distances;
 mod graph;
 mod insert;
 mod params;

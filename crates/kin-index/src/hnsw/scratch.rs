@@ -44,6 +44,8 @@ pub(crate) struct Scratch {
     /// Best nodes found, farthest on top.
     pub(crate) results: BinaryHeap<Scored>,
     pub(crate) neighbors: Vec<u32>,
+    /// Distances to `neighbors`, in their order.
+    pub(crate) distances: Vec<f32>,
 }
 
 thread_local! {

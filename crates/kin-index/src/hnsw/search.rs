@@ -1,6 +1,7 @@
 //! Searching: descend the upper layers greedily, beam-search layer 0, honour tombstones and the
 //! filter, re-rank int8 candidates exactly, and scan exactly when the graph is the slower road.
 
+use super::distances::{Coded, Distances, Exact};
 use super::graph::state;
 use super::scratch::{with_scratch, Scratch};
 use super::walk::{beam, greedy};
@@ -66,7 +67,7 @@ impl HnswIndex {
         let Some((entry, top)) = self.graph.entry() else {
             return Vec::new();
         };
-        let exact = |n: u32| self.vectors.row(n).map_or(f32::INFINITY, |row| metric_distance(self.metric, query, row));
+        let exact = Exact { vectors: &self.vectors, metric: self.metric, query };
         let accept = |n: u32| self.graph.state(n) & state::DELETED == 0 && params.allows(n);
         let quantized =
             self.codes.as_ref().and_then(|codes| Some((codes, codes.quantizer()?.query(self.metric, query))));
@@ -75,16 +76,9 @@ impl HnswIndex {
             let found = self.descend(entry, top, ef, &exact, &accept, scratch);
             return found.into_iter().take(params.k).map(|s| (s.id, s.dist)).collect();
         };
-        let approx = |n: u32| {
-            if self.graph.state(n) & state::CODED != 0 {
-                if let Some((c, term)) = codes.get(n) {
-                    return code.distance(c, term);
-                }
-            }
-            exact(n)
-        };
+        let approx = Coded { graph: &self.graph, codes, query: &code, exact: &exact };
         let found = self.descend(entry, top, ef, &approx, &accept, scratch);
-        let mut reranked: Vec<Scored> = found.iter().map(|s| Scored::new(s.id, exact(s.id))).collect();
+        let mut reranked: Vec<Scored> = found.iter().map(|s| Scored::new(s.id, exact.one(s.id))).collect();
         reranked.sort_unstable();
         reranked.into_iter().take(params.k).map(|s| (s.id, s.dist)).collect()
     }
@@ -95,21 +89,15 @@ impl HnswIndex {
         entry: u32,
         top: usize,
         ef: usize,
-        dist: &impl Fn(u32) -> f32,
+        dist: &impl Distances,
         accept: &impl Fn(u32) -> bool,
         scratch: &mut Scratch,
     ) -> Vec<Scored> {
-        let mut nearest = Scored::new(entry, dist(entry));
+        let mut nearest = Scored::new(entry, dist.one(entry));
         for layer in (1..=top).rev() {
             nearest = greedy(&self.graph, nearest, layer, dist, &mut scratch.neighbors);
         }
-        // Under int8 the walk reads codes, not vectors: nothing to prefetch then.
-        let prefetch = |n: u32| {
-            if self.codes.is_none() {
-                self.vectors.prefetch(n)
-            }
-        };
-        beam(&self.graph, scratch, nearest, 0, ef, dist, accept, &prefetch)
+        beam(&self.graph, scratch, nearest, 0, ef, dist, accept)
     }
 
     /// Exact search over every live vector that passes the filter.

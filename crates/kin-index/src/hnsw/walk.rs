@@ -2,6 +2,7 @@
 
 use std::cmp::Reverse;
 
+use super::distances::Distances;
 use super::graph::Graph;
 use super::scratch::Scratch;
 use crate::topk::Scored;
@@ -11,7 +12,7 @@ pub(crate) fn greedy(
     graph: &Graph,
     start: Scored,
     layer: usize,
-    dist: &impl Fn(u32) -> f32,
+    dist: &impl Distances,
     buf: &mut Vec<u32>,
 ) -> Scored {
     let mut best = start;
@@ -19,7 +20,7 @@ pub(crate) fn greedy(
         let from = best.id;
         graph.neighbors(from, layer, buf);
         for &n in buf.iter() {
-            let d = dist(n);
+            let d = dist.one(n);
             if d < best.dist {
                 best = Scored::new(n, d);
             }
@@ -36,18 +37,19 @@ pub(crate) fn greedy(
 /// Every reachable node is walked through, but only nodes that `accept` are collected. Until
 /// `ef` nodes are collected every neighbour seen is queued, so under a selective filter the walk
 /// keeps widening until it has `ef` matches or has run out of graph around the query.
-#[allow(clippy::too_many_arguments)] // the walk's inputs; bundling them would only rename them
+///
+/// The unvisited neighbours of a node are measured together, four at a time, after their
+/// vectors were asked for, so that their loads overlap.
 pub(crate) fn beam(
     graph: &Graph,
     scratch: &mut Scratch,
     start: Scored,
     layer: usize,
     ef: usize,
-    dist: &impl Fn(u32) -> f32,
+    dist: &impl Distances,
     accept: &impl Fn(u32) -> bool,
-    prefetch: &impl Fn(u32),
 ) -> Vec<Scored> {
-    let Scratch { visited, candidates, results, neighbors } = scratch;
+    let Scratch { visited, candidates, results, neighbors, distances } = scratch;
     visited.clear();
     candidates.clear();
     results.clear();
@@ -62,12 +64,17 @@ pub(crate) fn beam(
         if results.len() >= ef && results.peek().is_some_and(|worst| current.dist > worst.dist) {
             break;
         }
+        if layer == 0 {
+            if let Some(Reverse(next)) = candidates.peek() {
+                graph.prefetch_list(next.id);
+            }
+        }
         graph.neighbors(current.id, layer, neighbors);
         // Keep the unvisited ones and start loading their vectors before the first distance.
         neighbors.retain(|&n| visited.insert(n));
-        neighbors.iter().for_each(|&n| prefetch(n));
-        for &n in neighbors.iter() {
-            let d = dist(n);
+        neighbors.iter().for_each(|&n| dist.prefetch(n));
+        measure(dist, neighbors, distances);
+        for (&n, &d) in neighbors.iter().zip(distances.iter()) {
             let full = results.len() >= ef;
             if full && results.peek().is_some_and(|worst| d >= worst.dist) {
                 continue;
@@ -85,4 +92,14 @@ pub(crate) fn beam(
     let mut found: Vec<Scored> = results.drain().collect();
     found.sort_unstable();
     found
+}
+
+/// Replaces `out` with the distances to `ids`, four at a time.
+fn measure(dist: &impl Distances, ids: &[u32], out: &mut Vec<f32>) {
+    out.clear();
+    let mut fours = ids.chunks_exact(4);
+    for four in &mut fours {
+        out.extend(dist.four([four[0], four[1], four[2], four[3]]));
+    }
+    out.extend(fours.remainder().iter().map(|&id| dist.one(id)));
 }

@@ -1,5 +1,6 @@
 //! Where the index keeps its rows: append-only segments that readers use without locks.
 
+mod aligned;
 mod segments;
 mod vectors;
 

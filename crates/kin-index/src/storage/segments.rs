@@ -8,13 +8,16 @@
 
 use std::sync::OnceLock;
 
+use super::aligned::AlignedBlock;
+
 const SEGMENT_BITS: u32 = 16;
 /// Rows per segment.
 pub(crate) const SEGMENT_ROWS: usize = 1 << SEGMENT_BITS;
 const SHELF_BITS: u32 = 8;
 const SHELF_SLOTS: usize = 1 << SHELF_BITS;
 
-type Segment<T> = Box<[T]>;
+/// Starts on a cache line, so rows whose size is a multiple of 64 bytes each start on one too.
+type Segment<T> = AlignedBlock<T>;
 type Shelf<T> = Box<[OnceLock<Segment<T>>]>;
 
 /// Rows of `stride` values of `T`, addressed by `u32` id.
@@ -61,7 +64,7 @@ impl<T: Default> Segments<T> {
                 stride = self.stride,
                 "segment allocated"
             );
-            (0..SEGMENT_ROWS * self.stride).map(|_| T::default()).collect()
+            AlignedBlock::new(SEGMENT_ROWS * self.stride)
         });
         let start = row * self.stride;
         &segment[start..start + self.stride]
