@@ -182,6 +182,10 @@ impl CollectionRead for Collection {
         Collection::search_text(self, text, params)
     }
 
+    fn find(&self, query: &Query, params: &SearchParams) -> Result<Vec<Hit>> {
+        Collection::find(self, query, params)
+    }
+
     fn usage(&self) -> Result<Option<Usage>> {
         Collection::usage(self).map(Some)
     }

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::backend::Usage;
 use crate::config::CollectionConfig;
+use crate::fusion::{fuse_keys, ranked, Query, HYBRID_DEPTH};
 use crate::item::{Item, ItemId};
 use crate::record::Record;
 use crate::snapshot;
@@ -311,70 +312,83 @@ impl Collection {
 
     /// Top-k items nearest `query`, best first.
     pub fn search(&self, query: &[f32], params: &SearchParams) -> Result<Vec<Hit>> {
-        validate_query(&self.config, query)?;
-        let mut query = query.to_vec();
-        if self.config.metric == Metric::Cosine {
-            kin_index::normalize(&mut query);
-        }
         let state = self.state.read();
-        let k = params.k.max(1);
-        let ef = params.ef.unwrap_or(64).max(k);
-        let matches = |slot: u32| -> bool {
-            match (&state.slots.get(slot as usize), params.filter) {
-                (Some(Some(meta)), Some(f)) => f.matches(&meta.payload),
-                (Some(Some(_)), None) => true,
-                _ => false,
-            }
-        };
-        let estimate = params.filter.map(|_| state.estimate_matches(&matches));
-        let found = if params.exact {
-            state.index.exact(&query, k, &matches)?
-        } else {
-            state.index.search(&query, k, ef, &matches, estimate)?
-        };
-        Ok(found
-            .into_iter()
-            .filter_map(|(slot, distance)| {
-                let meta = state.slots.get(slot as usize)?.as_ref()?;
-                Some(Hit {
-                    id: meta.id.clone(),
-                    score: score(self.config.metric, distance),
-                    payload: meta.payload.clone(),
-                    source: meta.source.clone(),
-                    found: Found::default(),
-                })
-            })
-            .collect())
+        let found = self.dense_slots(&state, query, params)?;
+        let metric = self.config.metric;
+        Ok(hits(&state, found.into_iter().map(|(slot, distance)| (slot, score(metric, distance), Found::default()))))
     }
 
     /// Top-k items for a text query by BM25 over the collection's text index, best first.
     pub fn search_text(&self, text: &str, params: &SearchParams) -> Result<Vec<Hit>> {
         let state = self.state.read();
+        let found = self.text_slots(&state, text, params)?;
+        Ok(hits(&state, found.into_iter().map(|(slot, score)| (slot, score, Found::default()))))
+    }
+
+    /// A query of any mode. Hybrid queries are fused on slots, so only the `k` hits returned
+    /// have their payloads read.
+    pub fn find(&self, query: &Query, params: &SearchParams) -> Result<Vec<Hit>> {
+        let Query::Hybrid { vector, text, fusion } = *query else {
+            return match *query {
+                Query::Text(text) => Ok(ranked(self.search_text(text, params)?, true)),
+                _ => Ok(ranked(self.search(query_vector(query), params)?, false)),
+            };
+        };
+        let fusion = fusion.validate()?;
+        let depth = params.k.max(HYBRID_DEPTH);
+        let deep = SearchParams { k: depth, ef: params.ef.map(|ef| ef.max(depth)), ..params.clone() };
+        let state = self.state.read();
+        let text_found = self.text_slots(&state, text, &deep)?;
+        let metric = self.config.metric;
+        let dense_found: Vec<(u32, f32)> =
+            self.dense_slots(&state, vector, &deep)?.into_iter().map(|(s, d)| (s, score(metric, d))).collect();
+        let fused = fuse_keys(&dense_found, &text_found, fusion, metric, params.k.max(1));
+        Ok(hits(&state, fused.into_iter()))
+    }
+
+    /// Slots nearest `query` and their index distances.
+    fn dense_slots(&self, state: &State, query: &[f32], params: &SearchParams) -> Result<Vec<(u32, f32)>> {
+        validate_query(&self.config, query)?;
+        let mut query = query.to_vec();
+        if self.config.metric == Metric::Cosine {
+            kin_index::normalize(&mut query);
+        }
+        let k = params.k.max(1);
+        let ef = params.ef.unwrap_or(64).max(k);
+        let matches = |slot: u32| state.passes(slot, params.filter);
+        let estimate = params.filter.map(|_| state.estimate_matches(&matches));
+        Ok(if params.exact {
+            state.index.exact(&query, k, &matches)?
+        } else {
+            state.index.search(&query, k, ef, &matches, estimate)?
+        })
+    }
+
+    /// Slots best for a text query and their BM25 scores.
+    fn text_slots(&self, state: &State, text: &str, params: &SearchParams) -> Result<Vec<(u32, f32)>> {
         let Some(index) = &state.text else {
             return Err(Error::NoTextIndex { collection: self.config.name.clone() });
         };
-        let matches = |slot: u32| -> bool {
-            match (&state.slots.get(slot as usize), params.filter) {
-                (Some(Some(meta)), Some(f)) => f.matches(&meta.payload),
-                (Some(Some(_)), None) => true,
-                _ => false,
-            }
-        };
-        let found = index.search(text, params.k.max(1), &matches)?;
-        Ok(found
-            .into_iter()
-            .filter_map(|(slot, score)| {
-                let meta = state.slots.get(slot as usize)?.as_ref()?;
-                Some(Hit {
-                    id: meta.id.clone(),
-                    score,
-                    payload: meta.payload.clone(),
-                    source: meta.source.clone(),
-                    found: Found::default(),
-                })
-            })
-            .collect())
+        index.search(text, params.k.max(1), &|slot| state.passes(slot, params.filter))
     }
+}
+
+/// The vector of a dense query.
+fn query_vector<'a>(query: &Query<'a>) -> &'a [f32] {
+    match *query {
+        Query::Dense(v) | Query::Hybrid { vector: v, .. } => v,
+        Query::Text(_) => &[],
+    }
+}
+
+/// Hits for slots, in the order given, with their scores and ranks.
+fn hits(state: &State, found: impl Iterator<Item = (u32, f32, Found)>) -> Vec<Hit> {
+    found
+        .filter_map(|(slot, score, found)| {
+            let meta = state.slots.get(slot as usize)?.as_ref()?;
+            Some(Hit { id: meta.id.clone(), score, payload: meta.payload.clone(), source: meta.source.clone(), found })
+        })
+        .collect()
 }
 
 /// Checks a query vector against the collection (every backend refuses the same things).

@@ -3,11 +3,12 @@
 //! normalised scores (Weaviate's relative-score fusion, `alpha` for the dense side).
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::str::FromStr;
 
 use kin_core::Metric;
 
-use crate::collection::{Hit, Rank};
+use crate::collection::{Found, Hit, Rank};
 use crate::item::ItemId;
 use crate::{Error, Result};
 
@@ -99,59 +100,81 @@ pub(crate) fn ranked(mut hits: Vec<Hit>, text: bool) -> Vec<Hit> {
     hits
 }
 
-/// The best `k` of two ranked lists (best first each) by `fusion`. Dense scores of an l2
-/// collection are distances (lower is closer) and are turned round before weighting.
-pub(crate) fn fuse(dense: Vec<Hit>, text: Vec<Hit>, fusion: Fusion, metric: Metric, k: usize) -> Vec<Hit> {
-    let dense = ranked(dense, false);
-    let text = ranked(text, true);
-    let lower_is_better = metric == Metric::L2;
-    let dense_norm = normaliser(&dense, lower_is_better);
-    let text_norm = normaliser(&text, false);
-    let mut merged: HashMap<ItemId, Hit> = HashMap::with_capacity(dense.len() + text.len());
-    for hit in dense.into_iter().chain(text) {
-        match merged.get_mut(&hit.id) {
-            Some(seen) => {
-                seen.found.dense = seen.found.dense.or(hit.found.dense);
-                seen.found.text = seen.found.text.or(hit.found.text);
-            }
-            None => {
-                merged.insert(hit.id.clone(), hit);
-            }
-        }
+/// The best `k` of two ranked lists of `(key, score)` (best first each) by `fusion`, with each
+/// key's fused score and the ranks that made it. Dense scores of an l2 collection are distances
+/// (lower is closer) and are turned round before weighting.
+pub(crate) fn fuse_keys<K: Copy + Eq + Hash + Ord>(
+    dense: &[(K, f32)],
+    text: &[(K, f32)],
+    fusion: Fusion,
+    metric: Metric,
+    k: usize,
+) -> Vec<(K, f32, Found)> {
+    let dense_norm = normaliser(dense, metric == Metric::L2);
+    let text_norm = normaliser(text, false);
+    let mut found: HashMap<K, Found> = HashMap::with_capacity(dense.len() + text.len());
+    for (i, &(key, score)) in dense.iter().enumerate() {
+        found.entry(key).or_default().dense = Some(Rank { rank: i as u32 + 1, score });
     }
-    let mut hits: Vec<Hit> = merged
-        .into_values()
-        .map(|mut h| {
-            h.score = match fusion {
+    for (i, &(key, score)) in text.iter().enumerate() {
+        found.entry(key).or_default().text = Some(Rank { rank: i as u32 + 1, score });
+    }
+    let mut fused: Vec<(K, f32, Found)> = found
+        .into_iter()
+        .map(|(key, f)| {
+            let score = match fusion {
                 Fusion::Rrf { k } => {
                     let part = |r: Option<Rank>| r.map_or(0.0, |r| 1.0 / (k + r.rank as f32));
-                    part(h.found.dense) + part(h.found.text)
+                    part(f.dense) + part(f.text)
                 }
                 Fusion::Weighted { alpha } => {
-                    let d = h.found.dense.map_or(0.0, |r| dense_norm(r.score));
-                    let t = h.found.text.map_or(0.0, |r| text_norm(r.score));
+                    let d = f.dense.map_or(0.0, |r| dense_norm(r.score));
+                    let t = f.text.map_or(0.0, |r| text_norm(r.score));
                     alpha * d + (1.0 - alpha) * t
                 }
             };
-            h
+            (key, score, f)
         })
         .collect();
-    // Ties: the better dense rank, then the better text rank, then the id, so results are stable.
+    // Ties: the better dense rank, then the better text rank, then the key, so results are stable.
     let rank_key = |r: Option<Rank>| r.map_or(u32::MAX, |r| r.rank);
-    hits.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then(rank_key(a.found.dense).cmp(&rank_key(b.found.dense)))
-            .then(rank_key(a.found.text).cmp(&rank_key(b.found.text)))
-            .then_with(|| a.id.to_string().cmp(&b.id.to_string()))
+    fused.sort_by(|a, b| {
+        b.1.total_cmp(&a.1)
+            .then(rank_key(a.2.dense).cmp(&rank_key(b.2.dense)))
+            .then(rank_key(a.2.text).cmp(&rank_key(b.2.text)))
+            .then(a.0.cmp(&b.0))
     });
-    hits.truncate(k);
-    hits
+    fused.truncate(k);
+    fused
+}
+
+/// [`fuse_keys`] over hits (for backends that return hits, not slots).
+pub(crate) fn fuse(dense: Vec<Hit>, text: Vec<Hit>, fusion: Fusion, metric: Metric, k: usize) -> Vec<Hit> {
+    let mut pool: Vec<Hit> = Vec::with_capacity(dense.len() + text.len());
+    let mut seen: HashMap<ItemId, u32> = HashMap::new();
+    let mut keys = |hits: Vec<Hit>, pool: &mut Vec<Hit>| -> Vec<(u32, f32)> {
+        hits.into_iter()
+            .map(|h| {
+                let score = h.score;
+                let key = *seen.entry(h.id.clone()).or_insert_with(|| {
+                    pool.push(h);
+                    pool.len() as u32 - 1
+                });
+                (key, score)
+            })
+            .collect()
+    };
+    let dense_keys = keys(dense, &mut pool);
+    let text_keys = keys(text, &mut pool);
+    fuse_keys(&dense_keys, &text_keys, fusion, metric, k)
+        .into_iter()
+        .map(|(key, score, found)| Hit { score, found, ..pool[key as usize].clone() })
+        .collect()
 }
 
 /// Min-max normalisation of a list's scores to 0..1 (1 best); one score or all equal give 1.
-fn normaliser(hits: &[Hit], lower_is_better: bool) -> impl Fn(f32) -> f32 {
-    let (lo, hi) = hits.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), h| (lo.min(h.score), hi.max(h.score)));
+fn normaliser<K>(list: &[(K, f32)], lower_is_better: bool) -> impl Fn(f32) -> f32 {
+    let (lo, hi) = list.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &(_, s)| (lo.min(s), hi.max(s)));
     move |s| {
         let span = hi - lo;
         if span.is_nan() || span <= 0.0 {
@@ -169,7 +192,6 @@ fn normaliser(hits: &[Hit], lower_is_better: bool) -> impl Fn(f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collection::Found;
     use serde_json::Value;
 
     fn hits(ids: &[i64], scores: &[f32]) -> Vec<Hit> {

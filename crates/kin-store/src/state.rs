@@ -202,6 +202,15 @@ impl State {
         (0..self.slots.len() as u32).filter_map(|s| self.item(s))
     }
 
+    /// Whether `slot` holds a live item that passes `filter` (any, without one).
+    pub(crate) fn passes(&self, slot: u32, filter: Option<&kin_core::filter::Filter>) -> bool {
+        match (self.slots.get(slot as usize), filter) {
+            (Some(Some(meta)), Some(f)) => f.matches(&meta.payload),
+            (Some(Some(_)), None) => true,
+            _ => false,
+        }
+    }
+
     /// How many live items pass `matches`, estimated from a sample of at most 2,000 slots.
     pub(crate) fn estimate_matches(&self, matches: &dyn Fn(u32) -> bool) -> usize {
         let n = self.slots.len();
