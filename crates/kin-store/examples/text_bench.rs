@@ -93,7 +93,6 @@ fn main() {
     let vectors: Vec<Vec<f32>> = (0..texts.len()).map(|i| random_vector(1_000_000 + i as u64)).collect();
     let pairs: Vec<(&Vec<f32>, &String)> = vectors.iter().zip(&texts).collect();
     let params = SearchParams { k: K, ..SearchParams::default() };
-    use kin_store::CollectionRead;
     let dense_qps = qps(&pairs, 1, |(v, _)| {
         std::hint::black_box(c.find(&Query::Dense(v), &params).unwrap());
     });

@@ -366,7 +366,7 @@ impl Collection {
 
     /// Slots best for a text query and their BM25 scores.
     fn text_slots(&self, state: &State, text: &str, params: &SearchParams) -> Result<Vec<(u32, f32)>> {
-        let Some(index) = &state.text else {
+        let Some(index) = state.text_index() else {
             return Err(Error::NoTextIndex { collection: self.config.name.clone() });
         };
         index.search(text, params.k.max(1), &|slot| state.passes(slot, params.filter))

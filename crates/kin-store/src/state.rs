@@ -11,7 +11,7 @@ use crate::config::CollectionConfig;
 use crate::item::{Item, ItemId};
 use crate::record::Record;
 use crate::snapshot::Snapshot;
-use crate::text::TextIndex;
+use crate::text::{LazyText, TextIndex};
 use crate::vectors::VectorIndex;
 use crate::{Error, Result};
 
@@ -36,7 +36,7 @@ pub(crate) struct State {
     pub slots: Vec<Option<Meta>>,
     pub index: VectorIndex,
     /// The full-text index, for collections that have one.
-    pub text: Option<TextIndex>,
+    pub text: Option<LazyText>,
     pub next_lsn: u64,
     /// Records in the log since the last snapshot: what opening would replay.
     pub logged: usize,
@@ -53,7 +53,7 @@ impl State {
             ids: HashMap::new(),
             slots: Vec::new(),
             index: VectorIndex::new(config)?,
-            text: config.text.as_ref().map(TextIndex::new),
+            text: config.text.as_ref().map(LazyText::new),
             next_lsn: 1,
             logged: 0,
             epoch: 0,
@@ -74,16 +74,10 @@ impl State {
             if let Some(earlier) = state.ids.insert(item.id.clone(), slot) {
                 duplicates.push(earlier);
             }
-            if let Some(text) = &mut state.text {
-                text.add(slot, &item.payload);
-            }
             state.slots.push(Some(Meta::of(item)));
         }
         state.index = VectorIndex::restore(config, index_path, &flat, snap.lsn)?;
         for slot in duplicates {
-            if let (Some(text), Some(meta)) = (&mut state.text, &state.slots[slot as usize]) {
-                text.remove(slot, &meta.payload);
-            }
             state.slots[slot as usize] = None;
             state.index.delete(slot);
         }
@@ -168,7 +162,7 @@ impl State {
             self.remove(&item.id);
             let slot = first + offset as u32;
             self.ids.insert(item.id.clone(), slot);
-            if let Some(text) = &mut self.text {
+            if let Some(text) = self.text.as_mut().and_then(LazyText::built_mut) {
                 text.add(slot, &item.payload);
             }
             self.slots.push(Some(Meta::of(item)));
@@ -178,7 +172,7 @@ impl State {
 
     fn remove(&mut self, id: &ItemId) {
         if let Some(old) = self.ids.remove(id) {
-            if let (Some(text), Some(meta)) = (&mut self.text, &self.slots[old as usize]) {
+            if let (Some(text), Some(meta)) = (self.text.as_mut().and_then(LazyText::built_mut), &self.slots[old as usize]) {
                 text.remove(old, &meta.payload);
             }
             self.slots[old as usize] = None;
@@ -200,6 +194,14 @@ impl State {
     /// Every live item in slot order, made as the iterator is read.
     pub(crate) fn live_items(&self) -> impl Iterator<Item = Item> + '_ {
         (0..self.slots.len() as u32).filter_map(|s| self.item(s))
+    }
+
+    /// The text index (built now if this is its first use); `None` for a collection without one.
+    pub(crate) fn text_index(&self) -> Option<&TextIndex> {
+        let payloads = || {
+            self.slots.iter().enumerate().filter_map(|(s, m)| Some((s as u32, &m.as_ref()?.payload))).collect()
+        };
+        Some(self.text.as_ref()?.get_or_build(payloads))
     }
 
     /// Whether `slot` holds a live item that passes `filter` (any, without one).

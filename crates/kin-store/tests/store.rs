@@ -128,3 +128,49 @@ fn a_damaged_log_is_reported_not_skipped() {
     let err = store.collection("c").err().unwrap().to_string();
     assert!(err.contains("wal.log") && err.contains("corrupt"), "{err}");
 }
+
+#[test]
+fn the_text_index_follows_writes_compaction_and_reopening() {
+    use kin_store::{Fusion, Query, TextConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let words = ["alpha", "beta", "gamma", "delta", "omega"];
+    let text_of = |i: usize, v: usize| format!("item{i} {} version{v}", words[i % words.len()]);
+    let ids = |c: &kin_store::Collection, q: &str| -> Vec<ItemId> {
+        c.search_text(q, &SearchParams { k: 100, ..Default::default() }).unwrap().into_iter().map(|h| h.id).collect()
+    };
+    let expected;
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let mut cfg = CollectionConfig::new("t", 8);
+        cfg.text = Some(TextConfig::default());
+        let c = store.create(cfg).unwrap();
+        let items = |v: usize, range: std::ops::Range<usize>| -> Vec<Item> {
+            range.map(|i| Item::new(i as i64, unit(i, 8)).with_payload(json!({ "text": text_of(i, v) }))).collect()
+        };
+        c.upsert(items(0, 0..50)).unwrap();
+        // Built on this first text search; every write after it changes it.
+        assert_eq!(ids(&c, "alpha").len(), 10);
+        c.upsert(items(1, 0..10)).unwrap();
+        c.delete(&[ItemId::Int(20), ItemId::Int(25)]).unwrap();
+        assert_eq!(ids(&c, "version1").len(), 10);
+        assert_eq!(ids(&c, "version0").len(), 38);
+        assert!(ids(&c, "item20").is_empty());
+        c.snapshot().unwrap(); // compacts: slots renumbered
+        assert_eq!(ids(&c, "version0").len(), 38);
+        assert_eq!(ids(&c, "item25"), Vec::<ItemId>::new());
+        assert_eq!(ids(&c, "item30"), [ItemId::Int(30)]);
+        c.upsert(items(2, 40..45)).unwrap();
+        expected = ["alpha", "version2", "item44 omega", "gamma version0"].map(|q| ids(&c, q));
+        let filter = Filter::parse("text != \"\"").unwrap();
+        let q = Query::Hybrid { vector: &unit(3, 8), text: "gamma", fusion: Fusion::default() };
+        let hits = kin_store::CollectionRead::find(&*c, &q, &SearchParams { k: 5, filter: Some(&filter), ..Default::default() })
+            .unwrap();
+        assert_eq!(hits.len(), 5);
+        assert!(hits.iter().any(|h| h.found.dense.is_some() && h.found.text.is_some()), "{hits:?}");
+    }
+    // Reopened, the index is built from the snapshot and the log: the same answers.
+    let store = Store::open(dir.path()).unwrap();
+    let c = store.collection("t").unwrap();
+    assert_eq!(["alpha", "version2", "item44 omega", "gamma version0"].map(|q| ids(&c, q)), expected);
+    assert_eq!(expected[1].len(), 5);
+}
