@@ -1,6 +1,7 @@
 //! kin's shared vocabulary: the kinds of data kin embeds, the metrics vectors are compared with,
-//! detection of a modality from content, and the payload filter language.
+//! detection of a modality from content, the payload filter language, and the CPU kin runs on.
 
+pub mod cpu;
 pub mod filter;
 mod metric;
 mod modality;

@@ -6,17 +6,46 @@
 
 const LANES: usize = 8;
 
-/// Whether the AVX2+FMA versions can run on this CPU.
+/// Whether the AVX2+FMA versions run: the CPU has them and `KIN_CPU` does not ask for scalar.
 #[inline]
 pub fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+        kin_core::cpu::allows(kin_core::cpu::CpuLevel::Avx2)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
         false
     }
+}
+
+/// The kernels the element-wise and row operations (GELU, softmax, layer norm) use here.
+pub fn kernel_level() -> &'static str {
+    if has_avx2() {
+        "avx2+fma"
+    } else {
+        "scalar"
+    }
+}
+
+/// The micro-kernel family the `gemm` crate picks for f32 matrix products on this CPU. gemm
+/// chooses by itself at run time (AVX-512 F, else FMA, else scalar); `KIN_CPU` does not reach it.
+pub fn gemm_level() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f") {
+            return "avx512f";
+        }
+        if is_x86_feature_detected!("fma") {
+            return "fma";
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        return "neon";
+    }
+    #[allow(unreachable_code)]
+    "scalar"
 }
 
 /// Declares `pub fn $name` dispatching to an AVX2+FMA build of `$body` or its scalar twin.

@@ -37,6 +37,7 @@ pub use clip::ClipModel;
 pub use embedder::{Embedder, Embeddings, VideoClip};
 pub use error::{Error, Result};
 pub use image::ResNetEncoder;
+pub use kernels::{gemm_level, kernel_level};
 pub use load::{load, load_with, LoadOptions};
 pub use perceiver::{PerceiverConfig, PerceiverEmbedder, PerceiverEncoder};
 pub use pickle::PickleError;

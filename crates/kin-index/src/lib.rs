@@ -35,7 +35,7 @@ mod storage;
 mod topk;
 mod validate;
 
-pub use distance::{dot, dot_i8, l2_squared, l2_squared_i8, normalize, simd_level, SimdLevel};
+pub use distance::{dot, dot_i8, l2_squared, l2_squared_i8, normalize, simd_level, simd_level_i8, SimdLevel};
 pub use error::{Error, Result};
 pub use flat::FlatIndex;
 pub use hnsw::{exact_threshold, HnswIndex, HnswParams, Quantization, REMOVED};

@@ -49,6 +49,11 @@ pub enum Command {
     /// Copy a collection to another backend (the embedded store to Milvus, or back): streamed,
     /// resumable, verified by counts and sampled vectors.
     Migrate(MigrateArgs),
+    /// kin's version; with --verbose (-v), the CPU and the kernels each part of kin runs on it.
+    Version {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]

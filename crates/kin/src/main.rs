@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => open().and_then(|s| eval_cmd::run(&*s, args)),
         Command::Serve(args) => open().and_then(|s| serve_cmd::run(s, &data, args)),
         Command::Migrate(args) => migrate_cmd::run(open, &data, args),
+        Command::Version { json } => version(cli.verbose > 0, json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -70,6 +71,40 @@ fn init_tracing(verbose: u8, quiet: bool, sources: bool) {
         .with_ansi(std::io::stderr().is_terminal())
         .without_time()
         .init();
+}
+
+/// `kin version [--verbose]`: the version, and the CPU with the kernels chosen for it.
+fn version(verbose: bool, json: bool) -> anyhow::Result<()> {
+    let version = env!("CARGO_PKG_VERSION");
+    let cpu = kin_core::cpu::model_name();
+    let level = kin_core::cpu::level();
+    let requested = kin_core::cpu::requested_level().map(|l| l.as_str());
+    let features = kin_core::cpu::features();
+    let (embed, gemm) = (kin_embed::kernel_level(), kin_embed::gemm_level());
+    let (f32_level, i8_level) = (kin_index::simd_level(), kin_index::simd_level_i8());
+    if json {
+        let out = serde_json::json!({
+            "version": version, "cpu": cpu, "features": features, "level": level.as_str(),
+            "kin_cpu": requested, "kernels": {
+                "matrix_products": format!("gemm {gemm}"), "transformer_rows": embed,
+                "distances_f32": format!("{f32_level:?}").to_lowercase(),
+                "distances_int8": format!("{i8_level:?}").to_lowercase(),
+            },
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!("kin {version}");
+    if verbose {
+        println!("cpu               {cpu}");
+        println!("features          {}", features.join(" "));
+        let forced = requested.map_or(String::new(), |r| format!(" (KIN_CPU={r})"));
+        println!("kernel level      {level}{forced}");
+        println!("matrix products   gemm {gemm} (gemm picks its own kernels at run time)");
+        println!("transformer rows  {embed} (GELU, softmax, layer norm)");
+        println!("distances         f32 {f32_level:?}, int8 {i8_level:?}");
+    }
+    Ok(())
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -200,3 +200,51 @@ fn stdin_lines_are_inputs() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2);
 }
+
+#[test]
+fn version_names_the_cpu_and_kernels_and_kin_cpu_forces_a_lower_level() {
+    let info = |level: Option<&str>| -> serde_json::Value {
+        let mut cmd = kin();
+        cmd.env_remove("KIN_CPU").env_remove("KIN_SIMD").args(["version", "--json"]);
+        if let Some(l) = level {
+            cmd.env("KIN_CPU", l);
+        }
+        let out = run(&mut cmd);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let native = info(None);
+    assert!(!native["cpu"].as_str().unwrap().is_empty(), "{native}");
+    let scalar = info(Some("scalar"));
+    assert_eq!(scalar["level"], "scalar");
+    assert_eq!(scalar["kin_cpu"], "scalar");
+    assert_eq!(scalar["kernels"]["transformer_rows"], "scalar");
+    assert_eq!(scalar["kernels"]["distances_f32"], "scalar");
+    // A level is lowered, never raised past what the CPU has.
+    let avx512 = info(Some("avx512"));
+    assert_eq!(avx512["level"], native["level"]);
+    let verbose = run(kin().args(["version", "--verbose"]));
+    let text = String::from_utf8_lossy(&verbose.stdout);
+    assert!(text.contains("cpu ") && text.contains("matrix products   gemm"), "{text}");
+
+    // The scalar kernels give the same vectors as the SIMD ones (within float rounding).
+    let embed = |level: &str| -> Vec<f32> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.npy");
+        let out = run(kin()
+            .env("KIN_CPU", level)
+            .env("KIN_OFFLINE", "1")
+            .args(["embed", "--model"])
+            .arg(minilm_dir())
+            .args(["--output"])
+            .arg(&path)
+            .args(["a lighthouse keeper feeds the cats", "short"]));
+        assert!(out.status.success(), "{}", stderr(&out));
+        read_npy(&path).0
+    };
+    let (simd, plain) = (embed("avx512"), embed("scalar"));
+    for (row, (a, b)) in simd.chunks(384).zip(plain.chunks(384)).enumerate() {
+        let cos: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        assert!(cos > 0.99999, "row {row}: cosine {cos} between the SIMD and scalar kernels");
+    }
+}

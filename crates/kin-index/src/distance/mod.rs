@@ -1,9 +1,9 @@
 //! Distance kernels with runtime-selected SIMD.
 //!
 //! The CPU is inspected once, on first use: AVX-512F or AVX2+FMA on x86_64, NEON on aarch64, a
-//! portable scalar loop anywhere else. Setting `KIN_SIMD=scalar` (or `avx2`, to skip AVX-512)
-//! before the first call narrows the choice, which is how benchmarks measure what SIMD buys;
-//! a level the CPU lacks is never chosen.
+//! portable scalar loop anywhere else. Setting `KIN_CPU=scalar` (or `avx2`, to skip AVX-512;
+//! `KIN_SIMD` is its older name) before the first call narrows the choice, which is how
+//! benchmarks measure what SIMD buys; a level the CPU lacks is never chosen.
 //!
 //! Distances follow one convention, smaller is nearer, under every [`Metric`]:
 //! cosine is `1 − a·b` on unit vectors (the index normalises them on the way in), dot is `−a·b`,
@@ -21,6 +21,7 @@ mod neon;
 
 use std::sync::OnceLock;
 
+use kin_core::cpu::CpuLevel;
 use kin_core::Metric;
 
 pub(crate) use lanes::{F32Lanes, I8Lanes};
@@ -48,27 +49,22 @@ fn dispatch() -> Dispatch {
 }
 
 fn detect() -> Dispatch {
-    let wanted = std::env::var("KIN_SIMD").unwrap_or_default().to_ascii_lowercase();
-    let chosen = detect_cpu(&wanted);
+    let chosen = detect_cpu(kin_core::cpu::level());
     tracing::debug!(f32 = ?chosen.f32, i8 = ?chosen.i8, "distance kernels selected");
     chosen
 }
 
+/// The kernels for the highest level kin may use (`kin_core::cpu::level`, which `KIN_CPU` lowers).
 #[cfg(target_arch = "x86_64")]
-fn detect_cpu(wanted: &str) -> Dispatch {
-    if wanted == "scalar" {
-        return Dispatch { f32: SimdLevel::Scalar, i8: SimdLevel::Scalar };
-    }
-    let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
-    let avx512 = is_x86_feature_detected!("avx512f") && wanted != "avx2";
-    let i8 = if avx2 { SimdLevel::Avx2 } else { SimdLevel::Scalar };
-    let f32 = if avx512 { SimdLevel::Avx512 } else { i8 };
+fn detect_cpu(allowed: CpuLevel) -> Dispatch {
+    let i8 = if allowed >= CpuLevel::Avx2 { SimdLevel::Avx2 } else { SimdLevel::Scalar };
+    let f32 = if allowed >= CpuLevel::Avx512 { SimdLevel::Avx512 } else { i8 };
     Dispatch { f32, i8 }
 }
 
 #[cfg(target_arch = "aarch64")]
-fn detect_cpu(wanted: &str) -> Dispatch {
-    if wanted != "scalar" && std::arch::is_aarch64_feature_detected!("neon") {
+fn detect_cpu(allowed: CpuLevel) -> Dispatch {
+    if allowed >= CpuLevel::Avx2 {
         Dispatch { f32: SimdLevel::Neon, i8: SimdLevel::Neon }
     } else {
         Dispatch { f32: SimdLevel::Scalar, i8: SimdLevel::Scalar }
@@ -76,13 +72,18 @@ fn detect_cpu(wanted: &str) -> Dispatch {
 }
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-fn detect_cpu(_wanted: &str) -> Dispatch {
+fn detect_cpu(_allowed: CpuLevel) -> Dispatch {
     Dispatch { f32: SimdLevel::Scalar, i8: SimdLevel::Scalar }
 }
 
 /// The instruction set the f32 kernels use on this machine.
 pub fn simd_level() -> SimdLevel {
     dispatch().f32
+}
+
+/// The instruction set the int8 kernels (quantized traversal) use on this machine.
+pub fn simd_level_i8() -> SimdLevel {
+    dispatch().i8
 }
 
 /// Inner product. Slices of different lengths are compared over the shorter one.
