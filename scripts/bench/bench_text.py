@@ -224,6 +224,8 @@ def main() -> int:
     ap.add_argument("--onnx-cache", default="/work/scratch/onnx")
     ap.add_argument("--opset", type=int, default=17)
     ap.add_argument("--json", help="also write the results to this JSON file")
+    ap.add_argument("--kin-cpu", default="native",
+                    help="comma-separated KIN_CPU levels to run kin at (native, avx512, avx2, scalar)")
     args = ap.parse_args()
 
     import torch
@@ -302,14 +304,23 @@ def main() -> int:
             stem = os.path.join(tmp, "kin_out")
             cmd = kin_command(args.kin_cmd, kin_model, args.corpus, stem)
             print(f"kin: {shlex.join(cmd)}", flush=True)
+            # The kernels kin runs here, as `kin version --verbose` names them.
+            version = subprocess.run([cmd[0], "version", "--verbose"], cwd=str(REPO_ROOT), env=env,
+                                     capture_output=True, text=True)
+            print("".join(f"# {line}\n" for line in version.stdout.splitlines()), end="", flush=True)
             print("kin: warm-up run (page cache)", flush=True)
             run_kin(cmd, env, str(REPO_ROOT))
-            times, _ = time_runs(lambda: run_kin(cmd, env, str(REPO_ROOT)), args.runs, "kin")
-            emb = np.load(stem + ".npy")
-            if emb.shape != ref.shape:
-                raise SystemExit(f"kin output shape {emb.shape} != expected {ref.shape}")
-            results.append({"name": "kin (wall clock)", "times": times, "emb": emb,
-                            "note": "whole process: start, model load, tokenize, embed, write .npy"})
+            for level in args.kin_cpu.split(","):
+                level_env = dict(env)
+                if level != "native":
+                    level_env["KIN_CPU"] = level
+                times, _ = time_runs(lambda: run_kin(cmd, level_env, str(REPO_ROOT)), args.runs, f"kin {level}")
+                emb = np.load(stem + ".npy")
+                if emb.shape != ref.shape:
+                    raise SystemExit(f"kin output shape {emb.shape} != expected {ref.shape}")
+                name = "kin (wall clock)" if level == "native" else f"kin KIN_CPU={level}"
+                results.append({"name": name, "times": times, "emb": emb,
+                                "note": "whole process: start, model load, tokenize, embed, write .npy"})
             if args.kin_startup:
                 one = os.path.join(tmp, "one.txt")
                 with open(one, "w", encoding="utf-8") as f:
