@@ -247,6 +247,7 @@ impl Collection {
             // The index first: a crash before the snapshot's rename leaves an index file whose
             // tag the old snapshot does not match, and opening rebuilds it.
             current.index.save(&self.dir.join(INDEX_FILE), lsn)?;
+            current.save_text(&self.dir, lsn)?;
             snapshot::write(&self.dir.join(SNAPSHOT_FILE), lsn, current.ids.len(), current.live_items())?;
             compacted
         };

@@ -15,6 +15,9 @@ use crate::text::{LazyText, TextIndex};
 use crate::vectors::VectorIndex;
 use crate::{Error, Result};
 
+/// The text index's file beside the snapshot.
+pub(crate) const TEXT_FILE: &str = "text.idx";
+
 /// What a slot holds besides its vector.
 #[derive(Clone)]
 pub(crate) struct Meta {
@@ -53,7 +56,7 @@ impl State {
             ids: HashMap::new(),
             slots: Vec::new(),
             index: VectorIndex::new(config)?,
-            text: config.text.as_ref().map(LazyText::new),
+            text: config.text.as_ref().map(|t| LazyText::built(t, TextIndex::new(t))),
             next_lsn: 1,
             logged: 0,
             epoch: 0,
@@ -64,6 +67,7 @@ impl State {
     /// The state a snapshot holds: its items in slots `0..n`, and its index read from
     /// `index_path` when that file was written with it, else built from the vectors.
     pub(crate) fn restore(config: &CollectionConfig, index_path: &Path, snap: Snapshot) -> Result<Self> {
+        let text_path = index_path.with_file_name(TEXT_FILE);
         let mut state = State::new(config)?;
         state.next_lsn = snap.lsn + 1;
         let mut flat = Vec::with_capacity(snap.items.len() * config.dim);
@@ -77,7 +81,13 @@ impl State {
             state.slots.push(Some(Meta::of(item)));
         }
         state.index = VectorIndex::restore(config, index_path, &flat, snap.lsn)?;
+        state.text = config.text.as_ref().map(|t| LazyText::restore(t, &text_path, snap.lsn, state.slots.len()));
         for slot in duplicates {
+            if let (Some(text), Some(meta)) =
+                (state.text.as_mut().and_then(LazyText::built_mut), &state.slots[slot as usize])
+            {
+                text.remove(slot, &meta.payload);
+            }
             state.slots[slot as usize] = None;
             state.index.delete(slot);
         }
@@ -202,6 +212,14 @@ impl State {
             self.slots.iter().enumerate().filter_map(|(s, m)| Some((s as u32, &m.as_ref()?.payload))).collect()
         };
         Some(self.text.as_ref()?.get_or_build(payloads))
+    }
+
+    /// Saves the text index (building it if no search has yet) beside a snapshot at `lsn`.
+    pub(crate) fn save_text(&self, dir: &Path, lsn: u64) -> Result<()> {
+        match self.text_index() {
+            Some(index) => index.save(&dir.join(TEXT_FILE), lsn),
+            None => Ok(()),
+        }
     }
 
     /// Whether `slot` holds a live item that passes `filter` (any, without one).

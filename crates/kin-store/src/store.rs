@@ -7,6 +7,8 @@
 //! DATA/collections/NAME/snapshot.bin      every item as of one log sequence number
 //! DATA/collections/NAME/index.hnsw        the HNSW graph of the snapshot's items (no vectors),
 //!                                         tagged with its log sequence number
+//! DATA/collections/NAME/text.idx          the snapshot's text index (collections with one),
+//!                                         tagged the same way
 //! ```
 
 use std::collections::BTreeMap;
@@ -130,6 +132,8 @@ impl Store {
         open.remove(name);
         drop(current);
         let collection = Arc::new(Collection::open(&dir, self.sync)?);
+        // A snapshot saves the new index beside it, so the next open reads it.
+        collection.snapshot()?;
         open.insert(name.to_string(), collection.clone());
         Ok(collection)
     }

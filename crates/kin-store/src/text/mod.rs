@@ -7,8 +7,10 @@
 //! baseline queries title and text: the best field's score plus `tie_breaker` times the others'.
 
 mod analyzer;
+mod persist;
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -273,8 +275,29 @@ pub(crate) struct LazyText {
 }
 
 impl LazyText {
+    /// Not built yet: the first search builds it from the items.
     pub(crate) fn new(config: &TextConfig) -> Self {
         LazyText { config: config.clone(), index: OnceLock::new() }
+    }
+
+    /// Built: an empty collection's, or one read from its file.
+    pub(crate) fn built(config: &TextConfig, index: TextIndex) -> Self {
+        let lazy = LazyText::new(config);
+        let _ = lazy.index.set(index);
+        lazy
+    }
+
+    /// The index of a snapshot of `slots` items saved at `path`, when it was saved with that
+    /// snapshot; not built (with a warning when the file is damaged) otherwise.
+    pub(crate) fn restore(config: &TextConfig, path: &Path, lsn: u64, slots: usize) -> Self {
+        match TextIndex::load(path, lsn, config, slots) {
+            Ok(Some(index)) => LazyText::built(config, index),
+            Ok(None) => LazyText::new(config),
+            Err(error) => {
+                tracing::warn!(%error, "the text index will be built again from the items");
+                LazyText::new(config)
+            }
+        }
     }
 
     /// The index, built from `payloads` (each live slot's, in slot order) on first use.
