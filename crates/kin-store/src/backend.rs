@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::collection::{Collection, Hit, SearchParams};
-use crate::fusion::{fuse, ranked, Query, HYBRID_DEPTH};
+use crate::fusion::{candidate_params, fuse, ranked, Query};
 use crate::config::{CollectionConfig, TextConfig};
 use crate::item::{Item, ItemId};
 use crate::store::Store;
@@ -62,15 +62,14 @@ pub trait CollectionRead: Send + Sync {
     }
 
     /// Top-k items for a query of any mode, each hit marked with the ranks its retrievers gave
-    /// it. A hybrid query fetches at least [`HYBRID_DEPTH`] candidates from each side and fuses.
+    /// it. A hybrid query fetches at least [`crate::HYBRID_DEPTH`] candidates from each side and fuses.
     fn find(&self, query: &Query, params: &SearchParams) -> Result<Vec<Hit>> {
         match *query {
             Query::Dense(vector) => Ok(ranked(self.search(vector, params)?, false)),
             Query::Text(text) => Ok(ranked(self.search_text(text, params)?, true)),
             Query::Hybrid { vector, text, fusion } => {
                 let fusion = fusion.validate()?;
-                let depth = params.k.max(HYBRID_DEPTH);
-                let deep = SearchParams { k: depth, ef: params.ef.map(|ef| ef.max(depth)), ..params.clone() };
+                let deep = candidate_params(params);
                 let text_hits = self.search_text(text, &deep)?;
                 let dense_hits = self.search(vector, &deep)?;
                 Ok(fuse(dense_hits, text_hits, fusion, self.config().metric, params.k.max(1)))

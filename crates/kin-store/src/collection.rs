@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::backend::Usage;
 use crate::config::CollectionConfig;
-use crate::fusion::{fuse_keys, ranked, Query, HYBRID_DEPTH};
+use crate::fusion::{candidate_params, fuse_keys, ranked, Query};
 use crate::item::{Item, ItemId};
 use crate::record::Record;
 use crate::snapshot;
@@ -329,15 +329,12 @@ impl Collection {
     /// A query of any mode. Hybrid queries are fused on slots, so only the `k` hits returned
     /// have their payloads read.
     pub fn find(&self, query: &Query, params: &SearchParams) -> Result<Vec<Hit>> {
-        let Query::Hybrid { vector, text, fusion } = *query else {
-            return match *query {
-                Query::Text(text) => Ok(ranked(self.search_text(text, params)?, true)),
-                _ => Ok(ranked(self.search(query_vector(query), params)?, false)),
-            };
+        let (vector, text, fusion) = match *query {
+            Query::Dense(vector) => return Ok(ranked(self.search(vector, params)?, false)),
+            Query::Text(text) => return Ok(ranked(self.search_text(text, params)?, true)),
+            Query::Hybrid { vector, text, fusion } => (vector, text, fusion.validate()?),
         };
-        let fusion = fusion.validate()?;
-        let depth = params.k.max(HYBRID_DEPTH);
-        let deep = SearchParams { k: depth, ef: params.ef.map(|ef| ef.max(depth)), ..params.clone() };
+        let deep = candidate_params(params);
         let state = self.state.read();
         let text_found = self.text_slots(&state, text, &deep)?;
         let metric = self.config.metric;
@@ -371,14 +368,6 @@ impl Collection {
             return Err(Error::NoTextIndex { collection: self.config.name.clone() });
         };
         index.search(text, params.k.max(1), &|slot| state.passes(slot, params.filter))
-    }
-}
-
-/// The vector of a dense query.
-fn query_vector<'a>(query: &Query<'a>) -> &'a [f32] {
-    match *query {
-        Query::Dense(v) | Query::Hybrid { vector: v, .. } => v,
-        Query::Text(_) => &[],
     }
 }
 

@@ -76,6 +76,12 @@ impl Default for TextConfig {
 }
 
 impl TextConfig {
+    /// Whether a collection of a model reading `modalities` gets a text index without being
+    /// asked: models that read text only (their items are text; CLIP's are mostly pictures).
+    pub fn by_default_for(modalities: &[kin_core::Modality]) -> bool {
+        modalities == [kin_core::Modality::Text]
+    }
+
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidSettings(m));
         if self.fields.is_empty() || self.fields.iter().any(|f| f.trim().is_empty()) {

@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use kin_core::Metric;
 
-use crate::collection::{Found, Hit, Rank};
+use crate::collection::{Found, Hit, Rank, SearchParams};
 use crate::item::ItemId;
 use crate::{Error, Result};
 
@@ -85,6 +85,24 @@ pub enum Query<'a> {
     Dense(&'a [f32]),
     Text(&'a str),
     Hybrid { vector: &'a [f32], text: &'a str, fusion: Fusion },
+}
+
+impl<'a> Query<'a> {
+    /// The query of `mode` for a query that has a vector (empty for text mode) and a text.
+    pub fn of(mode: SearchMode, vector: &'a [f32], text: &'a str, fusion: Fusion) -> Self {
+        match mode {
+            SearchMode::Dense => Query::Dense(vector),
+            SearchMode::Text => Query::Text(text),
+            SearchMode::Hybrid => Query::Hybrid { vector, text, fusion },
+        }
+    }
+}
+
+/// What each side of a hybrid search fetches: at least [`HYBRID_DEPTH`] candidates (and as wide
+/// a graph walk), the rest of `params` as given.
+pub(crate) fn candidate_params<'a>(params: &SearchParams<'a>) -> SearchParams<'a> {
+    let depth = params.k.max(HYBRID_DEPTH);
+    SearchParams { k: depth, ef: params.ef.map(|ef| ef.max(depth)), ..params.clone() }
 }
 
 /// Marks each hit with the rank (from 1) and score its retriever gave it.

@@ -141,29 +141,20 @@ impl QuerySet {
     }
 
     pub fn queries(&self, retrieval: &RetrievalArgs) -> Result<Vec<kin_store::Query<'_>>> {
-        use kin_store::Query as Q;
-        let fusion = retrieval.fusion();
-        let text_needed = || {
-            if self.texts.is_empty() {
-                return Err(InputError {
-                    source_name: format!("--mode {}", retrieval.mode.as_str()),
-                    line: None,
-                    message: "searches the text index, so it needs text queries (a query text or --queries FILE)".into(),
-                });
+        let mode = retrieval.mode;
+        if mode != SearchMode::Dense && self.texts.is_empty() {
+            return Err(InputError {
+                source_name: format!("--mode {}", mode.as_str()),
+                line: None,
+                message: "searches the text index, so it needs text queries (a query text or --queries FILE)".into(),
             }
-            Ok(())
-        };
-        Ok(match retrieval.mode {
-            SearchMode::Dense => self.vectors.iter().map(|v| Q::Dense(v)).collect(),
-            SearchMode::Text => {
-                text_needed()?;
-                self.texts.iter().map(|t| Q::Text(t)).collect()
-            }
-            SearchMode::Hybrid => {
-                text_needed()?;
-                self.vectors.iter().zip(&self.texts).map(|(v, t)| Q::Hybrid { vector: v, text: t, fusion }).collect()
-            }
-        })
+            .into());
+        }
+        // Text mode embeds nothing; the other modes have one vector per query.
+        let n = if mode == SearchMode::Text { self.texts.len() } else { self.vectors.len() };
+        let vector = |i: usize| self.vectors.get(i).map_or(&[][..], Vec::as_slice);
+        let text = |i: usize| self.texts.get(i).map_or("", String::as_str);
+        Ok((0..n).map(|i| kin_store::Query::of(mode, vector(i), text(i), retrieval.fusion())).collect())
     }
 }
 

@@ -7,9 +7,8 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use kin_embed::LoadOptions;
-use kin_core::Modality;
 use kin_models::Registry;
-use kin_store::{Backend, CollectionConfig, IndexKind, Item, ItemId, Quantization};
+use kin_store::{Backend, CollectionConfig, IndexKind, Item, ItemId, Quantization, TextConfig};
 use serde_json::{json, Value};
 
 use crate::cli::{CollectionCommand, CreateArgs, ImportArgs};
@@ -137,8 +136,7 @@ fn describe(cfg: &CollectionConfig, items: usize) -> Value {
 }
 
 fn config_from(args: &CreateArgs, text_search: bool) -> Result<CollectionConfig> {
-    // A text index is made by default for models that read text only.
-    let text_only = |m: &[Modality]| m == [Modality::Text];
+    let text_only = TextConfig::by_default_for;
     let (model, dim, text_model) = match (&args.model, args.dim) {
         (Some(spec), _) => {
             let registry = Registry::builtin();

@@ -77,7 +77,7 @@ pub async fn create(
     State(state): State<Arc<AppState>>,
     ApiJson(req): ApiJson<CreateRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let text_only = |m: &[kin_core::Modality]| m == [kin_core::Modality::Text];
+    let text_only = TextConfig::by_default_for;
     let (model, dim, text_model) = match (&req.model, req.dim) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request("invalid_settings", "give \"model\" or \"dim\", not both"))

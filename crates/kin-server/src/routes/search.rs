@@ -147,11 +147,7 @@ pub async fn search(
         let wanted = k + usize::from(exclude.is_some());
         let params = SearchParams { k: wanted, ef: req.ef, filter: filter.as_ref(), exact: req.exact };
         let text = query_text.as_deref().unwrap_or_default();
-        let query = match mode {
-            SearchMode::Dense => Query::Dense(&query),
-            SearchMode::Text => Query::Text(text),
-            SearchMode::Hybrid => Query::Hybrid { vector: &query, text, fusion },
-        };
+        let query = Query::of(mode, &query, text, fusion);
         if by_document {
             let docs = kin_ingest::search_documents(&*c, &query, &params)?;
             return Ok(docs
