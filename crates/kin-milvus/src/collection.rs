@@ -232,7 +232,13 @@ impl CollectionRead for MilvusCollection {
             }
             let score =
                 row.get("score").or_else(|| row.get("distance")).and_then(Value::as_f64).unwrap_or(f64::NAN) as f32;
-            hits.push(Hit { id: item.id, score, payload: item.payload, source: item.source, found: Default::default() });
+            hits.push(Hit {
+                id: item.id,
+                score,
+                payload: item.payload,
+                source: item.source,
+                found: Default::default(),
+            });
             if hits.len() == k {
                 break;
             }

@@ -105,7 +105,9 @@ impl From<kin_store::Error> for ApiError {
             E::NonFinite { .. } | E::ZeroVector { .. } => ApiError::bad_request("invalid_vector", message),
             E::ModelMismatch { .. } => ApiError::bad_request("model_mismatch", message),
             E::NoTextIndex { .. } => ApiError::bad_request("no_text_index", message),
-            E::EmptyTextQuery | E::TextQueryTooLong { .. } | E::InvalidSearch(_) => ApiError::bad_request("invalid_query", message),
+            E::EmptyTextQuery | E::TextQueryTooLong { .. } | E::InvalidSearch(_) => {
+                ApiError::bad_request("invalid_query", message)
+            }
             E::Unsupported { .. } => ApiError::new(StatusCode::NOT_IMPLEMENTED, "unsupported", message),
             E::StaleCursor { .. } => ApiError::new(StatusCode::GONE, "stale_cursor", message),
             E::Locked { .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "data_locked", message),

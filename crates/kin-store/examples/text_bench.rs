@@ -16,10 +16,7 @@ const DIM: usize = 384;
 
 fn read_jsonl(path: &str) -> Vec<Value> {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    std::io::BufReader::new(file)
-        .lines()
-        .map(|l| serde_json::from_str(&l.unwrap()).expect("a JSON line"))
-        .collect()
+    std::io::BufReader::new(file).lines().map(|l| serde_json::from_str(&l.unwrap()).expect("a JSON line")).collect()
 }
 
 /// Runs `f` over `queries` split across `threads`; queries per second.
@@ -58,7 +55,11 @@ fn main() {
         read_jsonl(queries).iter().filter_map(|q| q["text"].as_str().map(str::to_string)).collect();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_default();
 
     // The index alone.

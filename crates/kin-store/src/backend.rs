@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use crate::collection::{Collection, Hit, SearchParams};
-use crate::fusion::{candidate_params, fuse, ranked, Query};
 use crate::config::{CollectionConfig, TextConfig};
+use crate::fusion::{candidate_params, fuse, ranked, Query};
 use crate::item::{Item, ItemId};
 use crate::store::Store;
 use crate::{Error, Result};

@@ -182,7 +182,9 @@ impl State {
 
     fn remove(&mut self, id: &ItemId) {
         if let Some(old) = self.ids.remove(id) {
-            if let (Some(text), Some(meta)) = (self.text.as_mut().and_then(LazyText::built_mut), &self.slots[old as usize]) {
+            if let (Some(text), Some(meta)) =
+                (self.text.as_mut().and_then(LazyText::built_mut), &self.slots[old as usize])
+            {
                 text.remove(old, &meta.payload);
             }
             self.slots[old as usize] = None;
@@ -208,9 +210,8 @@ impl State {
 
     /// The text index (built now if this is its first use); `None` for a collection without one.
     pub(crate) fn text_index(&self) -> Option<&TextIndex> {
-        let payloads = || {
-            self.slots.iter().enumerate().filter_map(|(s, m)| Some((s as u32, &m.as_ref()?.payload))).collect()
-        };
+        let payloads =
+            || self.slots.iter().enumerate().filter_map(|(s, m)| Some((s as u32, &m.as_ref()?.payload))).collect();
         Some(self.text.as_ref()?.get_or_build(payloads))
     }
 

@@ -162,7 +162,11 @@ fn verify(dir: &Path, expected: &HashMap<i64, State>, in_flight: Option<(i64, St
         // The text index agrees: the item's own term finds it alone, and only while it lives;
         // its version's term finds it, an older version's does not.
         let by_term = |term: &str| -> Vec<ItemId> {
-            c.search_text(term, &SearchParams { k: 10, ..Default::default() }).unwrap().into_iter().map(|h| h.id).collect()
+            c.search_text(term, &SearchParams { k: 10, ..Default::default() })
+                .unwrap()
+                .into_iter()
+                .map(|h| h.id)
+                .collect()
         };
         let own = by_term(&format!("item{id}"));
         match got {

@@ -163,8 +163,12 @@ fn the_text_index_follows_writes_compaction_and_reopening() {
         expected = ["alpha", "version2", "item44 omega", "gamma version0"].map(|q| ids(&c, q));
         let filter = Filter::parse("text != \"\"").unwrap();
         let q = Query::Hybrid { vector: &unit(3, 8), text: "gamma", fusion: Fusion::default() };
-        let hits = kin_store::CollectionRead::find(&*c, &q, &SearchParams { k: 5, filter: Some(&filter), ..Default::default() })
-            .unwrap();
+        let hits = kin_store::CollectionRead::find(
+            &*c,
+            &q,
+            &SearchParams { k: 5, filter: Some(&filter), ..Default::default() },
+        )
+        .unwrap();
         assert_eq!(hits.len(), 5);
         assert!(hits.iter().any(|h| h.found.dense.is_some() && h.found.text.is_some()), "{hits:?}");
     }

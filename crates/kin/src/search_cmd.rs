@@ -84,7 +84,14 @@ pub fn run(store: &dyn Backend, args: SearchArgs) -> Result<()> {
             }
             for (rank, h) in hits.iter().enumerate() {
                 let note = if mode == SearchMode::Hybrid { found_by_note(&h.best.found) } else { String::new() };
-                println!("{:>3}. {:.4}  {}{}  {}{note}", rank + 1, h.best.score, h.doc, place(&h.best), snippet(&h.best));
+                println!(
+                    "{:>3}. {:.4}  {}{}  {}{note}",
+                    rank + 1,
+                    h.best.score,
+                    h.doc,
+                    place(&h.best),
+                    snippet(&h.best)
+                );
             }
         }
     }
@@ -190,7 +197,6 @@ fn hit_json(h: &DocumentHit, by_document: bool) -> Value {
         json!({ "id": b.id, "score": b.score, "payload": b.payload, "source": b.source, "found_by": found_by })
     }
 }
-
 
 /// `  [dense 1, text 4]`: where each retriever of a hybrid search ranked the hit.
 fn found_by_note(found: &Found) -> String {

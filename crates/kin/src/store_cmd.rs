@@ -107,7 +107,9 @@ pub fn run(store: &dyn Backend, cmd: CollectionCommand) -> Result<()> {
         }
         CollectionCommand::Reindex { name, text } => {
             if !text.text && !text.no_text {
-                bail!("say --text (with its settings) to index the collection's text, or --no-text to remove the index");
+                bail!(
+                    "say --text (with its settings) to index the collection's text, or --no-text to remove the index"
+                );
             }
             let started = std::time::Instant::now();
             let c = store.set_text_index(&name, text.config(false))?;

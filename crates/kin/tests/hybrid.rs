@@ -168,8 +168,11 @@ fn eval_scores_each_mode() {
     let corpus_file = dir.path().join("corpus.jsonl");
     std::fs::write(&corpus_file, lines).unwrap();
     let queries = dir.path().join("queries.jsonl");
-    std::fs::write(&queries, "{\"_id\": \"q1\", \"text\": \"XK-4471-B\"}\n{\"_id\": \"q2\", \"text\": \"birds heading south\"}\n")
-        .unwrap();
+    std::fs::write(
+        &queries,
+        "{\"_id\": \"q1\", \"text\": \"XK-4471-B\"}\n{\"_id\": \"q2\", \"text\": \"birds heading south\"}\n",
+    )
+    .unwrap();
     let qrels = dir.path().join("qrels.tsv");
     std::fs::write(&qrels, "query-id\tcorpus-id\tscore\nq1\tc1\t1\nq2\tc3\t1\n").unwrap();
     setup(&data, "beir", &[]);

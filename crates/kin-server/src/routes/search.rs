@@ -174,4 +174,3 @@ pub async fn search(
     .await?;
     Ok(Json(json!({ "results": results, "mode": mode.as_str(), "took_ms": started.elapsed().as_secs_f64() * 1e3 })))
 }
-

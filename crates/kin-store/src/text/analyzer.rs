@@ -81,8 +81,8 @@ impl Language {
             Language::French => &[
                 "au", "aux", "avec", "ce", "ces", "dans", "de", "des", "du", "elle", "en", "et", "eux", "il", "je",
                 "la", "le", "les", "leur", "lui", "ma", "mais", "me", "même", "mes", "moi", "mon", "ne", "nos",
-                "notre", "nous", "on", "ou", "par", "pas", "pour", "qu", "que", "qui", "sa", "se", "ses", "son",
-                "sur", "ta", "te", "tes", "toi", "ton", "tu", "un", "une", "vos", "votre", "vous",
+                "notre", "nous", "on", "ou", "par", "pas", "pour", "qu", "que", "qui", "sa", "se", "ses", "son", "sur",
+                "ta", "te", "tes", "toi", "ton", "tu", "un", "une", "vos", "votre", "vous",
             ],
             Language::German => &[
                 "aber", "als", "am", "an", "auch", "auf", "aus", "bei", "bin", "bis", "das", "dass", "dem", "den",
@@ -102,12 +102,12 @@ impl Language {
                 "a", "ao", "as", "com", "da", "das", "de", "do", "dos", "e", "em", "na", "no", "nos", "o", "os",
                 "para", "por", "que", "se", "um", "uma",
             ],
-            Language::Dutch => &[
-                "de", "een", "en", "het", "in", "is", "dat", "die", "niet", "op", "te", "van", "voor", "met", "zijn",
-            ],
+            Language::Dutch => {
+                &["de", "een", "en", "het", "in", "is", "dat", "die", "niet", "op", "te", "van", "voor", "met", "zijn"]
+            }
             Language::Russian => &[
-                "и", "в", "во", "не", "что", "он", "на", "я", "с", "со", "как", "а", "то", "все", "она", "так",
-                "его", "но", "да", "ты", "к", "у", "же", "вы", "за", "бы", "по", "от", "из", "о",
+                "и", "в", "во", "не", "что", "он", "на", "я", "с", "со", "как", "а", "то", "все", "она", "так", "его",
+                "но", "да", "ты", "к", "у", "же", "вы", "за", "бы", "по", "от", "из", "о",
             ],
         }
     }
@@ -196,9 +196,10 @@ mod tests {
     #[test]
     fn english_drops_stop_words_possessives_and_stems() {
         let a = Analyzer::new(Language::English, true, true);
-        assert_eq!(a.analyze("The Runners' running in Paris's marathons, 2024-05!"), [
-            "runner", "run", "pari", "marathon", "2024", "05"
-        ]);
+        assert_eq!(
+            a.analyze("The Runners' running in Paris's marathons, 2024-05!"),
+            ["runner", "run", "pari", "marathon", "2024", "05"]
+        );
         assert_eq!(a.analyze("the and of"), Vec::<String>::new());
     }
 

@@ -360,7 +360,8 @@ mod tests {
 
     #[test]
     fn bm25_scores_as_lucene_does() {
-        let docs = [json!({"text": "apple banana"}), json!({"text": "apple apple cherry date"}), json!({"text": "fig"})];
+        let docs =
+            [json!({"text": "apple banana"}), json!({"text": "apple apple cherry date"}), json!({"text": "fig"})];
         let t = index(&docs);
         let hits = t.search("apple", 10, &|_| true).unwrap();
         // N = 3, df = 2: idf = ln(1 + 1.5 / 2.5); avgdl = 7 / 3.

@@ -108,7 +108,8 @@ impl TextIndex {
         let n_terms = r.u32().ok_or_else(truncated)? as usize;
         let mut terms = HashMap::with_capacity(n_terms.min(1 << 24));
         for id in 0..n_terms {
-            let t = std::str::from_utf8(r.bytes().ok_or_else(truncated)?).map_err(|_| corrupt("a term is not UTF-8"))?;
+            let t =
+                std::str::from_utf8(r.bytes().ok_or_else(truncated)?).map_err(|_| corrupt("a term is not UTF-8"))?;
             terms.insert(t.into(), id as u32);
         }
         let n_fields = r.u32().ok_or_else(truncated)? as usize;
