@@ -9,8 +9,11 @@ use std::sync::atomic::Ordering;
 use rayon::prelude::*;
 
 use super::codes::CodeStore;
+use super::distances::{Distances, Exact};
 use super::graph::{level_of, state};
+use super::scratch::with_scratch;
 use super::select::select_diverse;
+use super::walk::{beam, greedy};
 use super::HnswIndex;
 use crate::topk::Scored;
 use crate::Result;
@@ -109,9 +112,31 @@ impl HnswIndex {
             }
             through = reached;
         }
+        if candidates.is_empty() {
+            candidates = self.live_near(id, layer);
+        }
         let mut scored: Vec<Scored> = candidates.iter().map(|&n| Scored::new(n, self.pair_distance(id, n))).collect();
         scored.sort_unstable();
         select_diverse(&scored, capacity, |a, b| self.pair_distance(a, b)).into_iter().map(|s| s.id).collect()
+    }
+
+    /// The live nodes nearest node `id` on `layer`, found by walking the old graph from its entry
+    /// point as an insert would: the candidates for a node whose every neighbour within
+    /// [`REPAIR_HOPS`] was deleted, which would otherwise be left without links.
+    fn live_near(&self, id: u32, layer: usize) -> Vec<u32> {
+        let (Some((entry, top)), Some(vector)) = (self.graph.entry(), self.vectors.row(id)) else {
+            return Vec::new();
+        };
+        let dist = Exact { vectors: &self.vectors, metric: self.metric, query: vector };
+        let accept = |n: u32| n != id && self.contains(n);
+        let ef = self.params.ef_construction.max(self.params.m);
+        with_scratch(|scratch| {
+            let mut nearest = Scored::new(entry, dist.one(entry));
+            for upper in (layer + 1..=top).rev() {
+                nearest = greedy(&self.graph, nearest, upper, &dist, &mut scratch.neighbors);
+            }
+            beam(&self.graph, scratch, nearest, layer, ef, &dist, &accept).into_iter().map(|s| s.id).collect()
+        })
     }
 }
 
@@ -154,6 +179,27 @@ mod tests {
             })
             .count();
         assert!(found >= 796, "{found} of 800 found");
+        Ok(())
+    }
+
+    #[test]
+    fn nodes_whose_neighbourhood_was_deleted_are_linked_again() -> Result<()> {
+        // Five survivors far apart: every neighbour of each, and every node two hops on, is gone.
+        let flat = grid(1600);
+        let index = HnswIndex::build(2, Metric::L2, HnswParams { m: 6, ..HnswParams::default() }, &flat)?;
+        let keep = [0u32, 39, 820, 1560, 1599];
+        for id in (0..1600).filter(|id| !keep.contains(id)) {
+            index.delete(id)?;
+        }
+        let (compact, remap) = index.compacted()?;
+        let mut list = Vec::new();
+        for (new, &old) in keep.iter().enumerate() {
+            assert_eq!(remap[old as usize], new as u32);
+            compact.graph.neighbors(new as u32, 0, &mut list);
+            assert!(!list.is_empty() && list.iter().all(|&n| n < 5 && n != new as u32), "node {new}: {list:?}");
+            let q = &flat[old as usize * 2..old as usize * 2 + 2];
+            assert_eq!(compact.search(q, 1, 8, None)?[0].0, new as u32);
+        }
         Ok(())
     }
 
