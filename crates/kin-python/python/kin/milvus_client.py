@@ -1,0 +1,564 @@
+"""pymilvus' ``MilvusClient`` over kin's embedded store.
+
+``kin.MilvusClient("./kin.db")`` takes the calls a script written for
+``pymilvus.MilvusClient("./milvus.db")`` makes, with the same arguments, defaults and result
+shapes: quick-setup collections of an ``"id"`` primary key and a ``"vector"`` field with every
+other key of a row kept as a dynamic field, COSINE by default; ``insert`` answering
+``{"insert_count": n, "ids": [...]}``; ``search`` a list per query of
+``{"id", "distance", "entity"}`` dicts, best first; filters in kin's grammar, which reads like
+Milvus's (``subject == "history" and year >= 2020``, ``id in [1, 2]``).
+
+How rows are kept: each row is one kin item, its primary key the item id, its vector the item
+vector, every other field (the primary key again, so that filters can name it) in the item's
+payload. Settings kin's store does not have (the field names, the id type, ``auto_id``) are in
+``DIR/milvus/NAME.json`` beside the store's own files.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import os
+import threading
+import weakref
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _kin
+from .exceptions import CollectionNotFoundError, InvalidInputError
+
+__all__ = ["MilvusClient", "DataType"]
+
+# The payload key that keeps a cosine row's length (kin stores cosine vectors at unit length;
+# Milvus gives back the vector as inserted). Not a plain name, so no filter can name it by accident.
+_NORM = "$norm"
+
+_METRICS = {"COSINE": "cosine", "IP": "dot", "L2": "l2"}
+
+
+class DataType(enum.IntEnum):
+    """The field types of pymilvus' ``DataType`` that kin's collections have, with its values."""
+
+    BOOL = 1
+    INT8 = 2
+    INT16 = 3
+    INT32 = 4
+    INT64 = 5
+    FLOAT = 10
+    DOUBLE = 11
+    VARCHAR = 21
+    ARRAY = 22
+    JSON = 23
+    FLOAT_VECTOR = 101
+
+
+class DeleteResult(list):
+    """The primary keys ``delete`` removed, as Milvus Lite answers; ``result["delete_count"]``
+    (the answer of a Milvus server) works too."""
+
+    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+        if key == "delete_count":
+            return len(self)
+        return super().__getitem__(key)
+
+
+_open_stores: "weakref.WeakValueDictionary[str, Any]" = weakref.WeakValueDictionary()
+_open_lock = threading.Lock()
+
+
+def _store(path: str) -> Any:
+    """One ``_kin.Store`` per folder in this process, shared by every client that opens it."""
+    key = os.path.realpath(path)
+    with _open_lock:
+        store = _open_stores.get(key)
+        if store is None:
+            store = _kin.Store(key)
+            _open_stores[key] = store
+        return store
+
+
+class _Schema:
+    """What Milvus knows of a collection and kin's store does not."""
+
+    def __init__(self, primary_field: str = "id", vector_field: str = "vector", id_type: str = "int",
+                 auto_id: bool = False, max_length: Optional[int] = None, description: str = "",
+                 next_id: int = 1) -> None:
+        self.primary_field = primary_field
+        self.vector_field = vector_field
+        self.id_type = id_type
+        self.auto_id = auto_id
+        self.max_length = max_length
+        self.description = description
+        self.next_id = next_id
+
+    def to_json(self) -> Dict[str, Any]:
+        return dict(vars(self))
+
+
+class MilvusClient:
+    """A store of collections with pymilvus' ``MilvusClient`` methods.
+
+    ``uri`` is a folder of kin's embedded store (created when missing; ``"./kin.db"`` is a
+    folder here, not a file). One process holds a folder at a time.
+    """
+
+    def __init__(self, uri: str = "./kin.db", user: str = "", password: str = "", db_name: str = "",
+                 token: str = "", timeout: Optional[float] = None, **kwargs: Any) -> None:
+        uri = os.fspath(uri)
+        if uri.startswith(("http://", "https://", "tcp://", "grpc://", "milvus://")):
+            raise InvalidInputError(
+                f"uri {uri!r}: this build of kin opens its embedded store (a folder path); "
+                "to use a Milvus server, run `kin` with --backend milvus://HOST:PORT"
+            )
+        if uri.startswith("file://"):
+            uri = uri[len("file://"):]
+        self._path = uri
+        self._store = _store(uri)
+        self._schema_dir = os.path.join(uri, "milvus")
+        self._schemas: Dict[str, _Schema] = {}
+
+    # Collections.
+
+    def create_collection(self, collection_name: str, dimension: Optional[int] = None,
+                          primary_field_name: str = "id", id_type: str = "int",
+                          vector_field_name: str = "vector", metric_type: str = "COSINE",
+                          auto_id: bool = False, timeout: Optional[float] = None,
+                          schema: Any = None, index_params: Any = None, **kwargs: Any) -> None:
+        """A collection of ``dimension``-long vectors: quick setup (``"id"`` and ``"vector"``,
+        other fields dynamic), or from a pymilvus ``CollectionSchema`` and ``IndexParams``."""
+        index, m, ef_construction = "hnsw", 16, 200
+        max_length = kwargs.get("max_length")
+        if schema is not None:
+            primary_field_name, vector_field_name, id_type, auto_id, dimension, max_length = _from_schema(schema)
+        if index_params is not None:
+            metric_type, index, m, ef_construction = _from_index_params(index_params, vector_field_name, metric_type)
+        if isinstance(dimension, bool) or not isinstance(dimension, int):
+            raise InvalidInputError(f"dimension {dimension!r}: expected an int")
+        if id_type in ("int", DataType.INT64):
+            id_type = "int"
+        elif id_type in ("string", "str", DataType.VARCHAR):
+            id_type = "string"
+        else:
+            raise InvalidInputError(f"id_type {id_type!r}: expected 'int' or 'string'")
+        if id_type == "string" and auto_id:
+            raise InvalidInputError("auto_id works with int primary keys only")
+        self._store.create(collection_name, dimension, _metric(metric_type), index, m, ef_construction)
+        schema_obj = _Schema(primary_field_name, vector_field_name, id_type, bool(auto_id), max_length,
+                             kwargs.get("description", ""))
+        self._save_schema(collection_name, schema_obj)
+
+    def list_collections(self, **kwargs: Any) -> List[str]:
+        return self._store.names()
+
+    def has_collection(self, collection_name: str, timeout: Optional[float] = None, **kwargs: Any) -> bool:
+        return self._store.has(collection_name)
+
+    def drop_collection(self, collection_name: str, timeout: Optional[float] = None, **kwargs: Any) -> None:
+        """Drops the collection; one that does not exist is no error (as in Milvus)."""
+        if not self._store.has(collection_name):
+            return
+        self._store.drop(collection_name)
+        self._schemas.pop(collection_name, None)
+        try:
+            os.remove(self._schema_path(collection_name))
+        except FileNotFoundError:
+            pass
+
+    def describe_collection(self, collection_name: str, timeout: Optional[float] = None,
+                            **kwargs: Any) -> Dict[str, Any]:
+        config = self._store.config(collection_name)
+        schema = self._schema(collection_name)
+        pk_params: Dict[str, Any] = {}
+        if schema.id_type == "string":
+            pk_params["max_length"] = schema.max_length or 65535
+        pk = {"field_id": 100, "name": schema.primary_field, "description": "",
+              "type": DataType.INT64 if schema.id_type == "int" else DataType.VARCHAR,
+              "params": pk_params, "is_primary": True}
+        if schema.auto_id:
+            pk["auto_id"] = True
+        vector = {"field_id": 101, "name": schema.vector_field, "description": "",
+                  "type": DataType.FLOAT_VECTOR, "params": {"dim": config["dim"]}}
+        return {
+            "collection_name": collection_name, "auto_id": schema.auto_id, "num_shards": 1,
+            "description": schema.description, "fields": [pk, vector], "functions": [], "aliases": [],
+            "collection_id": 0, "consistency_level": 0, "consistency_level_name": "Strong",
+            "properties": {}, "num_partitions": 1, "enable_dynamic_field": True,
+        }
+
+    def get_collection_stats(self, collection_name: str, timeout: Optional[float] = None,
+                             **kwargs: Any) -> Dict[str, int]:
+        return {"row_count": self._store.count(collection_name)}
+
+    # Milvus loads collections into memory and builds indexes on request; kin's collections
+    # are searchable as soon as they exist. These calls check the collection and do nothing else.
+
+    def load_collection(self, collection_name: str, timeout: Optional[float] = None, **kwargs: Any) -> None:
+        self._require(collection_name)
+
+    def release_collection(self, collection_name: str, timeout: Optional[float] = None, **kwargs: Any) -> None:
+        self._require(collection_name)
+
+    def get_load_state(self, collection_name: str, partition_name: str = "", **kwargs: Any) -> Dict[str, Any]:
+        self._require(collection_name)
+        return {"state": "Loaded"}
+
+    def flush(self, collection_name: str, timeout: Optional[float] = None, **kwargs: Any) -> None:
+        """Writes are durable when they return; nothing to flush."""
+        self._require(collection_name)
+
+    def list_indexes(self, collection_name: str, field_name: Optional[str] = "", **kwargs: Any) -> List[str]:
+        return [self._schema(collection_name).vector_field]
+
+    def close(self) -> None:
+        """Lets go of the store (the folder is free once every client on it is closed)."""
+        self._store = None
+
+    # Rows.
+
+    def insert(self, collection_name: str, data: Union[Dict[str, Any], List[Dict[str, Any]]],
+               timeout: Optional[float] = None, partition_name: Optional[str] = "",
+               **kwargs: Any) -> Dict[str, Any]:
+        """Adds rows (dicts with the vector field, the primary key unless ``auto_id``, and any
+        other fields); ``{"insert_count": n, "ids": [...]}``. A row with an id that exists
+        replaces it (kin keeps one row per id)."""
+        rows = _rows(data)
+        if not rows:
+            return {"insert_count": 0, "ids": []}
+        ids = self._write(collection_name, rows, assign_ids=True)
+        return {"insert_count": len(ids), "ids": ids}
+
+    def upsert(self, collection_name: str, data: Union[Dict[str, Any], List[Dict[str, Any]]],
+               timeout: Optional[float] = None, partition_name: Optional[str] = "",
+               **kwargs: Any) -> Dict[str, Any]:
+        """Writes rows, replacing those with the same primary key; ``{"upsert_count": n, "ids": [...]}``."""
+        if kwargs.get("partial_update"):
+            raise InvalidInputError("partial_update is not supported: upsert whole rows")
+        rows = _rows(data)
+        if not rows:
+            return {"upsert_count": 0, "ids": []}
+        ids = self._write(collection_name, rows, assign_ids=False)
+        return {"upsert_count": len(ids), "ids": ids}
+
+    def delete(self, collection_name: str, ids: Optional[Union[list, str, int]] = None,
+               timeout: Optional[float] = None, filter: Optional[str] = None,
+               partition_name: Optional[str] = None, **kwargs: Any) -> DeleteResult:
+        """Deletes rows by primary key or by filter (not both); the keys that were deleted."""
+        pks = list(_as_list(kwargs.get("pks", [])))
+        if ids is not None:
+            pks.extend(_as_list(ids))
+        for pk in pks:
+            if isinstance(pk, bool) or not isinstance(pk, (int, str)):
+                raise InvalidInputError(f"ids: expected ints or strings, got {type(pk).__name__}")
+        if filter and pks:
+            raise InvalidInputError("delete takes ids or a filter, not both")
+        self._schema(collection_name)
+        if pks:
+            existing = [item[0] for item in self._store.get(collection_name, pks)]
+        elif filter:
+            if not isinstance(filter, str):
+                raise InvalidInputError(f"filter: expected a string, got {type(filter).__name__}")
+            existing = [item[0] for item in self._store.scan(collection_name, filter)]
+        else:
+            raise InvalidInputError("delete needs ids or a filter")
+        if existing:
+            self._store.delete(collection_name, existing)
+        return DeleteResult(existing)
+
+    def get(self, collection_name: str, ids: Union[list, str, int],
+            output_fields: Optional[List[str]] = None, timeout: Optional[float] = None,
+            partition_names: Optional[List[str]] = None, **kwargs: Any) -> List[Dict[str, Any]]:
+        """The rows with these primary keys (those that exist, in the order asked)."""
+        pks = _as_list(ids)
+        if not pks:
+            return []
+        schema = self._schema(collection_name)
+        items = self._store.get(collection_name, pks)
+        return [_row(schema, item, output_fields) for item in items]
+
+    def query(self, collection_name: str, filter: str = "", output_fields: Optional[List[str]] = None,
+              timeout: Optional[float] = None, ids: Optional[Union[list, str, int]] = None,
+              partition_names: Optional[List[str]] = None, **kwargs: Any) -> List[Dict[str, Any]]:
+        """Rows matching ``filter`` (or with these ``ids``), in the order they were written;
+        ``limit`` and ``offset`` page; ``output_fields=["count(*)"]`` counts."""
+        if filter and not isinstance(filter, str):
+            raise InvalidInputError(f"filter: expected a string, got {type(filter).__name__}")
+        if filter and ids is not None:
+            raise InvalidInputError("query takes ids or a filter, not both")
+        schema = self._schema(collection_name)
+        limit, offset = kwargs.get("limit"), kwargs.get("offset", 0) or 0
+        if output_fields and [f.strip() for f in output_fields] == ["count(*)"]:
+            if ids is not None:
+                return [{"count(*)": len(self._store.get(collection_name, _as_list(ids)))}]
+            if not filter:
+                return [{"count(*)": self._store.count(collection_name)}]
+            return [{"count(*)": len(self._store.scan(collection_name, filter))}]
+        if ids is not None:
+            items = self._store.get(collection_name, _as_list(ids))
+            items = items[offset:] if limit is None else items[offset:offset + limit]
+        else:
+            items = self._store.scan(collection_name, filter or None, limit, offset)
+        return [_row(schema, item, output_fields) for item in items]
+
+    def search(self, collection_name: str, data: Any = None, filter: str = "", limit: int = 10,
+               output_fields: Optional[List[str]] = None, search_params: Optional[dict] = None,
+               timeout: Optional[float] = None, partition_names: Optional[List[str]] = None,
+               anns_field: Optional[str] = None, **kwargs: Any) -> List[List[Dict[str, Any]]]:
+        """The ``limit`` nearest rows to each query vector in ``data``: per query a list of
+        ``{"id", "distance", "entity"}``, best first. ``distance`` is Milvus's: the cosine or inner
+        product (higher is nearer), or the squared L2 distance (lower is nearer)."""
+        for unsupported in ("group_by_field", "ranker", "highlighter"):
+            if kwargs.get(unsupported) is not None:
+                raise InvalidInputError(f"search: {unsupported} is not supported by kin's store")
+        schema = self._schema(collection_name)
+        if anns_field and anns_field != schema.vector_field:
+            raise InvalidInputError(f"anns_field {anns_field!r}: the collection's vector field is {schema.vector_field!r}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidInputError(f"limit {limit!r}: expected a positive int")
+        params = dict(search_params or {})
+        inner = dict(params.get("params") or {})
+        metric = params.get("metric_type")
+        config = self._store.config(collection_name)
+        if metric and _metric(metric) != config["metric"]:
+            raise InvalidInputError(
+                f"metric_type {metric!r} does not match the collection's metric {_milvus_metric(config['metric'])!r}"
+            )
+        offset = int(kwargs.get("offset", params.get("offset", 0)) or 0)
+        ef = inner.get("ef", kwargs.get("ef"))
+        radius = inner.get("radius", kwargs.get("radius"))
+        range_filter = inner.get("range_filter", kwargs.get("range_filter"))
+        hits = self._store.search(collection_name, data, limit + offset, filter or None,
+                                  None if ef is None else max(int(ef), limit + offset))
+        vectors = self._vectors_for(collection_name, schema, hits, output_fields)
+        results = []
+        for query_hits in hits:
+            row = []
+            for pk, score, payload in query_hits[offset:]:
+                if not _in_range(config["metric"], score, radius, range_filter):
+                    continue
+                entity = _entity(schema, payload, vectors.get(_key(pk)), output_fields, with_pk=False)
+                row.append({"id": pk, "distance": float(score), "entity": entity})
+            results.append(row)
+        return results
+
+    # Helpers.
+
+    def _write(self, name: str, rows: List[Dict[str, Any]], assign_ids: bool) -> List[Any]:
+        schema = self._schema(name)
+        ids, vectors, payloads = [], [], []
+        cosine = self._store.config(name)["metric"] == "cosine"
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict):
+                raise InvalidInputError(f"data[{i}]: expected a dict, got {type(row).__name__}")
+            if schema.vector_field not in row:
+                raise InvalidInputError(f"data[{i}]: the vector field {schema.vector_field!r} is missing")
+            if schema.auto_id and assign_ids:
+                pk: Any = schema.next_id + i
+            elif schema.primary_field in row:
+                pk = row[schema.primary_field]
+            else:
+                raise InvalidInputError(f"data[{i}]: the primary key field {schema.primary_field!r} is missing")
+            _check_pk(schema, pk, i)
+            payload = {k: v for k, v in row.items() if k != schema.vector_field}
+            payload[schema.primary_field] = pk
+            vector = row[schema.vector_field]
+            if cosine:
+                norm = _norm(vector, i)
+                if norm != 1.0:
+                    payload[_NORM] = norm
+            ids.append(pk)
+            vectors.append(vector)
+            payloads.append(payload)
+        self._store.upsert(name, ids, vectors, payloads)
+        if schema.auto_id and assign_ids:
+            schema.next_id += len(rows)
+            self._save_schema(name, schema)
+        return ids
+
+    def _vectors_for(self, name: str, schema: _Schema, hits: List[List[Any]],
+                     output_fields: Optional[List[str]]) -> Dict[Any, Any]:
+        """The stored vectors of the hits, when the entity is to show them."""
+        if not _wants(schema.vector_field, output_fields):
+            return {}
+        pks = list({_key(pk): pk for query_hits in hits for pk, _, _ in query_hits}.values())
+        return {_key(item[0]): item for item in self._store.get(name, pks)} if pks else {}
+
+    def _require(self, name: str) -> None:
+        if not self._store.has(name):
+            raise CollectionNotFoundError(f"collection {name!r} does not exist")
+
+    def _schema_path(self, name: str) -> str:
+        return os.path.join(self._schema_dir, f"{name}.json")
+
+    def _schema(self, name: str) -> _Schema:
+        if self._store is None:
+            raise InvalidInputError("the client is closed")
+        schema = self._schemas.get(name)
+        if schema is not None and self._store.has(name):
+            return schema
+        self._require(name)
+        try:
+            with open(self._schema_path(name), encoding="utf-8") as f:
+                schema = _Schema(**json.load(f))
+        except FileNotFoundError:
+            # A collection made by kin's CLI or server: the quick-setup names.
+            schema = _Schema()
+        self._schemas[name] = schema
+        return schema
+
+    def _save_schema(self, name: str, schema: _Schema) -> None:
+        os.makedirs(self._schema_dir, exist_ok=True)
+        path = self._schema_path(name)
+        partial = path + ".partial"
+        with open(partial, "w", encoding="utf-8") as f:
+            json.dump(schema.to_json(), f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(partial, path)
+        self._schemas[name] = schema
+
+
+def _metric(milvus_metric: Any) -> str:
+    metric = _METRICS.get(str(milvus_metric).upper())
+    if metric is None:
+        raise InvalidInputError(f"metric_type {milvus_metric!r}: expected COSINE, IP or L2")
+    return metric
+
+
+def _milvus_metric(kin_metric: str) -> str:
+    return {v: k for k, v in _METRICS.items()}[kin_metric]
+
+
+def _from_schema(schema: Any) -> tuple:
+    """Names and types from a pymilvus ``CollectionSchema``: one primary key, one float vector."""
+    primary, vector, others = None, None, []
+    for field in getattr(schema, "fields", []):
+        dtype = int(getattr(field, "dtype", 0))
+        if getattr(field, "is_primary", False):
+            primary = field
+        elif dtype == DataType.FLOAT_VECTOR:
+            if vector is not None:
+                raise InvalidInputError("kin's collections hold one vector field")
+            vector = field
+        elif dtype > 100:
+            raise InvalidInputError(f"field {field.name!r}: kin stores float vectors only")
+        else:
+            others.append(field)
+    if primary is None or vector is None:
+        raise InvalidInputError("the schema needs a primary key field and a FLOAT_VECTOR field")
+    params = getattr(primary, "params", {}) or {}
+    id_type = "string" if int(primary.dtype) == DataType.VARCHAR else "int"
+    if id_type == "int" and int(primary.dtype) != DataType.INT64:
+        raise InvalidInputError(f"primary key {primary.name!r}: expected INT64 or VARCHAR")
+    auto_id = bool(getattr(primary, "auto_id", False) or getattr(schema, "auto_id", False))
+    dim = (getattr(vector, "params", {}) or {}).get("dim")
+    return primary.name, vector.name, id_type, auto_id, int(dim) if dim is not None else None, params.get("max_length")
+
+
+def _from_index_params(index_params: Any, vector_field: str, metric: str) -> tuple:
+    index, m, ef_construction = "hnsw", 16, 200
+    for entry in index_params:
+        if getattr(entry, "field_name", vector_field) != vector_field:
+            continue
+        metric = getattr(entry, "metric_type", None) or metric
+        kind = str(getattr(entry, "index_type", "") or "").upper()
+        index = "flat" if kind == "FLAT" else "hnsw"
+        params = getattr(entry, "params", {}) or {}
+        params = params.get("params", params) if isinstance(params, dict) else {}
+        m = int(params.get("M", m))
+        ef_construction = int(params.get("efConstruction", ef_construction))
+    return metric, index, m, ef_construction
+
+
+def _rows(data: Any) -> List[Dict[str, Any]]:
+    if isinstance(data, dict):
+        return [data]
+    if not isinstance(data, list):
+        raise InvalidInputError(f"wrong type of argument 'data': expected a dict or a list of dicts, got {type(data).__name__}")
+    return data
+
+
+def _as_list(ids: Any) -> List[Any]:
+    if isinstance(ids, (int, str)):
+        return [ids]
+    if isinstance(ids, np.ndarray):
+        return ids.tolist()
+    return list(ids)
+
+
+def _check_pk(schema: _Schema, pk: Any, index: int) -> None:
+    if schema.id_type == "int":
+        if isinstance(pk, (bool, float)) or not isinstance(pk, (int, np.integer)):
+            raise InvalidInputError(f"data[{index}]: primary key {pk!r} is not an int (the collection's ids are INT64)")
+    elif not isinstance(pk, str):
+        raise InvalidInputError(f"data[{index}]: primary key {pk!r} is not a string (the collection's ids are VARCHAR)")
+    elif schema.max_length is not None and len(pk.encode("utf-8")) > schema.max_length:
+        raise InvalidInputError(f"data[{index}]: primary key {pk!r} is longer than max_length {schema.max_length}")
+
+
+def _norm(vector: Any, index: int) -> float:
+    try:
+        values = np.asarray(vector, dtype=np.float32)
+    except (TypeError, ValueError) as e:
+        raise InvalidInputError(f"data[{index}]: the vector is not a list of numbers ({e})") from None
+    norm = float(np.linalg.norm(values.astype(np.float64)))
+    return norm if math.isfinite(norm) and norm > 0 else 1.0
+
+
+def _key(pk: Any) -> Any:
+    return (type(pk).__name__, pk)
+
+
+def _wants(field: str, output_fields: Optional[List[str]]) -> bool:
+    return not output_fields or "*" in output_fields or field in output_fields
+
+
+def _vector_of(item: Any, payload: Dict[str, Any]) -> List[float]:
+    vector = item[1]
+    norm = payload.get(_NORM)
+    if norm is not None:
+        vector = vector * np.float32(norm)
+    return vector.tolist()
+
+
+def _entity(schema: _Schema, payload: Any, item: Any, output_fields: Optional[List[str]],
+            with_pk: bool) -> Dict[str, Any]:
+    """A row's fields as Milvus shows them: the primary key (for query), the vector, then the
+    other fields; all of them, or those of ``output_fields`` in its order."""
+    payload = payload if isinstance(payload, dict) else {}
+    fields = {k: v for k, v in payload.items() if k not in (_NORM, schema.primary_field)}
+    out: Dict[str, Any] = {}
+    if with_pk:
+        out[schema.primary_field] = payload.get(schema.primary_field)
+    if not output_fields or "*" in output_fields:
+        if item is not None:
+            out[schema.vector_field] = _vector_of(item, payload)
+        out.update(sorted(fields.items()))
+        return out
+    for name in output_fields:
+        if name == schema.vector_field:
+            if item is not None:
+                out[name] = _vector_of(item, payload)
+        elif name == schema.primary_field:
+            out[name] = payload.get(schema.primary_field)
+        elif name in fields:
+            out[name] = fields[name]
+    return out
+
+
+def _row(schema: _Schema, item: Any, output_fields: Optional[List[str]]) -> Dict[str, Any]:
+    pk, _, payload = item
+    payload = dict(payload) if isinstance(payload, dict) else {}
+    payload[schema.primary_field] = pk
+    return _entity(schema, payload, item, output_fields, with_pk=True)
+
+
+def _in_range(metric: str, score: float, radius: Optional[float], range_filter: Optional[float]) -> bool:
+    """Milvus's range search: for cosine and IP, ``radius < score <= range_filter``; for L2,
+    ``range_filter <= score < radius``."""
+    if radius is None and range_filter is None:
+        return True
+    if metric == "l2":
+        return (radius is None or score < radius) and (range_filter is None or score >= range_filter)
+    return (radius is None or score > radius) and (range_filter is None or score <= range_filter)
