@@ -42,3 +42,13 @@ done
 export KIN_TEST_MILVUS="127.0.0.1:$milvus_port"
 
 cargo test --workspace "$@"
+
+# The Python package (crates/kin-python): a wheel built with the dev profile, so that it reuses
+# cargo's target directory and its optimised libraries, installed into this Python and tested
+# with pytest.
+python3 -c "import maturin" 2>/dev/null || python3 -m pip install --quiet "maturin>=1.9,<2"
+python3 -c "import numpy, pytest" 2>/dev/null || python3 -m pip install --quiet numpy pytest
+rm -f target/wheels/kin-*.whl
+python3 -m maturin build --profile dev -m crates/kin-python/Cargo.toml -o target/wheels
+python3 -m pip install --quiet --force-reinstall --no-deps target/wheels/kin-*.whl
+python3 -m pytest -q -p no:cacheprovider crates/kin-python/tests

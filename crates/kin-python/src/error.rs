@@ -80,6 +80,7 @@ fn model(e: &kin_models::Error, message: String) -> PyErr {
         M::UnknownModel { .. } | M::NotAvailableOffline { .. } | M::NotAModelDir { .. } | M::FetchFailed { .. } => {
             Kind::ModelNotFound
         }
+        M::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => Kind::ModelNotFound,
         M::Config { .. } => Kind::InvalidInput,
         _ => Kind::Model,
     };

@@ -110,6 +110,13 @@ impl Model {
         on_batch: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         check_batch_size(batch_size)?;
+        if !self.inner.modalities().contains(&kin_core::Modality::Image) {
+            let modality = kin_core::Modality::Image;
+            return Err(error::embed(kin_embed::Error::UnsupportedModality {
+                model: self.inner.name().into(),
+                modality,
+            }));
+        }
         let inputs = images.iter().enumerate().map(|(i, v)| image_input(i, v)).collect::<PyResult<Vec<_>>>()?;
         let order: Vec<usize> = (0..inputs.len()).collect();
         let rows = self.in_batches(py, &order, batch_size, on_batch.as_ref(), |batch| {

@@ -34,6 +34,8 @@ __all__ = ["MilvusClient", "DataType"]
 # The payload key that keeps a cosine row's length (kin stores cosine vectors at unit length;
 # Milvus gives back the vector as inserted). Not a plain name, so no filter can name it by accident.
 _NORM = "$norm"
+# The payload key that keeps the order rows were first written in.
+_SEQ = "$seq"
 
 _METRICS = {"COSINE": "cosine", "IP": "dot", "L2": "l2"}
 
@@ -64,19 +66,29 @@ class DeleteResult(list):
         return super().__getitem__(key)
 
 
-_open_stores: "weakref.WeakValueDictionary[str, Any]" = weakref.WeakValueDictionary()
+class _Db:
+    """One store folder open in this process: the native store and the Milvus settings of its
+    collections, shared by every client on the folder."""
+
+    def __init__(self, path: str) -> None:
+        self.store = _kin.Store(path)
+        self.schema_dir = os.path.join(path, "milvus")
+        self.schemas: Dict[str, "_Schema"] = {}
+        self.lock = threading.Lock()
+
+
+_open_dbs: "weakref.WeakValueDictionary[str, _Db]" = weakref.WeakValueDictionary()
 _open_lock = threading.Lock()
 
 
-def _store(path: str) -> Any:
-    """One ``_kin.Store`` per folder in this process, shared by every client that opens it."""
+def _db(path: str) -> _Db:
     key = os.path.realpath(path)
     with _open_lock:
-        store = _open_stores.get(key)
-        if store is None:
-            store = _kin.Store(key)
-            _open_stores[key] = store
-        return store
+        db = _open_dbs.get(key)
+        if db is None:
+            db = _Db(key)
+            _open_dbs[key] = db
+        return db
 
 
 class _Schema:
@@ -84,7 +96,7 @@ class _Schema:
 
     def __init__(self, primary_field: str = "id", vector_field: str = "vector", id_type: str = "int",
                  auto_id: bool = False, max_length: Optional[int] = None, description: str = "",
-                 next_id: int = 1) -> None:
+                 next_id: int = 1, next_seq: int = 0) -> None:
         self.primary_field = primary_field
         self.vector_field = vector_field
         self.id_type = id_type
@@ -92,6 +104,9 @@ class _Schema:
         self.max_length = max_length
         self.description = description
         self.next_id = next_id
+        # Rows come back from query in the order they were first written, as in Milvus Lite;
+        # each row keeps its number in the payload (an upsert keeps it).
+        self.next_seq = next_seq
 
     def to_json(self) -> Dict[str, Any]:
         return dict(vars(self))
@@ -115,9 +130,7 @@ class MilvusClient:
         if uri.startswith("file://"):
             uri = uri[len("file://"):]
         self._path = uri
-        self._store = _store(uri)
-        self._schema_dir = os.path.join(uri, "milvus")
-        self._schemas: Dict[str, _Schema] = {}
+        self._db: Optional[_Db] = _db(uri)
 
     # Collections.
 
@@ -160,7 +173,7 @@ class MilvusClient:
         if not self._store.has(collection_name):
             return
         self._store.drop(collection_name)
-        self._schemas.pop(collection_name, None)
+        self._open().schemas.pop(collection_name, None)
         try:
             os.remove(self._schema_path(collection_name))
         except FileNotFoundError:
@@ -213,7 +226,16 @@ class MilvusClient:
 
     def close(self) -> None:
         """Lets go of the store (the folder is free once every client on it is closed)."""
-        self._store = None
+        self._db = None
+
+    @property
+    def _store(self) -> Any:
+        return self._open().store
+
+    def _open(self) -> _Db:
+        if self._db is None:
+            raise InvalidInputError("the client is closed")
+        return self._db
 
     # Rows.
 
@@ -244,7 +266,8 @@ class MilvusClient:
     def delete(self, collection_name: str, ids: Optional[Union[list, str, int]] = None,
                timeout: Optional[float] = None, filter: Optional[str] = None,
                partition_name: Optional[str] = None, **kwargs: Any) -> DeleteResult:
-        """Deletes rows by primary key or by filter (not both); the keys that were deleted."""
+        """Deletes rows by primary key or by filter (not both); the keys asked for, or those the
+        filter matched."""
         pks = list(_as_list(kwargs.get("pks", [])))
         if ids is not None:
             pks.extend(_as_list(ids))
@@ -255,16 +278,16 @@ class MilvusClient:
             raise InvalidInputError("delete takes ids or a filter, not both")
         self._schema(collection_name)
         if pks:
-            existing = [item[0] for item in self._store.get(collection_name, pks)]
-        elif filter:
-            if not isinstance(filter, str):
-                raise InvalidInputError(f"filter: expected a string, got {type(filter).__name__}")
-            existing = [item[0] for item in self._store.scan(collection_name, filter)]
-        else:
+            self._store.delete(collection_name, pks)
+            return DeleteResult(pks)  # Milvus answers with the keys asked for
+        if not filter:
             raise InvalidInputError("delete needs ids or a filter")
-        if existing:
-            self._store.delete(collection_name, existing)
-        return DeleteResult(existing)
+        if not isinstance(filter, str):
+            raise InvalidInputError(f"filter: expected a string, got {type(filter).__name__}")
+        matching = [item[0] for item in sorted(self._store.scan(collection_name, filter), key=_written)]
+        if matching:
+            self._store.delete(collection_name, matching)
+        return DeleteResult(matching)
 
     def get(self, collection_name: str, ids: Union[list, str, int],
             output_fields: Optional[List[str]] = None, timeout: Optional[float] = None,
@@ -298,7 +321,8 @@ class MilvusClient:
             items = self._store.get(collection_name, _as_list(ids))
             items = items[offset:] if limit is None else items[offset:offset + limit]
         else:
-            items = self._store.scan(collection_name, filter or None, limit, offset)
+            items = sorted(self._store.scan(collection_name, filter or None), key=_written)
+            items = items[offset:] if limit is None else items[offset:offset + limit]
         return [_row(schema, item, output_fields) for item in items]
 
     def search(self, collection_name: str, data: Any = None, filter: str = "", limit: int = 10,
@@ -345,34 +369,45 @@ class MilvusClient:
     # Helpers.
 
     def _write(self, name: str, rows: List[Dict[str, Any]], assign_ids: bool) -> List[Any]:
-        schema = self._schema(name)
-        ids, vectors, payloads = [], [], []
-        cosine = self._store.config(name)["metric"] == "cosine"
-        for i, row in enumerate(rows):
-            if not isinstance(row, dict):
-                raise InvalidInputError(f"data[{i}]: expected a dict, got {type(row).__name__}")
-            if schema.vector_field not in row:
-                raise InvalidInputError(f"data[{i}]: the vector field {schema.vector_field!r} is missing")
+        db = self._open()
+        with db.lock:
+            schema = self._schema(name)
+            ids, vectors, payloads = [], [], []
+            cosine = self._store.config(name)["metric"] == "cosine"
+            for i, row in enumerate(rows):
+                if not isinstance(row, dict):
+                    raise InvalidInputError(f"data[{i}]: expected a dict, got {type(row).__name__}")
+                if schema.vector_field not in row:
+                    raise InvalidInputError(f"data[{i}]: the vector field {schema.vector_field!r} is missing")
+                if schema.auto_id and assign_ids:
+                    pk: Any = schema.next_id + i
+                elif schema.primary_field in row:
+                    pk = row[schema.primary_field]
+                else:
+                    raise InvalidInputError(f"data[{i}]: the primary key field {schema.primary_field!r} is missing")
+                _check_pk(schema, pk, i)
+                if isinstance(pk, np.integer):
+                    pk = int(pk)
+                payload = {k: v for k, v in row.items() if k != schema.vector_field}
+                payload[schema.primary_field] = pk
+                vector = row[schema.vector_field]
+                if cosine:
+                    norm = _norm(vector, i)
+                    if norm != 1.0:
+                        payload[_NORM] = norm
+                ids.append(pk)
+                vectors.append(vector)
+                payloads.append(payload)
+            seqs = {_key(item[0]): item[2].get(_SEQ) for item in self._store.get(name, ids)}
+            for pk, payload in zip(ids, payloads):
+                seq = seqs.get(_key(pk))
+                if seq is None:
+                    seq = seqs[_key(pk)] = schema.next_seq
+                    schema.next_seq += 1
+                payload[_SEQ] = seq
+            self._store.upsert(name, ids, vectors, payloads)
             if schema.auto_id and assign_ids:
-                pk: Any = schema.next_id + i
-            elif schema.primary_field in row:
-                pk = row[schema.primary_field]
-            else:
-                raise InvalidInputError(f"data[{i}]: the primary key field {schema.primary_field!r} is missing")
-            _check_pk(schema, pk, i)
-            payload = {k: v for k, v in row.items() if k != schema.vector_field}
-            payload[schema.primary_field] = pk
-            vector = row[schema.vector_field]
-            if cosine:
-                norm = _norm(vector, i)
-                if norm != 1.0:
-                    payload[_NORM] = norm
-            ids.append(pk)
-            vectors.append(vector)
-            payloads.append(payload)
-        self._store.upsert(name, ids, vectors, payloads)
-        if schema.auto_id and assign_ids:
-            schema.next_id += len(rows)
+                schema.next_id += len(rows)
             self._save_schema(name, schema)
         return ids
 
@@ -389,12 +424,10 @@ class MilvusClient:
             raise CollectionNotFoundError(f"collection {name!r} does not exist")
 
     def _schema_path(self, name: str) -> str:
-        return os.path.join(self._schema_dir, f"{name}.json")
+        return os.path.join(self._open().schema_dir, f"{name}.json")
 
     def _schema(self, name: str) -> _Schema:
-        if self._store is None:
-            raise InvalidInputError("the client is closed")
-        schema = self._schemas.get(name)
+        schema = self._open().schemas.get(name)
         if schema is not None and self._store.has(name):
             return schema
         self._require(name)
@@ -404,11 +437,11 @@ class MilvusClient:
         except FileNotFoundError:
             # A collection made by kin's CLI or server: the quick-setup names.
             schema = _Schema()
-        self._schemas[name] = schema
+        self._open().schemas[name] = schema
         return schema
 
     def _save_schema(self, name: str, schema: _Schema) -> None:
-        os.makedirs(self._schema_dir, exist_ok=True)
+        os.makedirs(self._open().schema_dir, exist_ok=True)
         path = self._schema_path(name)
         partial = path + ".partial"
         with open(partial, "w", encoding="utf-8") as f:
@@ -416,7 +449,7 @@ class MilvusClient:
             f.flush()
             os.fsync(f.fileno())
         os.replace(partial, path)
-        self._schemas[name] = schema
+        self._open().schemas[name] = schema
 
 
 def _metric(milvus_metric: Any) -> str:
@@ -457,17 +490,18 @@ def _from_schema(schema: Any) -> tuple:
 
 
 def _from_index_params(index_params: Any, vector_field: str, metric: str) -> tuple:
+    """Metric, index kind and HNSW settings from a pymilvus ``IndexParams`` (or a list of dicts
+    in its ``to_dict`` form) for the vector field."""
     index, m, ef_construction = "hnsw", 16, 200
     for entry in index_params:
-        if getattr(entry, "field_name", vector_field) != vector_field:
+        config = dict(entry.to_dict() if hasattr(entry, "to_dict") else entry)
+        config.update(config.pop("params", None) or {})
+        if config.get("field_name", vector_field) != vector_field:
             continue
-        metric = getattr(entry, "metric_type", None) or metric
-        kind = str(getattr(entry, "index_type", "") or "").upper()
-        index = "flat" if kind == "FLAT" else "hnsw"
-        params = getattr(entry, "params", {}) or {}
-        params = params.get("params", params) if isinstance(params, dict) else {}
-        m = int(params.get("M", m))
-        ef_construction = int(params.get("efConstruction", ef_construction))
+        metric = config.get("metric_type") or metric
+        index = "flat" if str(config.get("index_type") or "").upper() == "FLAT" else "hnsw"
+        m = int(config.get("M", m))
+        ef_construction = int(config.get("efConstruction", ef_construction))
     return metric, index, m, ef_construction
 
 
@@ -506,6 +540,11 @@ def _norm(vector: Any, index: int) -> float:
     return norm if math.isfinite(norm) and norm > 0 else 1.0
 
 
+def _written(item: Any) -> Any:
+    payload = item[2] if isinstance(item[2], dict) else {}
+    return payload.get(_SEQ, -1)
+
+
 def _key(pk: Any) -> Any:
     return (type(pk).__name__, pk)
 
@@ -527,7 +566,7 @@ def _entity(schema: _Schema, payload: Any, item: Any, output_fields: Optional[Li
     """A row's fields as Milvus shows them: the primary key (for query), the vector, then the
     other fields; all of them, or those of ``output_fields`` in its order."""
     payload = payload if isinstance(payload, dict) else {}
-    fields = {k: v for k, v in payload.items() if k not in (_NORM, schema.primary_field)}
+    fields = {k: v for k, v in payload.items() if k not in (_NORM, _SEQ, schema.primary_field)}
     out: Dict[str, Any] = {}
     if with_pk:
         out[schema.primary_field] = payload.get(schema.primary_field)
