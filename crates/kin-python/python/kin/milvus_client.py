@@ -56,6 +56,16 @@ class DataType(enum.IntEnum):
     FLOAT_VECTOR = 101
 
 
+class CountResult(dict):
+    """pymilvus' answer to a write: a dict with ``cost`` 0, which printing leaves out."""
+
+    def __str__(self) -> str:
+        return str({k: v for k, v in self.items() if v or k.endswith("_count")})
+
+    def __repr__(self) -> str:
+        return str(dict(self))
+
+
 class DeleteResult(list):
     """The primary keys ``delete`` removed, as Milvus Lite answers; ``result["delete_count"]``
     (the answer of a Milvus server) works too."""
@@ -249,7 +259,7 @@ class MilvusClient:
         if not rows:
             return {"insert_count": 0, "ids": []}
         ids = self._write(collection_name, rows, assign_ids=True)
-        return {"insert_count": len(ids), "ids": ids}
+        return CountResult(insert_count=len(ids), ids=ids, cost=0)
 
     def upsert(self, collection_name: str, data: Union[Dict[str, Any], List[Dict[str, Any]]],
                timeout: Optional[float] = None, partition_name: Optional[str] = "",
@@ -261,7 +271,7 @@ class MilvusClient:
         if not rows:
             return {"upsert_count": 0, "ids": []}
         ids = self._write(collection_name, rows, assign_ids=False)
-        return {"upsert_count": len(ids), "ids": ids}
+        return CountResult(upsert_count=len(ids), cost=0, ids=ids)
 
     def delete(self, collection_name: str, ids: Optional[Union[list, str, int]] = None,
                timeout: Optional[float] = None, filter: Optional[str] = None,
