@@ -48,6 +48,9 @@ cargo test --workspace "$@"
 # with pytest.
 python3 -c "import maturin" 2>/dev/null || python3 -m pip install --quiet "maturin>=1.9,<2"
 python3 -c "import numpy, pytest" 2>/dev/null || python3 -m pip install --quiet numpy pytest
+# The adapters' tests: LangChain's standard suites (langchain-tests) and LlamaIndex's embedding base.
+python3 -c "import langchain_core, langchain_tests, llama_index.core" 2>/dev/null ||
+  python3 -m pip install --quiet "langchain-core>=0.3" "langchain-tests>=0.3" "llama-index-core>=0.12"
 rm -f target/wheels/kin-*.whl
 python3 -m maturin build --profile dev -m crates/kin-python/Cargo.toml -o target/wheels
 python3 -m pip install --quiet --force-reinstall --no-deps target/wheels/kin-*.whl

@@ -8,6 +8,7 @@ class for every model kin runs, images included.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -230,6 +231,12 @@ class Embedder:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, dim={self._model.dim})"
+
+
+@functools.lru_cache(maxsize=8)
+def cached_embedder(name: str) -> Embedder:
+    """One ``Embedder`` per model name in this process, for adapters that make many instances."""
+    return Embedder(name)
 
 
 class SentenceTransformer(Embedder):
