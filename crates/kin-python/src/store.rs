@@ -34,6 +34,29 @@ impl Store {
         Ok(Store { backend: Arc::new(store) })
     }
 
+    /// A Milvus server through kin-milvus: `milvus://[USER:PASSWORD@]HOST[:PORT][/DB][?token=]`
+    /// (`http://` and `https://` are taken as pymilvus writes them). The collections are kin's
+    /// schema in that server; calls are retried while it is unreachable, for `retry_s` seconds.
+    #[staticmethod]
+    #[pyo3(signature = (url, retry_s = 30.0))]
+    fn connect(py: Python<'_>, url: &str, retry_s: f64) -> PyResult<Self> {
+        let url = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+            (Some(rest), _) => format!("milvus://{rest}"),
+            (_, Some(rest)) => format!("milvus+tls://{rest}"),
+            _ => url.to_string(),
+        };
+        if !(retry_s.is_finite() && retry_s >= 0.0) {
+            return Err(raise(Kind::InvalidInput, format!("retry_s {retry_s}: expected a number of seconds >= 0")));
+        }
+        let retry = std::time::Duration::from_secs_f64(retry_s);
+        let backend = detach(py, || {
+            let target = kin_milvus::MilvusTarget::parse(url.trim_end_matches('/'))?;
+            kin_milvus::MilvusBackend::connect_with(&target, retry)
+        })
+        .map_err(error::store)?;
+        Ok(Store { backend: Arc::new(backend) })
+    }
+
     /// Where the store lives, as kin describes it.
     fn describe(&self) -> String {
         self.backend.describe()

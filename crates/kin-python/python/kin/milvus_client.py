@@ -80,9 +80,15 @@ class _Db:
     """One store folder open in this process: the native store and the Milvus settings of its
     collections, shared by every client on the folder."""
 
-    def __init__(self, path: str) -> None:
-        self.store = _kin.Store(path)
-        self.schema_dir = os.path.join(path, "milvus")
+    def __init__(self, path: str, url: Optional[str] = None) -> None:
+        if url is None:
+            self.store = _kin.Store(path)
+            self.schema_dir: Optional[str] = os.path.join(path, "milvus")
+        else:
+            # A server keeps kin's schema; the Milvus settings of this process's collections
+            # stay in memory (others read as quick-setup collections).
+            self.store = _kin.Store.connect(url)
+            self.schema_dir = None
         self.schemas: Dict[str, "_Schema"] = {}
         self.lock = threading.Lock()
 
@@ -91,14 +97,28 @@ _open_dbs: "weakref.WeakValueDictionary[str, _Db]" = weakref.WeakValueDictionary
 _open_lock = threading.Lock()
 
 
-def _db(path: str) -> _Db:
-    key = os.path.realpath(path)
+def _db(path: str, url: Optional[str] = None) -> _Db:
+    key = url if url is not None else os.path.realpath(path)
     with _open_lock:
         db = _open_dbs.get(key)
         if db is None:
-            db = _Db(key)
+            db = _Db(key, url)
             _open_dbs[key] = db
         return db
+
+
+def _server_url(uri: str, user: str, password: str, db_name: str, token: str) -> str:
+    """pymilvus' connection arguments as kin-milvus' URL."""
+    scheme, rest = uri.split("://", 1)
+    secure = scheme in ("https", "grpcs", "milvus+tls")
+    host = rest.split("/", 1)[0].split("?", 1)[0]
+    credentials = f"{user}:{password}@" if user else ""
+    url = f"{'milvus+tls' if secure else 'milvus'}://{credentials}{host}"
+    if db_name:
+        url += f"/{db_name}"
+    if token:
+        url += f"?token={token}"
+    return url
 
 
 class _Schema:
@@ -126,21 +146,22 @@ class MilvusClient:
     """A store of collections with pymilvus' ``MilvusClient`` methods.
 
     ``uri`` is a folder of kin's embedded store (created when missing; ``"./kin.db"`` is a
-    folder here, not a file). One process holds a folder at a time.
+    folder here, not a file; one process holds a folder at a time), or a Milvus server
+    (``"http://localhost:19530"``, with ``user``/``password``, ``db_name`` or ``token``), reached
+    through kin-milvus with kin's schema.
     """
 
     def __init__(self, uri: str = "./kin.db", user: str = "", password: str = "", db_name: str = "",
                  token: str = "", timeout: Optional[float] = None, **kwargs: Any) -> None:
         uri = os.fspath(uri)
-        if uri.startswith(("http://", "https://", "tcp://", "grpc://", "milvus://")):
-            raise InvalidInputError(
-                f"uri {uri!r}: this build of kin opens its embedded store (a folder path); "
-                "to use a Milvus server, run `kin` with --backend milvus://HOST:PORT"
-            )
         if uri.startswith("file://"):
             uri = uri[len("file://"):]
         self._path = uri
-        self._db: Optional[_Db] = _db(uri)
+        if uri.startswith(("http://", "https://", "tcp://", "grpc://", "grpcs://", "milvus://", "milvus+tls://")):
+            url = _server_url(uri, user, password, db_name, token)
+            self._db: Optional[_Db] = _db(uri, url)
+        else:
+            self._db = _db(uri)
 
     # Collections.
 
@@ -184,10 +205,9 @@ class MilvusClient:
             return
         self._store.drop(collection_name)
         self._open().schemas.pop(collection_name, None)
-        try:
-            os.remove(self._schema_path(collection_name))
-        except FileNotFoundError:
-            pass
+        path = self._schema_path(collection_name)
+        if path is not None and os.path.exists(path):
+            os.remove(path)
 
     def describe_collection(self, collection_name: str, timeout: Optional[float] = None,
                             **kwargs: Any) -> Dict[str, Any]:
@@ -433,16 +453,20 @@ class MilvusClient:
         if not self._store.has(name):
             raise CollectionNotFoundError(f"collection {name!r} does not exist")
 
-    def _schema_path(self, name: str) -> str:
-        return os.path.join(self._open().schema_dir, f"{name}.json")
+    def _schema_path(self, name: str) -> Optional[str]:
+        schema_dir = self._open().schema_dir
+        return None if schema_dir is None else os.path.join(schema_dir, f"{name}.json")
 
     def _schema(self, name: str) -> _Schema:
         schema = self._open().schemas.get(name)
         if schema is not None and self._store.has(name):
             return schema
         self._require(name)
+        path = self._schema_path(name)
         try:
-            with open(self._schema_path(name), encoding="utf-8") as f:
+            if path is None:
+                raise FileNotFoundError(name)
+            with open(path, encoding="utf-8") as f:
                 schema = _Schema(**json.load(f))
         except FileNotFoundError:
             # A collection made by kin's CLI or server: the quick-setup names.
@@ -451,6 +475,9 @@ class MilvusClient:
         return schema
 
     def _save_schema(self, name: str, schema: _Schema) -> None:
+        self._open().schemas[name] = schema
+        if self._open().schema_dir is None:
+            return
         os.makedirs(self._open().schema_dir, exist_ok=True)
         path = self._schema_path(name)
         partial = path + ".partial"
