@@ -126,6 +126,23 @@ impl Model {
         to_numpy2(py, rows, self.inner.dim())
     }
 
+    /// One vector per media file (an image; an audio or video file's segments averaged by
+    /// duration), judged by content, as `kin embed` and `kin add` embed files. Ctrl-C and
+    /// `on_batch` between files.
+    #[pyo3(signature = (paths, on_batch = None))]
+    fn embed_files<'py>(
+        &self,
+        py: Python<'py>,
+        paths: Vec<PathBuf>,
+        on_batch: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let order: Vec<usize> = (0..paths.len()).collect();
+        let rows = self.in_batches(py, &order, 1, on_batch.as_ref(), |batch| {
+            batch.iter().map(|&i| embed_file(self.inner.as_ref(), &paths[i])).collect()
+        })?;
+        to_numpy2(py, rows, self.inner.dim())
+    }
+
     fn __repr__(&self) -> String {
         format!("Model(name={:?}, dim={})", self.inner.name(), self.inner.dim())
     }
@@ -197,4 +214,13 @@ fn decode_image(index: usize, input: &ImageInput) -> kin_embed::Result<kin_image
     };
     kin_image::decode(&bytes, &limits)
         .map_err(|e| kin_embed::Error::InputShape { message: format!("image {index}: {e}") })
+}
+
+fn embed_file(model: &dyn Embedder, path: &std::path::Path) -> kin_embed::Result<Vec<f32>> {
+    if !path.exists() {
+        let source = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        return Err(kin_embed::Error::Io { path: path.to_path_buf(), source });
+    }
+    kin_media::embed_file(model, path)
+        .map_err(|message| kin_embed::Error::InputShape { message: format!("{}: {message}", path.display()) })
 }

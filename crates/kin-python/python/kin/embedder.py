@@ -173,6 +173,26 @@ class Embedder:
         return self._finish(vectors, single, precision, convert_to_numpy, convert_to_tensor,
                             normalize_embeddings, truncate_dim)
 
+    def encode_file(
+        self,
+        paths: Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]],
+        show_progress_bar: Optional[bool] = None,
+        precision: Precision = "float32",
+        convert_to_numpy: bool = True,
+        convert_to_tensor: bool = False,
+        normalize_embeddings: bool = False,
+        truncate_dim: Optional[int] = None,
+    ) -> Any:
+        """One vector per media file, judged by its content, as ``kin embed`` and ``kin add``
+        embed files: an image, or an audio or video file (Whisper, CLIP frames, the Perceiver)
+        cut into segments whose vectors are averaged by duration. One path gives a 1-D array."""
+        single = isinstance(paths, (str, os.PathLike))
+        items = [os.fspath(paths)] if single else [os.fspath(p) for p in paths]  # type: ignore[union-attr]
+        with _progress(show_progress_bar, len(items), 1) as on_batch:
+            vectors = self._model.embed_files(items, on_batch)
+        return self._finish(vectors, single, precision, convert_to_numpy, convert_to_tensor,
+                            normalize_embeddings, truncate_dim)
+
     # Comparing.
 
     def similarity(self, embeddings1: Any, embeddings2: Any) -> np.ndarray:
