@@ -25,8 +25,9 @@ def scenario(client) -> list:
          "year": 1990 + i % 30, "score": float(i) / 7}
         for i in range(80)
     ]
-    if client.has_collection("demo"):
-        client.drop_collection("demo")
+    for name in ("demo", "demo_ip", "demo_l2"):  # what an earlier run left on a server
+        if client.has_collection(name):
+            client.drop_collection(name)
     client.create_collection(collection_name="demo", dimension=DIM)
     out.append(("has", client.has_collection("demo"), client.has_collection("absent")))
     out.append(("list", [n for n in client.list_collections() if n.startswith("demo")]))
@@ -116,7 +117,10 @@ def test_the_same_script_through_kin_on_a_milvus_server(tmp_path):
     pymilvus = pytest.importorskip("pymilvus")
     pytest.importorskip("milvus_lite")
     reference = plain(scenario(pymilvus.MilvusClient(str(tmp_path / "milvus.db"))))
-    ours = plain(scenario(kin.MilvusClient(f"http://{address}")))
+    client = kin.MilvusClient(f"http://{address}")
+    ours = plain(scenario(client))
+    for name in ("demo", "demo_l2"):
+        client.drop_collection(name)
     for want, got in zip(reference, ours):
         same(want, got, str(want[0]) if isinstance(want, list) and want else "")
     assert len(ours) == len(reference)
