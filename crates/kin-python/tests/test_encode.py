@@ -138,3 +138,23 @@ def test_unknown_model():
 def test_text_model_refuses_images(minilm):
     with pytest.raises(kin.InvalidInputError, match="does not embed image"):
         minilm.encode_image([b"\x89PNG\r\n\x1a\n"])
+
+
+def test_progress_bar_counts_batches(minilm, capfd):
+    calls = []
+    vectors = minilm._model.embed_text(["a", "b", "c", "d", "e"], 2, calls.append)
+    assert vectors.shape == (5, 384) and calls == [2, 4, 5]
+    minilm.encode(["a", "b", "c"], batch_size=2, show_progress_bar=True)
+    err = capfd.readouterr().err
+    assert "2/2" in err  # tqdm's bar or kin's own line: two batches of two and one
+
+
+def test_convert_to_tensor(minilm):
+    try:
+        import torch
+    except ImportError:
+        with pytest.raises(kin.InvalidInputError, match="needs torch"):
+            minilm.encode(["x"], convert_to_tensor=True)
+        return
+    tensor = minilm.encode(["x", "y"], convert_to_tensor=True)
+    assert isinstance(tensor, torch.Tensor) and tuple(tensor.shape) == (2, 384)
