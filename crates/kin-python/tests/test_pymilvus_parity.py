@@ -124,3 +124,24 @@ def test_the_same_script_through_kin_on_a_milvus_server(tmp_path):
     for want, got in zip(reference, ours):
         same(want, got, str(want[0]) if isinstance(want, list) and want else "")
     assert len(ours) == len(reference)
+
+
+def test_write_order_on_a_server_holds_across_clients():
+    """A client that starts later (a new process) on a server goes on with the write order, not
+    from zero."""
+    address = os.environ.get("KIN_TEST_MILVUS")
+    if not address:
+        pytest.skip("KIN_TEST_MILVUS names no Milvus server")
+    import kin.milvus_client as mc
+
+    first = kin.MilvusClient(f"http://{address}")
+    if first.has_collection("order"):
+        first.drop_collection("order")
+    first.create_collection("order", dimension=4)
+    first.insert("order", [{"id": 10, "vector": [1.0, 0.0, 0.0, 0.0]}, {"id": 5, "vector": [0.0, 1.0, 0.0, 0.0]}])
+    first.close()
+    mc._open_dbs.clear()  # as a new process would be: nothing of the first client remembered
+    second = kin.MilvusClient(f"http://{address}")
+    second.insert("order", [{"id": 7, "vector": [0.0, 0.0, 1.0, 0.0]}])
+    assert [r["id"] for r in second.query("order", filter="id > 0", output_fields=["id"])] == [10, 5, 7]
+    second.drop_collection("order")

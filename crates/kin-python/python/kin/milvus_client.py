@@ -21,6 +21,7 @@ import json
 import math
 import os
 import threading
+import time
 import weakref
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
@@ -190,7 +191,7 @@ class MilvusClient:
             raise InvalidInputError("auto_id works with int primary keys only")
         self._store.create(collection_name, dimension, _metric(metric_type), index, m, ef_construction)
         schema_obj = _Schema(primary_field_name, vector_field_name, id_type, bool(auto_id), max_length,
-                             kwargs.get("description", ""))
+                             kwargs.get("description", ""), **self._counters())
         self._save_schema(collection_name, schema_obj)
 
     def list_collections(self, **kwargs: Any) -> List[str]:
@@ -469,10 +470,21 @@ class MilvusClient:
             with open(path, encoding="utf-8") as f:
                 schema = _Schema(**json.load(f))
         except FileNotFoundError:
-            # A collection made by kin's CLI or server: the quick-setup names.
-            schema = _Schema()
+            # A collection made by kin's CLI or server, or one on a Milvus server: the
+            # quick-setup names.
+            schema = _Schema(**self._counters())
         self._open().schemas[name] = schema
         return schema
+
+    def _counters(self) -> Dict[str, int]:
+        """Where automatic ids and the write order start. A folder keeps both in its settings file
+        and starts them at 1 and 0, as Milvus Lite does; on a server, where they last only as
+        long as the process, they start at the microseconds since 1970, so that another process
+        (later) neither reuses an id nor writes rows before earlier ones."""
+        if self._open().schema_dir is not None:
+            return {"next_id": 1, "next_seq": 0}
+        now = time.time_ns() // 1000
+        return {"next_id": now, "next_seq": now}
 
     def _save_schema(self, name: str, schema: _Schema) -> None:
         self._open().schemas[name] = schema
