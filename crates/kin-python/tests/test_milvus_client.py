@@ -196,6 +196,10 @@ def test_bad_input_raises_kins_errors(client, rows):
         client.search("docs", data=[[1.0, 2.0, 3.0]])
     with pytest.raises(kin.InvalidInputError, match="dtype <U1 is not a float type"):
         client.search("docs", data=np.array([["a"] * DIM]))
+    with pytest.raises(kin.InvalidInputError, match=r"1-D or 2-D array, got shape \[2, 2, 8\]"):
+        client.search("docs", data=np.ones((2, 2, DIM), dtype=np.float32))
+    with pytest.raises(kin.InvalidInputError, match="every vector needs the same length"):
+        client.search("docs", data=[[0.5] * DIM, [0.5] * 3])
     with pytest.raises(kin.InvalidInputError, match="dtype int64 is not a float type"):
         client.search("docs", data=np.ones((1, DIM), dtype=np.int64))
     with pytest.raises(kin.InvalidInputError, match="vector field 'vector' is missing"):
