@@ -10,72 +10,41 @@ Milvus's (``subject == "history" and year >= 2020``, ``id in [1, 2]``).
 
 How rows are kept: each row is one kin item, its primary key the item id, its vector the item
 vector, every other field (the primary key again, so that filters can name it) in the item's
-payload. Settings kin's store does not have (the field names, the id type, ``auto_id``) are in
-``DIR/milvus/NAME.json`` beside the store's own files.
+payload (``milvus_rows.py``). Settings kin's store does not have (the field names, the id type,
+``auto_id``: ``milvus_schema.py``) are in ``DIR/milvus/NAME.json`` beside the store's own files.
 """
 
 from __future__ import annotations
 
-import enum
 import json
-import math
 import os
 import threading
 import time
 import weakref
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 
 from . import _kin
 from .exceptions import CollectionNotFoundError, InvalidInputError
+from .milvus_rows import (
+    _NORM,
+    _SEQ,
+    CountResult,
+    DeleteResult,
+    _as_list,
+    _entity,
+    _in_range,
+    _key,
+    _norm,
+    _row,
+    _rows,
+    _wants,
+    _written,
+)
+from .milvus_schema import DataType, _check_pk, _from_index_params, _from_schema, _metric, _milvus_metric, _Schema
 
 __all__ = ["MilvusClient", "DataType"]
-
-# The payload key that keeps a cosine row's length (kin stores cosine vectors at unit length;
-# Milvus gives back the vector as inserted). Not a plain name, so no filter can name it by accident.
-_NORM = "$norm"
-# The payload key that keeps the order rows were first written in.
-_SEQ = "$seq"
-
-_METRICS = {"COSINE": "cosine", "IP": "dot", "L2": "l2"}
-
-
-class DataType(enum.IntEnum):
-    """The field types of pymilvus' ``DataType`` that kin's collections have, with its values."""
-
-    BOOL = 1
-    INT8 = 2
-    INT16 = 3
-    INT32 = 4
-    INT64 = 5
-    FLOAT = 10
-    DOUBLE = 11
-    VARCHAR = 21
-    ARRAY = 22
-    JSON = 23
-    FLOAT_VECTOR = 101
-
-
-class CountResult(dict):
-    """pymilvus' answer to a write: a dict with ``cost`` 0, which printing leaves out."""
-
-    def __str__(self) -> str:
-        return str({k: v for k, v in self.items() if v or k.endswith("_count")})
-
-    def __repr__(self) -> str:
-        return str(dict(self))
-
-
-class DeleteResult(list):
-    """The primary keys ``delete`` removed, as Milvus Lite answers; ``result["delete_count"]``
-    (the answer of a Milvus server) works too."""
-
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
-        if key == "delete_count":
-            return len(self)
-        return super().__getitem__(key)
-
 
 class _Db:
     """One store folder open in this process: the native store and the Milvus settings of its
@@ -120,27 +89,6 @@ def _server_url(uri: str, user: str, password: str, db_name: str, token: str) ->
     if token:
         url += f"?token={token}"
     return url
-
-
-class _Schema:
-    """What Milvus knows of a collection and kin's store does not."""
-
-    def __init__(self, primary_field: str = "id", vector_field: str = "vector", id_type: str = "int",
-                 auto_id: bool = False, max_length: Optional[int] = None, description: str = "",
-                 next_id: int = 1, next_seq: int = 0) -> None:
-        self.primary_field = primary_field
-        self.vector_field = vector_field
-        self.id_type = id_type
-        self.auto_id = auto_id
-        self.max_length = max_length
-        self.description = description
-        self.next_id = next_id
-        # Rows come back from query in the order they were first written, as in Milvus Lite;
-        # each row keeps its number in the payload (an upsert keeps it).
-        self.next_seq = next_seq
-
-    def to_json(self) -> Dict[str, Any]:
-        return dict(vars(self))
 
 
 class MilvusClient:
@@ -499,154 +447,3 @@ class MilvusClient:
             os.fsync(f.fileno())
         os.replace(partial, path)
         self._open().schemas[name] = schema
-
-
-def _metric(milvus_metric: Any) -> str:
-    metric = _METRICS.get(str(milvus_metric).upper())
-    if metric is None:
-        raise InvalidInputError(f"metric_type {milvus_metric!r}: expected COSINE, IP or L2")
-    return metric
-
-
-def _milvus_metric(kin_metric: str) -> str:
-    return {v: k for k, v in _METRICS.items()}[kin_metric]
-
-
-def _from_schema(schema: Any) -> tuple:
-    """Names and types from a pymilvus ``CollectionSchema``: one primary key, one float vector."""
-    primary, vector, others = None, None, []
-    for field in getattr(schema, "fields", []):
-        dtype = int(getattr(field, "dtype", 0))
-        if getattr(field, "is_primary", False):
-            primary = field
-        elif dtype == DataType.FLOAT_VECTOR:
-            if vector is not None:
-                raise InvalidInputError("kin's collections hold one vector field")
-            vector = field
-        elif dtype > 100:
-            raise InvalidInputError(f"field {field.name!r}: kin stores float vectors only")
-        else:
-            others.append(field)
-    if primary is None or vector is None:
-        raise InvalidInputError("the schema needs a primary key field and a FLOAT_VECTOR field")
-    params = getattr(primary, "params", {}) or {}
-    id_type = "string" if int(primary.dtype) == DataType.VARCHAR else "int"
-    if id_type == "int" and int(primary.dtype) != DataType.INT64:
-        raise InvalidInputError(f"primary key {primary.name!r}: expected INT64 or VARCHAR")
-    auto_id = bool(getattr(primary, "auto_id", False) or getattr(schema, "auto_id", False))
-    dim = (getattr(vector, "params", {}) or {}).get("dim")
-    return primary.name, vector.name, id_type, auto_id, int(dim) if dim is not None else None, params.get("max_length")
-
-
-def _from_index_params(index_params: Any, vector_field: str, metric: str) -> tuple:
-    """Metric, index kind and HNSW settings from a pymilvus ``IndexParams`` (or a list of dicts
-    in its ``to_dict`` form) for the vector field."""
-    index, m, ef_construction = "hnsw", 16, 200
-    for entry in index_params:
-        config = dict(entry.to_dict() if hasattr(entry, "to_dict") else entry)
-        config.update(config.pop("params", None) or {})
-        if config.get("field_name", vector_field) != vector_field:
-            continue
-        metric = config.get("metric_type") or metric
-        index = "flat" if str(config.get("index_type") or "").upper() == "FLAT" else "hnsw"
-        m = int(config.get("M", m))
-        ef_construction = int(config.get("efConstruction", ef_construction))
-    return metric, index, m, ef_construction
-
-
-def _rows(data: Any) -> List[Dict[str, Any]]:
-    if isinstance(data, dict):
-        return [data]
-    if not isinstance(data, list):
-        raise InvalidInputError(f"wrong type of argument 'data': expected a dict or a list of dicts, got {type(data).__name__}")
-    return data
-
-
-def _as_list(ids: Any) -> List[Any]:
-    if isinstance(ids, (int, str)):
-        return [ids]
-    if isinstance(ids, np.ndarray):
-        return ids.tolist()
-    return list(ids)
-
-
-def _check_pk(schema: _Schema, pk: Any, index: int) -> None:
-    if schema.id_type == "int":
-        if isinstance(pk, (bool, float)) or not isinstance(pk, (int, np.integer)):
-            raise InvalidInputError(f"data[{index}]: primary key {pk!r} is not an int (the collection's ids are INT64)")
-    elif not isinstance(pk, str):
-        raise InvalidInputError(f"data[{index}]: primary key {pk!r} is not a string (the collection's ids are VARCHAR)")
-    elif schema.max_length is not None and len(pk.encode("utf-8")) > schema.max_length:
-        raise InvalidInputError(f"data[{index}]: primary key {pk!r} is longer than max_length {schema.max_length}")
-
-
-def _norm(vector: Any, index: int) -> float:
-    try:
-        values = np.asarray(vector, dtype=np.float32)
-    except (TypeError, ValueError) as e:
-        raise InvalidInputError(f"data[{index}]: the vector is not a list of numbers ({e})") from None
-    norm = float(np.linalg.norm(values.astype(np.float64)))
-    return norm if math.isfinite(norm) and norm > 0 else 1.0
-
-
-def _written(item: Any) -> Any:
-    payload = item[2] if isinstance(item[2], dict) else {}
-    return payload.get(_SEQ, -1)
-
-
-def _key(pk: Any) -> Any:
-    return (type(pk).__name__, pk)
-
-
-def _wants(field: str, output_fields: Optional[List[str]]) -> bool:
-    return not output_fields or "*" in output_fields or field in output_fields
-
-
-def _vector_of(item: Any, payload: Dict[str, Any]) -> List[float]:
-    vector = item[1]
-    norm = payload.get(_NORM)
-    if norm is not None:
-        vector = vector * np.float32(norm)
-    return vector.tolist()
-
-
-def _entity(schema: _Schema, payload: Any, item: Any, output_fields: Optional[List[str]],
-            with_pk: bool) -> Dict[str, Any]:
-    """A row's fields as Milvus shows them: the primary key (for query), the vector, then the
-    other fields; all of them, or those of ``output_fields`` in its order."""
-    payload = payload if isinstance(payload, dict) else {}
-    fields = {k: v for k, v in payload.items() if k not in (_NORM, _SEQ, schema.primary_field)}
-    out: Dict[str, Any] = {}
-    if with_pk:
-        out[schema.primary_field] = payload.get(schema.primary_field)
-    if not output_fields or "*" in output_fields:
-        if item is not None:
-            out[schema.vector_field] = _vector_of(item, payload)
-        out.update(sorted(fields.items()))
-        return out
-    for name in output_fields:
-        if name == schema.vector_field:
-            if item is not None:
-                out[name] = _vector_of(item, payload)
-        elif name == schema.primary_field:
-            out[name] = payload.get(schema.primary_field)
-        elif name in fields:
-            out[name] = fields[name]
-    return out
-
-
-def _row(schema: _Schema, item: Any, output_fields: Optional[List[str]]) -> Dict[str, Any]:
-    pk, _, payload = item
-    payload = dict(payload) if isinstance(payload, dict) else {}
-    payload[schema.primary_field] = pk
-    return _entity(schema, payload, item, output_fields, with_pk=True)
-
-
-def _in_range(metric: str, score: float, radius: Optional[float], range_filter: Optional[float]) -> bool:
-    """Milvus's range search: for cosine and IP, ``radius < score <= range_filter``; for L2,
-    ``range_filter <= score < radius``."""
-    if radius is None and range_filter is None:
-        return True
-    if metric == "l2":
-        return (radius is None or score < radius) and (range_filter is None or score >= range_filter)
-    return (radius is None or score > radius) and (range_filter is None or score <= range_filter)
