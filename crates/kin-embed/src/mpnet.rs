@@ -143,6 +143,10 @@ impl Backbone for MpnetModel {
         self.bias.max_len
     }
 
+    fn quantize(&mut self) {
+        self.layers.iter_mut().for_each(EncoderLayer::quantize);
+    }
+
     fn forward(&self, packed: &Packed, exec: Exec) -> Result<Vec<f32>> {
         let mut hidden = self.embeddings.embed(packed, Positions::AfterPadding { pad_id: self.pad_id }, &[], exec)?;
         run_layers(&self.layers, &mut hidden, packed, Some(&self.bias), exec);

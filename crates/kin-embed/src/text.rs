@@ -11,6 +11,7 @@ use crate::batch::{plan_batches, DEFAULT_TOKEN_BUDGET};
 use crate::bert::{BertConfig, BertModel};
 use crate::kernels::normalize;
 use crate::mpnet::{MpnetConfig, MpnetModel};
+use crate::precision::Precision;
 use crate::sbert::{read_json, SentencePipeline};
 use crate::tokenize::TextTokenizer;
 use crate::transformer::{Exec, Packed};
@@ -67,6 +68,14 @@ impl TextEncoder {
             token_budget: DEFAULT_TOKEN_BUDGET,
             max_items: MAX_BATCH_ITEMS,
         })
+    }
+
+    /// Moves the encoder's dense layers to int8; the name gains `@int8`, so that its vectors
+    /// never mix with the f32 model's.
+    pub fn quantized(mut self) -> Self {
+        self.backbone.quantize();
+        self.name = Precision::Int8.apply(&self.name);
+        self
     }
 
     /// Bounds each forward pass to `tokens` tokens and `items` sequences.

@@ -5,6 +5,7 @@ use rayon::prelude::*;
 
 use gemm::Parallelism;
 
+use crate::int8::Activations;
 use crate::kernels::{add_layer_norm, gelu, softmax};
 use crate::linear::Linear;
 use crate::weights::Weights;
@@ -167,6 +168,16 @@ impl EncoderLayer {
             ffn_norm: LayerNorm::load(weights, &format!("{prefix}.{}", names.ffn_norm), h, dims.eps)?,
             dims,
         })
+    }
+
+    /// Moves the four dense layers to int8. The feed-forward output reads GELU outputs, a few
+    /// of them far above the rest: it takes wide codes (with 8-bit codes there,
+    /// all-mpnet-base-v2's worst golden cosine to f32 was 0.964 instead of 0.990).
+    pub fn quantize(&mut self) {
+        for linear in [&mut self.qkv, &mut self.attn_out, &mut self.ffn_in] {
+            linear.quantize(Activations::Narrow);
+        }
+        self.ffn_out.quantize(Activations::Wide);
     }
 
     /// Runs the layer on `hidden` (`[tokens, hidden]`), in place.

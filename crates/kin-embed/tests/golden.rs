@@ -94,6 +94,33 @@ fn check_model(name: &str, golden: &str) {
     }
 }
 
+/// The int8 mode against sentence-transformers' f32 vectors: at least `min` for every input and
+/// 0.998 on average.
+fn check_int8(name: &str, golden: &str, min_cosine: f64) {
+    let model = TextEncoder::load(&model_dir(name), name).unwrap().quantized();
+    assert_eq!(model.name(), format!("{name}@int8"));
+    let texts = inputs();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let (want, _, dim) = read_npy(&golden_dir().join(format!("{golden}.npy")));
+    let got = model.embed_text(&refs).unwrap();
+    let cosines: Vec<f64> = got.iter().enumerate().map(|(i, v)| cosine(v, &want[i * dim..(i + 1) * dim])).collect();
+    let (min, at) = cosines.iter().enumerate().fold((1.0f64, 0), |(m, a), (i, &c)| if c < m { (c, i) } else { (m, a) });
+    let mean = cosines.iter().sum::<f64>() / cosines.len() as f64;
+    println!("{name}@int8: min cosine {min:.6} at input {at}, mean {mean:.6}");
+    assert!(min >= min_cosine && mean >= 0.998, "{name}@int8: min {min} (input {at} {:?}), mean {mean}", texts[at]);
+}
+
+#[test]
+fn minilm_int8_stays_close_to_sentence_transformers() {
+    check_int8("all-MiniLM-L6-v2", "all-minilm-l6-v2", 0.99);
+}
+
+#[test]
+fn mpnet_int8_stays_close_to_sentence_transformers() {
+    // Its worst inputs are the near-empty ones (a lone space: 0.98995).
+    check_int8("all-mpnet-base-v2", "all-mpnet-base-v2", 0.989);
+}
+
 #[test]
 fn minilm_matches_sentence_transformers() {
     check_model("all-MiniLM-L6-v2", "all-minilm-l6-v2");

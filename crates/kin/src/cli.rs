@@ -152,6 +152,10 @@ pub struct CreateArgs {
     /// none or int8 (int8 graph walk, exact re-ranking).
     #[arg(long, default_value = "none")]
     pub quantize: String,
+    /// The model's arithmetic: float32 (the reference's vectors) or int8 (local text encoders;
+    /// faster, cosine ≥ 0.99 to float32). The collection keeps it: its vectors never mix.
+    #[arg(long)]
+    pub precision: Option<kin_embed::Precision>,
     #[command(flatten)]
     pub text: TextIndexArgs,
 }
@@ -393,6 +397,10 @@ pub struct EmbedArgs {
     /// Most tokens in one forward pass.
     #[arg(long, default_value_t = kin_embed::DEFAULT_TOKEN_BUDGET)]
     pub token_budget: usize,
+    /// float32 (the reference's vectors) or int8 (local text encoders: weights and activations
+    /// in int8, faster, cosine ≥ 0.99 to float32). Same as a model spec ending in `@int8`.
+    #[arg(long)]
+    pub precision: Option<kin_embed::Precision>,
     /// Skip inputs that are not valid UTF-8 or valid records (with a warning) instead of stopping.
     #[arg(long)]
     pub skip_invalid: bool,

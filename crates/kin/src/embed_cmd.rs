@@ -43,7 +43,8 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     let mut opts = LoadOptions::from_env();
     opts.token_budget = args.token_budget;
     opts.max_batch = args.batch_size;
-    let model = kin_embed::load_with(&args.model, &opts)?;
+    let spec = args.precision.map_or_else(|| args.model.clone(), |p| p.apply(&args.model));
+    let model = kin_embed::load_with(&spec, &opts)?;
     let model: &dyn Embedder = model.as_ref();
     let mut sink = Sink::open(args.output.as_deref())?;
 

@@ -1,0 +1,802 @@
+//! Dense layers in int8, for the opt-in `int8` precision: weights quantized per output channel
+//! at load, activations per row (token) at run time, products accumulated exactly in `i32`, then
+//! scaled back to `f32` with the bias (and the residual) in the same pass.
+//!
+//! The kernels multiply unsigned 8-bit activation codes by signed 8-bit weights, four inputs at a
+//! time. A row of activations is quantized over its own range, `x ≈ scale · (code − zero)` with
+//! codes 0..=255, so `Σ x·w ∝ Σ code·w − zero·Σ w`: each output's `Σ w` is kept with the weights,
+//! taken off in the epilogue, and the integer result is exact. (Spreading the 256 levels over the
+//! row's range rather than ±max matters after GELU, whose outputs are almost all positive.) Three twins compute the same integers: AVX-512 VNNI
+//! (`vpdpbusd`), AVX2 (`vpmaddwd` on sign-extended weights, which cannot saturate) and scalar.
+//!
+//! Weights are packed once into panels of 16 outputs: panel `p`, input group `g` (four inputs)
+//! holds 64 bytes, output `j`'s four weights at bytes `4j..4j + 4`, which is the layout
+//! `vpdpbusd` reads. Inputs and outputs are padded with zero weights to whole groups and panels.
+
+use std::cell::RefCell;
+
+use rayon::prelude::*;
+
+/// Outputs per panel.
+const PANEL: usize = 16;
+/// Activation rows one kernel call covers.
+const ROWS: usize = 4;
+/// Panels one kernel call covers at most.
+const MAX_PANELS: usize = 4;
+/// Rows per parallel task: its codes and one panel block stay in the core's L2 cache.
+const ROW_CHUNK: usize = 64;
+/// Below this many multiply-adds a product runs on the calling thread.
+const PARALLEL_MIN_WORK: usize = 1 << 18;
+
+/// Which twin computes the products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Int8Kernel {
+    Vnni,
+    Avx2,
+    Scalar,
+}
+
+impl Int8Kernel {
+    /// The fastest twin this CPU has and `KIN_CPU` allows.
+    pub fn detect() -> Int8Kernel {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use kin_core::cpu::{allows, CpuLevel};
+            if allows(CpuLevel::Avx512)
+                && is_x86_feature_detected!("avx512bw")
+                && is_x86_feature_detected!("avx512vnni")
+            {
+                return Int8Kernel::Vnni;
+            }
+            if allows(CpuLevel::Avx2) {
+                return Int8Kernel::Avx2;
+            }
+        }
+        Int8Kernel::Scalar
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Int8Kernel::Vnni => "avx512-vnni",
+            Int8Kernel::Avx2 => "avx2",
+            Int8Kernel::Scalar => "scalar",
+        }
+    }
+}
+
+/// The kernel int8 products use on this CPU (as `KIN_CPU` allows), for `kin version` and benches.
+pub fn int8_kernel_level() -> &'static str {
+    Int8Kernel::detect().as_str()
+}
+
+/// How a layer's activations are coded on the way in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activations {
+    /// 8-bit codes over each row's range, four inputs per lane (`vpdpbusd`).
+    Narrow,
+    /// Signed 16-bit codes per row, and 16-bit weight codes, each with as many levels as keep
+    /// the integer sums exact (836 for 3,072 inputs), two inputs per lane (`vpdpwssd`): for
+    /// inputs with outliers far above the rest, such as the feed-forward block's GELU outputs,
+    /// which 8 bits would flatten, and whose weights meet those outliers.
+    Wide,
+}
+
+impl Activations {
+    /// Inputs one 32-bit lane sums.
+    fn per_lane(self) -> usize {
+        match self {
+            Activations::Narrow => 4,
+            Activations::Wide => 2,
+        }
+    }
+}
+
+/// The packed weight codes, in the width the activations are multiplied in.
+#[derive(Debug, Clone)]
+enum Packed {
+    Narrow(Vec<i8>),
+    Wide(Vec<i16>),
+}
+
+/// A layer's `[outputs, inputs]` weights as int8 codes with one scale per output, packed.
+#[derive(Debug, Clone)]
+pub struct QuantizedWeights {
+    inputs: usize,
+    outputs: usize,
+    activations: Activations,
+    /// Lanes' worth of inputs: `⌈inputs / per_lane⌉`.
+    groups: usize,
+    panels: usize,
+    packed: Packed,
+    scales: Vec<f32>,
+    /// `Σₖ code[o][k]`: times a row's zero point, what its unsigned codes add to output `o`.
+    sums: Vec<i32>,
+}
+
+impl QuantizedWeights {
+    /// Quantizes row-major `[outputs, inputs]` weights: output `o`'s codes are
+    /// `round(w · L / max|w[o]|)`, `L` 127 for narrow activations and [`wide_levels`] for wide
+    /// ones; `activations` chooses how inputs are coded at run time.
+    pub fn new(weight: &[f32], inputs: usize, outputs: usize, activations: Activations) -> Self {
+        assert_eq!(weight.len(), inputs * outputs, "weights are [outputs, inputs]");
+        let per = activations.per_lane();
+        let groups = inputs.div_ceil(per);
+        let panels = outputs.div_ceil(PANEL);
+        let mut packed = vec![0i16; panels * groups * PANEL * per];
+        let w_levels = match activations {
+            Activations::Narrow => 127.0,
+            Activations::Wide => wide_levels(groups * per),
+        };
+        let mut scales = vec![0f32; outputs];
+        let mut sums = vec![0i32; outputs];
+        for (o, row) in weight.chunks_exact(inputs.max(1)).enumerate().take(outputs) {
+            let (scale, codes) = quantize_symmetric(row, w_levels);
+            scales[o] = scale;
+            sums[o] = codes.iter().map(|&c| c as i32).sum::<i32>();
+            let (panel, lane) = (o / PANEL, o % PANEL);
+            for (k, &code) in codes.iter().enumerate() {
+                let (g, t) = (k / per, k % per);
+                packed[((panel * groups + g) * PANEL + lane) * per + t] = code;
+            }
+        }
+        let packed = match activations {
+            Activations::Narrow => Packed::Narrow(packed.into_iter().map(|c| c as i8).collect()),
+            Activations::Wide => Packed::Wide(packed),
+        };
+        QuantizedWeights { inputs, outputs, activations, groups, panels, packed, scales, sums }
+    }
+
+    pub fn inputs(&self) -> usize {
+        self.inputs
+    }
+
+    pub fn outputs(&self) -> usize {
+        self.outputs
+    }
+
+    /// Bytes the packed codes, scales and sums take.
+    pub fn bytes(&self) -> usize {
+        let codes = match &self.packed {
+            Packed::Narrow(w) => w.len(),
+            Packed::Wide(w) => 2 * w.len(),
+        };
+        codes + 4 * (self.scales.len() + self.sums.len())
+    }
+
+    /// `y[rows, out] = x[rows, in] · Wᵀ + bias`, or `y += …` when `accumulate`, with `x`
+    /// quantized per row on the way in.
+    pub fn forward(&self, x: &[f32], rows: usize, bias: &[f32], y: &mut [f32], accumulate: bool, parallel: bool) {
+        assert!(x.len() >= rows * self.inputs && y.len() >= rows * self.outputs && bias.len() == self.outputs);
+        if rows == 0 {
+            return;
+        }
+        let kernel = Int8Kernel::detect();
+        let parallel = parallel && rows * self.inputs * self.outputs >= PARALLEL_MIN_WORK && rows > ROW_CHUNK;
+        let task = |(chunk, y): (usize, &mut [f32])| {
+            let first = chunk * ROW_CHUNK;
+            let n = y.len() / self.outputs;
+            let x = &x[first * self.inputs..(first + n) * self.inputs];
+            CODES.with(|codes| {
+                let mut codes = codes.borrow_mut();
+                let job = Chunk { weights: self, x, rows: n, bias, accumulate };
+                match kernel {
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: `Vnni` is only detected on CPUs with AVX-512 F, BW and VNNI.
+                    Int8Kernel::Vnni => unsafe { job.run_avx512(&mut codes, y) },
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: `Avx2` is only detected on CPUs with AVX2 and FMA.
+                    Int8Kernel::Avx2 => unsafe { job.run_avx2(&mut codes, y) },
+                    _ => job.run(kernel, &mut codes, y),
+                }
+            });
+        };
+        let y = &mut y[..rows * self.outputs];
+        if parallel {
+            y.par_chunks_mut(ROW_CHUNK * self.outputs).enumerate().for_each(task);
+        } else {
+            y.chunks_mut(ROW_CHUNK * self.outputs).enumerate().for_each(task);
+        }
+    }
+}
+
+/// One task: up to [`ROW_CHUNK`] rows through one layer.
+struct Chunk<'a> {
+    weights: &'a QuantizedWeights,
+    x: &'a [f32],
+    rows: usize,
+    bias: &'a [f32],
+    accumulate: bool,
+}
+
+impl Chunk<'_> {
+    /// [`Chunk::run`] compiled for AVX-512 (quantizing, the VNNI kernel and the epilogue).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma")]
+    unsafe fn run_avx512(&self, codes: &mut RowCodes, y: &mut [f32]) {
+        self.run(Int8Kernel::Vnni, codes, y)
+    }
+
+    /// [`Chunk::run`] compiled for AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn run_avx2(&self, codes: &mut RowCodes, y: &mut [f32]) {
+        self.run(Int8Kernel::Avx2, codes, y)
+    }
+
+    /// Quantizes the rows, multiplies them with every panel and writes `y`.
+    #[inline(always)]
+    fn run(&self, kernel: Int8Kernel, codes: &mut RowCodes, y: &mut [f32]) {
+        let w = self.weights;
+        match w.activations {
+            Activations::Narrow => codes.fill_narrow(kernel, self.x, self.rows, w.inputs, w.groups * 4),
+            Activations::Wide => {
+                codes.fill_wide(kernel, self.x, self.rows, w.inputs, w.groups * 2, wide_levels(w.groups * 2))
+            }
+        }
+        let panel_len = w.groups * PANEL * w.activations.per_lane();
+        let mut acc = [[0i32; PANEL * MAX_PANELS]; ROWS];
+        for first_panel in (0..w.panels).step_by(MAX_PANELS) {
+            let panels = (w.panels - first_panel).min(MAX_PANELS);
+            let span = first_panel * panel_len..(first_panel + panels) * panel_len;
+            for first_row in (0..codes.rows).step_by(ROWS) {
+                let rows = first_row * codes.pitch..(first_row + ROWS) * codes.pitch;
+                match &w.packed {
+                    Packed::Narrow(p) => block_narrow(
+                        kernel,
+                        &codes.bytes[rows],
+                        codes.pitch,
+                        &p[span.clone()],
+                        w.groups,
+                        panels,
+                        &mut acc,
+                    ),
+                    Packed::Wide(p) => block_wide(
+                        kernel,
+                        &codes.words[rows],
+                        codes.pitch,
+                        &p[span.clone()],
+                        w.groups,
+                        panels,
+                        &mut acc,
+                    ),
+                }
+                self.epilogue(&acc, codes, first_row, first_panel * PANEL, panels * PANEL, y);
+            }
+        }
+    }
+
+    /// Scales one block's integer sums back to `f32` and adds the bias (and `y`'s old values).
+    #[inline(always)]
+    fn epilogue(
+        &self,
+        acc: &[[i32; PANEL * MAX_PANELS]; ROWS],
+        codes: &RowCodes,
+        first_row: usize,
+        first_out: usize,
+        width: usize,
+        y: &mut [f32],
+    ) {
+        let w = self.weights;
+        let outs = first_out..(first_out + width).min(w.outputs);
+        let (scales, w_sums, bias) = (&w.scales[outs.clone()], &w.sums[outs.clone()], &self.bias[outs.clone()]);
+        for (r, sums) in acc.iter().enumerate().take(codes.rows - first_row) {
+            let row = first_row + r;
+            let (a_scale, zero) = (codes.scales[row], codes.zeros[row]);
+            let out = &mut y[row * w.outputs + outs.start..row * w.outputs + outs.end];
+            for ((((v, &s), &w_sum), &w_scale), &b) in out.iter_mut().zip(sums).zip(w_sums).zip(scales).zip(bias) {
+                let value = (s - zero * w_sum) as f32 * (a_scale * w_scale) + b;
+                *v = if self.accumulate { *v + value } else { value };
+            }
+        }
+    }
+}
+
+/// Levels either side of zero that wide weight and activation codes both take over `inputs`
+/// (padded) inputs: the most for which `levels² · inputs`, the largest possible sum, stays
+/// within `i32` (1,182 for 1,536 inputs, 836 for 3,072).
+fn wide_levels(inputs: usize) -> f32 {
+    ((i32::MAX as f64 / inputs.max(1) as f64).sqrt().floor()).min(i16::MAX as f64) as f32
+}
+
+/// `(scale, codes)` with `codes[i] = round(v[i] / scale)` in −127..=127 and `scale = max|v| / 127`
+/// (zero for an all-zero slice).
+fn quantize_symmetric(v: &[f32], levels: f32) -> (f32, Vec<i16>) {
+    let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+    if max == 0.0 || !max.is_finite() {
+        return (0.0, vec![0; v.len()]);
+    }
+    let inv = levels / max;
+    (max / levels, v.iter().map(|&x| (x * inv).round().clamp(-levels, levels) as i16).collect())
+}
+
+/// One task's activation rows as codes: row `r` is `scale[r] · (code − zero[r])`. Narrow codes
+/// spread 256 levels from the row's least to its greatest value (zero included, so that it is a
+/// level); wide codes are symmetric (zero point 0). Rows are padded to whole lanes and the row
+/// count to whole blocks of [`ROWS`]; the padding meets zero weights or is never written out.
+#[derive(Default)]
+struct RowCodes {
+    bytes: Vec<u8>,
+    words: Vec<i16>,
+    scales: Vec<f32>,
+    zeros: Vec<i32>,
+    /// Codes per row.
+    pitch: usize,
+    rows: usize,
+}
+
+impl RowCodes {
+    fn reset(&mut self, rows: usize, pitch: usize) -> usize {
+        self.pitch = pitch;
+        self.rows = rows;
+        let padded = rows.div_ceil(ROWS) * ROWS;
+        self.scales.clear();
+        self.scales.resize(padded, 0.0);
+        self.zeros.clear();
+        self.zeros.resize(padded, 0);
+        padded * pitch
+    }
+
+    #[inline(always)]
+    fn fill_narrow(&mut self, kernel: Int8Kernel, x: &[f32], rows: usize, inputs: usize, pitch: usize) {
+        let len = self.reset(rows, pitch);
+        self.bytes.clear();
+        self.bytes.resize(len, 0);
+        for (r, row) in x.chunks_exact(inputs).enumerate().take(rows) {
+            let (lo, hi) = range(kernel, row);
+            if hi - lo == 0.0 || !(hi - lo).is_finite() {
+                continue;
+            }
+            let scale = (hi - lo) / 255.0;
+            let zero = (-lo / scale).round_ties_even().clamp(0.0, 255.0);
+            let inv = 1.0 / scale;
+            self.scales[r] = scale;
+            self.zeros[r] = zero as i32;
+            let out = &mut self.bytes[r * pitch..r * pitch + inputs];
+            #[cfg(target_arch = "x86_64")]
+            if kernel == Int8Kernel::Vnni {
+                // SAFETY: `Vnni` is only detected on CPUs with AVX-512 F and BW.
+                unsafe { x86::codes_narrow(row, inv, zero, out) };
+                continue;
+            }
+            for (c, &v) in out.iter_mut().zip(row) {
+                *c = (v * inv + zero).round_ties_even().clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn fill_wide(&mut self, kernel: Int8Kernel, x: &[f32], rows: usize, inputs: usize, pitch: usize, levels: f32) {
+        let len = self.reset(rows, pitch);
+        self.words.clear();
+        self.words.resize(len, 0);
+        for (r, row) in x.chunks_exact(inputs).enumerate().take(rows) {
+            let (lo, hi) = range(kernel, row);
+            let max = hi.max(-lo);
+            if max == 0.0 || !max.is_finite() {
+                continue;
+            }
+            let inv = levels / max;
+            self.scales[r] = max / levels;
+            let out = &mut self.words[r * pitch..r * pitch + inputs];
+            #[cfg(target_arch = "x86_64")]
+            if kernel == Int8Kernel::Vnni {
+                // SAFETY: `Vnni` is only detected on CPUs with AVX-512 F and BW.
+                unsafe { x86::codes_wide(row, inv, levels, out) };
+                continue;
+            }
+            for (c, &v) in out.iter_mut().zip(row) {
+                *c = (v * inv).round_ties_even().clamp(-levels, levels) as i16;
+            }
+        }
+    }
+}
+
+/// The least and greatest of `row` and zero.
+#[inline(always)]
+fn range(kernel: Int8Kernel, row: &[f32]) -> (f32, f32) {
+    #[cfg(target_arch = "x86_64")]
+    if kernel == Int8Kernel::Vnni {
+        // SAFETY: `Vnni` is only detected on CPUs with AVX-512 F.
+        return unsafe { x86::range(row) };
+    }
+    let _ = kernel;
+    row.iter().fold((0f32, 0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+}
+
+thread_local! {
+    static CODES: RefCell<RowCodes> = RefCell::new(RowCodes::default());
+}
+
+/// The sums of one block, [`ROWS`] rows × up to [`MAX_PANELS`] panels.
+type Sums = [[i32; PANEL * MAX_PANELS]; ROWS];
+
+/// `acc[r][16p + j] = Σ_k a[r][k] · w[p][k][j]` for [`ROWS`] rows of byte codes.
+fn block_narrow(kernel: Int8Kernel, a: &[u8], pitch: usize, w: &[i8], groups: usize, panels: usize, acc: &mut Sums) {
+    assert!(a.len() >= ROWS * pitch && pitch >= groups * 4 && w.len() >= panels * groups * PANEL * 4);
+    assert!((1..=MAX_PANELS).contains(&panels));
+    let (a, w) = (a.as_ptr(), w.as_ptr());
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Vnni` is only detected on CPUs with AVX-512 F, BW and VNNI; the slices cover
+        // every element the kernel reads (asserted above).
+        Int8Kernel::Vnni => unsafe {
+            match panels {
+                1 => x86::narrow_vnni::<1>(a, pitch, w, groups, acc),
+                2 => x86::narrow_vnni::<2>(a, pitch, w, groups, acc),
+                3 => x86::narrow_vnni::<3>(a, pitch, w, groups, acc),
+                _ => x86::narrow_vnni::<4>(a, pitch, w, groups, acc),
+            }
+        },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Avx2` is only detected on CPUs with AVX2; the slices cover every element read.
+        Int8Kernel::Avx2 => unsafe {
+            for p in 0..panels {
+                x86::narrow_avx2(a, pitch, w.add(p * groups * PANEL * 4), groups, acc, p * PANEL);
+            }
+        },
+        _ => block_scalar(a, pitch, w, 4, groups, panels, acc),
+    }
+}
+
+/// [`block_narrow`] for 16-bit codes, two inputs per lane.
+fn block_wide(kernel: Int8Kernel, a: &[i16], pitch: usize, w: &[i16], groups: usize, panels: usize, acc: &mut Sums) {
+    assert!(a.len() >= ROWS * pitch && pitch >= groups * 2 && w.len() >= panels * groups * PANEL * 2);
+    assert!((1..=MAX_PANELS).contains(&panels));
+    let (a, w) = (a.as_ptr(), w.as_ptr());
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as in `block_narrow`.
+        Int8Kernel::Vnni => unsafe {
+            match panels {
+                1 => x86::wide_vnni::<1>(a, pitch, w, groups, acc),
+                2 => x86::wide_vnni::<2>(a, pitch, w, groups, acc),
+                3 => x86::wide_vnni::<3>(a, pitch, w, groups, acc),
+                _ => x86::wide_vnni::<4>(a, pitch, w, groups, acc),
+            }
+        },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as in `block_narrow`.
+        Int8Kernel::Avx2 => unsafe {
+            for p in 0..panels {
+                x86::wide_avx2(a, pitch, w.add(p * groups * PANEL * 2), groups, acc, p * PANEL);
+            }
+        },
+        _ => block_scalar(a, pitch, w, 2, groups, panels, acc),
+    }
+}
+
+/// The scalar twin of the kernels: the same sums, one product at a time (`per` inputs a lane).
+fn block_scalar<A: Copy + Into<i32>, W: Copy + Into<i32>>(
+    a: *const A,
+    pitch: usize,
+    w: *const W,
+    per: usize,
+    groups: usize,
+    panels: usize,
+    acc: &mut Sums,
+) {
+    // SAFETY: the callers asserted that `a` holds `ROWS` rows of `pitch ≥ per·groups` codes and
+    // `w` `panels` panels of `groups·PANEL·per` codes.
+    let (a, w) = unsafe {
+        (std::slice::from_raw_parts(a, ROWS * pitch), std::slice::from_raw_parts(w, panels * groups * PANEL * per))
+    };
+    for (r, sums) in acc.iter_mut().enumerate() {
+        let row = &a[r * pitch..r * pitch + groups * per];
+        for p in 0..panels {
+            let panel = &w[p * groups * PANEL * per..(p + 1) * groups * PANEL * per];
+            for j in 0..PANEL {
+                let mut s = 0i32;
+                for (k, &code) in row.iter().enumerate() {
+                    let (g, t) = (k / per, k % per);
+                    s = s.wrapping_add(code.into() * panel[(g * PANEL + j) * per + t].into());
+                }
+                sums[p * PANEL + j] = s;
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{Sums, PANEL, ROWS};
+
+    /// The VNNI kernels: per lane group, one 64-byte load per panel and one broadcast of a
+    /// lane's inputs per row, then one multiply-add per row and panel.
+    macro_rules! vnni_kernel {
+        ($(#[$doc:meta])* $name:ident, $a:ty, $w:ty, $per:expr, $madd:ident) => {
+            $(#[$doc])*
+            ///
+            /// # Safety
+            /// The CPU has AVX-512 F, BW and VNNI; `a` holds `ROWS` rows of `pitch` codes with at
+            /// least `per·groups` each, `w` holds `P` panels of `groups · 64` bytes.
+            #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+            pub(super) unsafe fn $name<const P: usize>(a: *const $a, pitch: usize, w: *const $w, groups: usize, acc: &mut Sums) {
+                let panel_len = groups * PANEL * $per;
+                let mut sums = [[_mm512_setzero_si512(); P]; ROWS];
+                for g in 0..groups {
+                    let mut b = [_mm512_setzero_si512(); P];
+                    for (p, b) in b.iter_mut().enumerate() {
+                        *b = _mm512_loadu_si512(w.add(p * panel_len + g * PANEL * $per) as *const _);
+                    }
+                    for (r, row) in sums.iter_mut().enumerate() {
+                        let lane = (a.add(r * pitch + g * $per) as *const i32).read_unaligned();
+                        let av = _mm512_set1_epi32(lane);
+                        for (s, b) in row.iter_mut().zip(&b) {
+                            *s = $madd(*s, av, *b);
+                        }
+                    }
+                }
+                for (out, row) in acc.iter_mut().zip(&sums) {
+                    for (p, s) in row.iter().enumerate() {
+                        _mm512_storeu_si512(out.as_mut_ptr().add(p * PANEL) as *mut _, *s);
+                    }
+                }
+            }
+        };
+    }
+
+    /// The least and greatest of `row` and zero; a NaN is passed over, as `f32::min` does.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn range(row: &[f32]) -> (f32, f32) {
+        let (mut lo, mut hi) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+        let mut chunks = row.chunks_exact(16);
+        for c in &mut chunks {
+            let v = _mm512_loadu_ps(c.as_ptr());
+            // `vminps` returns its second operand when either is NaN.
+            lo = _mm512_min_ps(v, lo);
+            hi = _mm512_max_ps(v, hi);
+        }
+        let (mut lo, mut hi) = (_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi));
+        for &v in chunks.remainder() {
+            (lo, hi) = (lo.min(v), hi.max(v));
+        }
+        (lo, hi)
+    }
+
+    /// `out[i] = round(row[i] · inv + zero)` clamped to 0..=255, as the scalar loop computes it
+    /// (multiply, then add, then round half to even).
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F and BW; `out` is as long as `row`.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) unsafe fn codes_narrow(row: &[f32], inv: f32, zero: f32, out: &mut [u8]) {
+        let (vi, vz, top) = (_mm512_set1_ps(inv), _mm512_set1_ps(zero), _mm512_set1_ps(255.0));
+        let n = row.len() / 16 * 16;
+        for i in (0..n).step_by(16) {
+            let q = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(row.as_ptr().add(i)), vi), vz);
+            let q = _mm512_min_ps(_mm512_max_ps(q, _mm512_setzero_ps()), top);
+            _mm_storeu_si128(out.as_mut_ptr().add(i) as *mut __m128i, _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(q)));
+        }
+        for (c, &v) in out[n..].iter_mut().zip(&row[n..]) {
+            *c = (v * inv + zero).round_ties_even().clamp(0.0, 255.0) as u8;
+        }
+    }
+
+    /// `out[i] = round(row[i] · inv)` clamped to ±`levels`, as the scalar loop computes it.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F and BW; `out` is as long as `row`.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) unsafe fn codes_wide(row: &[f32], inv: f32, levels: f32, out: &mut [i16]) {
+        let (vi, top, bottom) = (_mm512_set1_ps(inv), _mm512_set1_ps(levels), _mm512_set1_ps(-levels));
+        let n = row.len() / 16 * 16;
+        for i in (0..n).step_by(16) {
+            let q = _mm512_mul_ps(_mm512_loadu_ps(row.as_ptr().add(i)), vi);
+            let q = _mm512_min_ps(_mm512_max_ps(q, bottom), top);
+            _mm256_storeu_si256(out.as_mut_ptr().add(i) as *mut __m256i, _mm512_cvtepi32_epi16(_mm512_cvtps_epi32(q)));
+        }
+        for (c, &v) in out[n..].iter_mut().zip(&row[n..]) {
+            *c = (v * inv).round_ties_even().clamp(-levels, levels) as i16;
+        }
+    }
+
+    vnni_kernel!(
+        /// Byte codes times int8 weights, four inputs a lane (`vpdpbusd`).
+        narrow_vnni, u8, i8, 4, _mm512_dpbusd_epi32
+    );
+    vnni_kernel!(
+        /// 16-bit codes times 16-bit weights, two inputs a lane (`vpdpwssd`).
+        wide_vnni, i16, i16, 2, _mm512_dpwssd_epi32
+    );
+
+    /// One panel of byte codes with AVX2: weights sign-extended to 16 bits, codes zero-extended,
+    /// `vpmaddwd` sums pairs exactly; each output gathers two partial sums that are added at the
+    /// end. Writes `acc[r][at..at + 16]`.
+    ///
+    /// # Safety
+    /// The CPU has AVX2; `a` as for the VNNI kernels, `w` holds one panel of `groups · 64` bytes.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn narrow_avx2(
+        a: *const u8,
+        pitch: usize,
+        w: *const i8,
+        groups: usize,
+        acc: &mut Sums,
+        at: usize,
+    ) {
+        // Four outputs per register: 4 outputs × 4 inputs as 16-bit lanes.
+        for quarter in 0..4 {
+            let mut sums = [_mm256_setzero_si256(); ROWS];
+            for g in 0..groups {
+                let bytes = _mm_loadu_si128(w.add(g * PANEL * 4 + quarter * 16) as *const __m128i);
+                let b = _mm256_cvtepi8_epi16(bytes);
+                for (r, s) in sums.iter_mut().enumerate() {
+                    let four = (a.add(r * pitch + g * 4) as *const u32).read_unaligned() as u64;
+                    let wide = (four & 0xff)
+                        | ((four >> 8) & 0xff) << 16
+                        | ((four >> 16) & 0xff) << 32
+                        | ((four >> 24) & 0xff) << 48;
+                    let av = _mm256_set1_epi64x(wide as i64);
+                    *s = _mm256_add_epi32(*s, _mm256_madd_epi16(av, b));
+                }
+            }
+            for (out, s) in acc.iter_mut().zip(&sums) {
+                // Lanes hold (o0: t0+t1, o0: t2+t3, o1: …, o1: …, …): add neighbouring pairs.
+                let mut lanes = [0i32; 8];
+                _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, *s);
+                for j in 0..4 {
+                    out[at + quarter * 4 + j] = lanes[2 * j] + lanes[2 * j + 1];
+                }
+            }
+        }
+    }
+
+    /// One panel of 16-bit codes with AVX2: `vpmaddwd` on two inputs per lane, eight outputs
+    /// per register. Writes `acc[r][at..at + 16]`.
+    ///
+    /// # Safety
+    /// The CPU has AVX2; `a` as for the VNNI kernels, `w` holds one panel of `groups · 64` bytes.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn wide_avx2(
+        a: *const i16,
+        pitch: usize,
+        w: *const i16,
+        groups: usize,
+        acc: &mut Sums,
+        at: usize,
+    ) {
+        let mut sums = [[_mm256_setzero_si256(); 2]; ROWS];
+        for g in 0..groups {
+            let lo = _mm256_loadu_si256(w.add(g * PANEL * 2) as *const __m256i);
+            let hi = _mm256_loadu_si256(w.add(g * PANEL * 2 + 16) as *const __m256i);
+            for (r, s) in sums.iter_mut().enumerate() {
+                let av = _mm256_set1_epi32((a.add(r * pitch + g * 2) as *const i32).read_unaligned());
+                s[0] = _mm256_add_epi32(s[0], _mm256_madd_epi16(av, lo));
+                s[1] = _mm256_add_epi32(s[1], _mm256_madd_epi16(av, hi));
+            }
+        }
+        for (out, s) in acc.iter_mut().zip(&sums) {
+            _mm256_storeu_si256(out.as_mut_ptr().add(at) as *mut __m256i, s[0]);
+            _mm256_storeu_si256(out.as_mut_ptr().add(at + 8) as *mut __m256i, s[1]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pseudo(n: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                ((s >> 8) as f32 / (1 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_twin_computes_the_same_integers() {
+        let kernels: Vec<Int8Kernel> = match Int8Kernel::detect() {
+            Int8Kernel::Vnni => vec![Int8Kernel::Vnni, Int8Kernel::Avx2],
+            Int8Kernel::Avx2 => vec![Int8Kernel::Avx2],
+            Int8Kernel::Scalar => vec![],
+        };
+        for activations in [Activations::Narrow, Activations::Wide] {
+            for (inputs, outputs) in [(5, 3), (64, 16), (37, 70), (384, 64)] {
+                let w = QuantizedWeights::new(&pseudo(inputs * outputs, 7), inputs, outputs, activations);
+                let x = pseudo(6 * inputs, 11);
+                let panels = w.panels.min(MAX_PANELS);
+                let run = |kernel| {
+                    let (mut codes, mut sums) = (RowCodes::default(), [[0i32; PANEL * MAX_PANELS]; ROWS]);
+                    match &w.packed {
+                        Packed::Narrow(p) => {
+                            codes.fill_narrow(Int8Kernel::Scalar, &x, 6, inputs, w.groups * 4);
+                            block_narrow(kernel, &codes.bytes, codes.pitch, p, w.groups, panels, &mut sums);
+                        }
+                        Packed::Wide(p) => {
+                            codes.fill_wide(Int8Kernel::Scalar, &x, 6, inputs, w.groups * 2, wide_levels(w.groups * 2));
+                            block_wide(kernel, &codes.words, codes.pitch, p, w.groups, panels, &mut sums);
+                        }
+                    }
+                    sums
+                };
+                let want = run(Int8Kernel::Scalar);
+                assert!(want.iter().flatten().any(|&s| s != 0));
+                for &kernel in &kernels {
+                    assert_eq!(run(kernel), want, "{} {activations:?} at {inputs}×{outputs}", kernel.as_str());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_twin_codes_the_same_activations() {
+        let kernel = Int8Kernel::detect();
+        let mut x = pseudo(7 * 100, 13);
+        x[5] = 7.5; // an outlier
+        for inputs in [100, 16, 3] {
+            let rows = x.len() / inputs;
+            let (mut a, mut b) = (RowCodes::default(), RowCodes::default());
+            a.fill_narrow(kernel, &x, rows, inputs, inputs.div_ceil(4) * 4);
+            b.fill_narrow(Int8Kernel::Scalar, &x, rows, inputs, inputs.div_ceil(4) * 4);
+            assert_eq!((&a.bytes, &a.scales, &a.zeros), (&b.bytes, &b.scales, &b.zeros), "{inputs} inputs");
+            let levels = wide_levels(inputs);
+            a.fill_wide(kernel, &x, rows, inputs, inputs.div_ceil(2) * 2, levels);
+            b.fill_wide(Int8Kernel::Scalar, &x, rows, inputs, inputs.div_ceil(2) * 2, levels);
+            assert_eq!((&a.words, &a.scales), (&b.words, &b.scales), "{inputs} inputs, wide");
+        }
+    }
+
+    #[test]
+    fn products_match_f32_within_the_quantization_error() {
+        let (rows, inputs, outputs) = (70, 96, 40);
+        let (w, x, bias) = (pseudo(inputs * outputs, 3), pseudo(rows * inputs, 5), pseudo(outputs, 9));
+        let mut worst = Vec::new();
+        for activations in [Activations::Narrow, Activations::Wide] {
+            let q = QuantizedWeights::new(&w, inputs, outputs, activations);
+            let mut y = vec![0.0; rows * outputs];
+            q.forward(&x, rows, &bias, &mut y, false, true);
+            let mut err = 0f32;
+            for r in 0..rows {
+                for o in 0..outputs {
+                    let want = bias[o] + (0..inputs).map(|k| x[r * inputs + k] * w[o * inputs + k]).sum::<f32>();
+                    err = err.max((y[r * outputs + o] - want).abs());
+                }
+            }
+            // Each code is off by at most half a step; over 96 products of values below 1 the
+            // error stays well under 0.1, while the sums themselves reach several units.
+            assert!(err < 0.08, "{activations:?}: largest error {err}");
+            worst.push(err);
+            let mut z = vec![1.0; rows * outputs];
+            q.forward(&x, rows, &bias, &mut z, true, false);
+            assert!(z.iter().zip(&y).all(|(a, b)| (a - (b + 1.0)).abs() < 1e-5));
+        }
+        assert!(worst[1] < worst[0], "wide codes are finer: {worst:?}");
+    }
+
+    #[test]
+    fn exact_codes_give_exact_products() {
+        // Values that are whole multiples of their row's step quantize without error: each weight
+        // row's largest magnitude is 1 (steps of 1/127), each activation row spans −64..=63.5
+        // (255 steps of 0.5).
+        let (inputs, outputs) = (9, 17);
+        let mut w: Vec<f32> = (0..inputs * outputs).map(|i| ((i * 37 % 255) as f32 - 127.0) / 127.0).collect();
+        w.iter_mut().step_by(inputs).for_each(|v| *v = 1.0);
+        let mut x: Vec<f32> = (0..2 * inputs).map(|i| ((i * 53 % 255) as f32 - 127.0) * 0.5).collect();
+        (x[0], x[1], x[inputs], x[inputs + 1]) = (63.5, -64.0, -64.0, 63.5);
+        let q = QuantizedWeights::new(&w, inputs, outputs, Activations::Narrow);
+        let mut y = vec![0.0; 2 * outputs];
+        q.forward(&x, 2, &vec![0.0; outputs], &mut y, false, false);
+        for r in 0..2 {
+            for o in 0..outputs {
+                let want: f64 = (0..inputs).map(|k| x[r * inputs + k] as f64 * w[o * inputs + k] as f64).sum();
+                assert!((y[r * outputs + o] as f64 - want).abs() < 1e-3, "{r},{o}: {} vs {want}", y[r * outputs + o]);
+            }
+        }
+    }
+
+    #[test]
+    fn zero_rows_and_zero_weights_give_the_bias() {
+        let q = QuantizedWeights::new(&[0.0; 8], 4, 2, Activations::Wide);
+        let mut y = vec![9.0; 4];
+        q.forward(&[0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 3.0, 4.0], 2, &[0.5, -0.5], &mut y, false, false);
+        assert_eq!(y, vec![0.5, -0.5, 0.5, -0.5]);
+    }
+}
