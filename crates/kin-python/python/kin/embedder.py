@@ -186,8 +186,10 @@ class Embedder:
         """One vector per media file, judged by its content, as ``kin embed`` and ``kin add``
         embed files: an image, or an audio or video file (Whisper, CLIP frames, the Perceiver)
         cut into segments whose vectors are averaged by duration. One path gives a 1-D array."""
-        single = isinstance(paths, (str, os.PathLike))
-        items = [os.fspath(paths)] if single else [os.fspath(p) for p in paths]  # type: ignore[union-attr]
+        if isinstance(paths, (str, os.PathLike)):
+            single, items = True, [os.fspath(paths)]
+        else:
+            single, items = False, [os.fspath(p) for p in paths]
         with _progress(show_progress_bar, len(items), 1) as on_batch:
             vectors = self._model.embed_files(items, on_batch)
         return self._finish(vectors, single, precision, convert_to_numpy, convert_to_tensor,
@@ -224,7 +226,7 @@ class Embedder:
             raise InvalidInputError(f"prompt_name {name!r} is not one of the prompts {sorted(self.prompts)}")
         return self.prompts[name]
 
-    def _finish(self, vectors: np.ndarray, single: bool, precision: str, convert_to_numpy: bool,
+    def _finish(self, vectors: np.ndarray, single: bool, precision: Precision, convert_to_numpy: bool,
                 convert_to_tensor: bool, normalize: bool, truncate_dim: Optional[int]) -> Any:
         dim = truncate_dim if truncate_dim is not None else self.truncate_dim
         if dim is not None:

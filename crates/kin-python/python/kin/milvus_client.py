@@ -424,7 +424,7 @@ class MilvusClient:
         self._open().schemas[name] = schema
         return schema
 
-    def _counters(self) -> Dict[str, int]:
+    def _counters(self) -> Dict[str, Any]:
         """Where automatic ids and the write order start. A folder keeps both in its settings file
         and starts them at 1 and 0, as Milvus Lite does; on a server, where they last only as
         long as the process, they start at the microseconds since 1970, so that another process
@@ -436,14 +436,14 @@ class MilvusClient:
 
     def _save_schema(self, name: str, schema: _Schema) -> None:
         self._open().schemas[name] = schema
-        if self._open().schema_dir is None:
+        schema_dir = self._open().schema_dir
+        if schema_dir is None:
             return
-        os.makedirs(self._open().schema_dir, exist_ok=True)
-        path = self._schema_path(name)
+        os.makedirs(schema_dir, exist_ok=True)
+        path = os.path.join(schema_dir, f"{name}.json")
         partial = path + ".partial"
         with open(partial, "w", encoding="utf-8") as f:
             json.dump(schema.to_json(), f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(partial, path)
-        self._open().schemas[name] = schema
