@@ -226,6 +226,8 @@ def main() -> int:
     ap.add_argument("--json", help="also write the results to this JSON file")
     ap.add_argument("--kin-cpu", default="native",
                     help="comma-separated KIN_CPU levels to run kin at (native, avx512, avx2, scalar)")
+    ap.add_argument("--kin-precision", default="float32",
+                    help="comma-separated precisions to run kin at (float32, int8), each at every level")
     args = ap.parse_args()
 
     import torch
@@ -310,15 +312,20 @@ def main() -> int:
             print("".join(f"# {line}\n" for line in version.stdout.splitlines()), end="", flush=True)
             print("kin: warm-up run (page cache)", flush=True)
             run_kin(cmd, env, str(REPO_ROOT))
-            for level in args.kin_cpu.split(","):
+            runs = [(p, level) for p in args.kin_precision.split(",") for level in args.kin_cpu.split(",")]
+            for precision, level in runs:
                 level_env = dict(env)
                 if level != "native":
                     level_env["KIN_CPU"] = level
-                times, _ = time_runs(lambda: run_kin(cmd, level_env, str(REPO_ROOT)), args.runs, f"kin {level}")
+                run_cmd = cmd + ["--precision", precision]
+                label = f"kin {precision} {level}"
+                times, _ = time_runs(lambda: run_kin(run_cmd, level_env, str(REPO_ROOT)), args.runs, label)
                 emb = np.load(stem + ".npy")
                 if emb.shape != ref.shape:
                     raise SystemExit(f"kin output shape {emb.shape} != expected {ref.shape}")
                 name = "kin (wall clock)" if level == "native" else f"kin KIN_CPU={level}"
+                if precision != "float32":
+                    name = f"{name}, {precision}"
                 results.append({"name": name, "times": times, "emb": emb,
                                 "note": "whole process: start, model load, tokenize, embed, write .npy"})
             if args.kin_startup:

@@ -80,13 +80,13 @@ fn version(verbose: bool, json: bool) -> anyhow::Result<()> {
     let level = kin_core::cpu::level();
     let requested = kin_core::cpu::requested_level().map(|l| l.as_str());
     let features = kin_core::cpu::features();
-    let (embed, gemm) = (kin_embed::kernel_level(), kin_embed::gemm_level());
+    let (embed, gemm, int8) = (kin_embed::kernel_level(), kin_embed::gemm_level(), kin_embed::int8_kernel_level());
     let (f32_level, i8_level) = (kin_index::simd_level(), kin_index::simd_level_i8());
     if json {
         let out = serde_json::json!({
             "version": version, "cpu": cpu, "features": features, "level": level.as_str(),
             "kin_cpu": requested, "kernels": {
-                "matrix_products": format!("gemm {gemm}"), "transformer_rows": embed,
+                "matrix_products": format!("gemm {gemm}"), "int8_products": int8, "transformer_rows": embed,
                 "distances_f32": format!("{f32_level:?}").to_lowercase(),
                 "distances_int8": format!("{i8_level:?}").to_lowercase(),
             },
@@ -101,6 +101,7 @@ fn version(verbose: bool, json: bool) -> anyhow::Result<()> {
         let forced = requested.map_or(String::new(), |r| format!(" (KIN_CPU={r})"));
         println!("kernel level      {level}{forced}");
         println!("matrix products   gemm {gemm} (gemm picks its own kernels at run time)");
+        println!("int8 products     {int8} (--precision int8)");
         println!("transformer rows  {embed} (GELU, softmax, layer norm)");
         println!("distances         f32 {f32_level:?}, int8 {i8_level:?}");
     }
