@@ -350,7 +350,8 @@ def main() -> int:
             "mean_cos_vs_st": float(cos.mean()), "note": r["note"],
         })
     if kin_fixed is not None:
-        kin_best = rows[-1]["best_s"]
+        # The first kin row: the first precision at the first level (the one-line run's settings).
+        kin_best = next(r["best_s"] for r in rows if r["backend"].startswith("kin"))
         net = kin_best - kin_fixed
         if net > 0:
             rows.append({
