@@ -2,16 +2,17 @@
 //! at load, activations per row (token) at run time, products accumulated exactly in `i32`, then
 //! scaled back to `f32` with the bias (and the residual) in the same pass.
 //!
-//! The kernels multiply unsigned 8-bit activation codes by signed 8-bit weights, four inputs at a
-//! time. A row of activations is quantized over its own range, `x ≈ scale · (code − zero)` with
-//! codes 0..=255, so `Σ x·w ∝ Σ code·w − zero·Σ w`: each output's `Σ w` is kept with the weights,
-//! taken off in the epilogue, and the integer result is exact. (Spreading the 256 levels over the
-//! row's range rather than ±max matters after GELU, whose outputs are almost all positive.) Three twins compute the same integers: AVX-512 VNNI
-//! (`vpdpbusd`), AVX2 (`vpmaddwd` on sign-extended weights, which cannot saturate) and scalar.
+//! Narrow codes: a row of activations is quantized over its own range, `x ≈ scale · (code −
+//! zero)` with codes 0..=255, and multiplied by int8 weights four inputs a lane (AVX-512 VNNI's
+//! `vpdpbusd`). `Σ x·w ∝ Σ code·w − zero·Σ w`: each output's `Σ w` is kept with the weights and
+//! taken off in the epilogue, so the integer result is exact. Wide codes: 16-bit symmetric codes
+//! times 16-bit weight codes, two inputs a lane (`vpdpwssd`, or AVX2's `vpmaddwd`), with as many
+//! levels as keep the `i32` sum exact; for inputs with outliers, and for every layer on CPUs
+//! without VNNI. A scalar twin computes the same integers for both.
 //!
-//! Weights are packed once into panels of 16 outputs: panel `p`, input group `g` (four inputs)
-//! holds 64 bytes, output `j`'s four weights at bytes `4j..4j + 4`, which is the layout
-//! `vpdpbusd` reads. Inputs and outputs are padded with zero weights to whole groups and panels.
+//! Weights are packed once into panels of 16 outputs: panel `p`, lane group `g` holds 64 bytes,
+//! output `j`'s weights for the group's inputs at `j`'s lane, the layout the VNNI instructions
+//! read. Inputs and outputs are padded with zero weights to whole groups and panels.
 
 use std::cell::RefCell;
 
@@ -117,8 +118,16 @@ impl QuantizedWeights {
     /// Quantizes row-major `[outputs, inputs]` weights: output `o`'s codes are
     /// `round(w · L / max|w[o]|)`, `L` 127 for narrow activations and [`wide_levels`] for wide
     /// ones; `activations` chooses how inputs are coded at run time.
+    ///
+    /// Narrow codes pay only where VNNI multiplies four bytes a lane; with the AVX2 and scalar
+    /// twins every layer takes wide codes, which cost the same there (`vpmaddwd` multiplies two
+    /// 16-bit pairs a lane either way) and are finer.
     pub fn new(weight: &[f32], inputs: usize, outputs: usize, activations: Activations) -> Self {
         assert_eq!(weight.len(), inputs * outputs, "weights are [outputs, inputs]");
+        let activations = match Int8Kernel::detect() {
+            Int8Kernel::Vnni => activations,
+            _ => Activations::Wide,
+        };
         let per = activations.per_lane();
         let groups = inputs.div_ceil(per);
         let panels = outputs.div_ceil(PANEL);
@@ -427,13 +436,7 @@ fn block_narrow(kernel: Int8Kernel, a: &[u8], pitch: usize, w: &[i8], groups: us
                 _ => x86::narrow_vnni::<4>(a, pitch, w, groups, acc),
             }
         },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Avx2` is only detected on CPUs with AVX2; the slices cover every element read.
-        Int8Kernel::Avx2 => unsafe {
-            for p in 0..panels {
-                x86::narrow_avx2(a, pitch, w.add(p * groups * PANEL * 4), groups, acc, p * PANEL);
-            }
-        },
+        // Narrow weights run on VNNI only (see `QuantizedWeights::new`); this is their reference.
         _ => block_scalar(a, pitch, w, 4, groups, panels, acc),
     }
 }
@@ -455,7 +458,7 @@ fn block_wide(kernel: Int8Kernel, a: &[i16], pitch: usize, w: &[i16], groups: us
             }
         },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: as in `block_narrow`.
+        // SAFETY: `Avx2` is only detected on CPUs with AVX2; the slices cover every element read.
         Int8Kernel::Avx2 => unsafe {
             for p in 0..panels {
                 x86::wide_avx2(a, pitch, w.add(p * groups * PANEL * 2), groups, acc, p * PANEL);
@@ -604,48 +607,6 @@ mod x86 {
         wide_vnni, i16, i16, 2, _mm512_dpwssd_epi32
     );
 
-    /// One panel of byte codes with AVX2: weights sign-extended to 16 bits, codes zero-extended,
-    /// `vpmaddwd` sums pairs exactly; each output gathers two partial sums that are added at the
-    /// end. Writes `acc[r][at..at + 16]`.
-    ///
-    /// # Safety
-    /// The CPU has AVX2; `a` as for the VNNI kernels, `w` holds one panel of `groups · 64` bytes.
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn narrow_avx2(
-        a: *const u8,
-        pitch: usize,
-        w: *const i8,
-        groups: usize,
-        acc: &mut Sums,
-        at: usize,
-    ) {
-        // Four outputs per register: 4 outputs × 4 inputs as 16-bit lanes.
-        for quarter in 0..4 {
-            let mut sums = [_mm256_setzero_si256(); ROWS];
-            for g in 0..groups {
-                let bytes = _mm_loadu_si128(w.add(g * PANEL * 4 + quarter * 16) as *const __m128i);
-                let b = _mm256_cvtepi8_epi16(bytes);
-                for (r, s) in sums.iter_mut().enumerate() {
-                    let four = (a.add(r * pitch + g * 4) as *const u32).read_unaligned() as u64;
-                    let wide = (four & 0xff)
-                        | ((four >> 8) & 0xff) << 16
-                        | ((four >> 16) & 0xff) << 32
-                        | ((four >> 24) & 0xff) << 48;
-                    let av = _mm256_set1_epi64x(wide as i64);
-                    *s = _mm256_add_epi32(*s, _mm256_madd_epi16(av, b));
-                }
-            }
-            for (out, s) in acc.iter_mut().zip(&sums) {
-                // Lanes hold (o0: t0+t1, o0: t2+t3, o1: …, o1: …, …): add neighbouring pairs.
-                let mut lanes = [0i32; 8];
-                _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, *s);
-                for j in 0..4 {
-                    out[at + quarter * 4 + j] = lanes[2 * j] + lanes[2 * j + 1];
-                }
-            }
-        }
-    }
-
     /// One panel of 16-bit codes with AVX2: `vpmaddwd` on two inputs per lane, eight outputs
     /// per register. Writes `acc[r][at..at + 16]`.
     ///
@@ -768,19 +729,35 @@ mod tests {
             q.forward(&x, rows, &bias, &mut z, true, false);
             assert!(z.iter().zip(&y).all(|(a, b)| (a - (b + 1.0)).abs() < 1e-5));
         }
-        assert!(worst[1] < worst[0], "wide codes are finer: {worst:?}");
+        if Int8Kernel::detect() == Int8Kernel::Vnni {
+            assert!(worst[1] < worst[0], "wide codes are finer: {worst:?}");
+        }
     }
 
     #[test]
     fn exact_codes_give_exact_products() {
-        // Values that are whole multiples of their row's step quantize without error: each weight
-        // row's largest magnitude is 1 (steps of 1/127), each activation row spans −64..=63.5
-        // (255 steps of 0.5).
+        // Values that are whole multiples of their row's step quantize without error. Narrow:
+        // each weight row's largest magnitude is 1 (steps of 1/127), each activation row spans
+        // −64..=63.5 (255 steps of 0.5). Wide: weights in steps of 1/L up to 1, activations in
+        // steps of 0.5 up to ±L/2, L the wide levels.
         let (inputs, outputs) = (9, 17);
-        let mut w: Vec<f32> = (0..inputs * outputs).map(|i| ((i * 37 % 255) as f32 - 127.0) / 127.0).collect();
+        let q = QuantizedWeights::new(&[0.0; 9 * 17], inputs, outputs, Activations::Narrow);
+        let (w_levels, x_of) = match q.activations {
+            Activations::Narrow => {
+                (127, Box::new(|i: usize| ((i * 53 % 255) as f32 - 127.0) * 0.5) as Box<dyn Fn(usize) -> f32>)
+            }
+            Activations::Wide => {
+                (wide_levels(10) as usize, Box::new(|i: usize| ((i * 53 % 255) as f32 - 127.0) * 0.5) as _)
+            }
+        };
+        let mut w: Vec<f32> =
+            (0..inputs * outputs).map(|i| ((i * 37 % 255) as f32 - 127.0) / w_levels as f32).collect();
         w.iter_mut().step_by(inputs).for_each(|v| *v = 1.0);
-        let mut x: Vec<f32> = (0..2 * inputs).map(|i| ((i * 53 % 255) as f32 - 127.0) * 0.5).collect();
-        (x[0], x[1], x[inputs], x[inputs + 1]) = (63.5, -64.0, -64.0, 63.5);
+        let mut x: Vec<f32> = (0..2 * inputs).map(x_of).collect();
+        match q.activations {
+            Activations::Narrow => (x[0], x[1], x[inputs], x[inputs + 1]) = (63.5, -64.0, -64.0, 63.5),
+            Activations::Wide => (x[0], x[inputs]) = (w_levels as f32 * 0.5, -(w_levels as f32) * 0.5),
+        }
         let q = QuantizedWeights::new(&w, inputs, outputs, Activations::Narrow);
         let mut y = vec![0.0; 2 * outputs];
         q.forward(&x, 2, &vec![0.0; outputs], &mut y, false, false);
