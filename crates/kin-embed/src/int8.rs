@@ -742,18 +742,14 @@ mod tests {
         // steps of 0.5 up to ±L/2, L the wide levels.
         let (inputs, outputs) = (9, 17);
         let q = QuantizedWeights::new(&[0.0; 9 * 17], inputs, outputs, Activations::Narrow);
-        let (w_levels, x_of) = match q.activations {
-            Activations::Narrow => {
-                (127, Box::new(|i: usize| ((i * 53 % 255) as f32 - 127.0) * 0.5) as Box<dyn Fn(usize) -> f32>)
-            }
-            Activations::Wide => {
-                (wide_levels(10) as usize, Box::new(|i: usize| ((i * 53 % 255) as f32 - 127.0) * 0.5) as _)
-            }
+        let w_levels = match q.activations {
+            Activations::Narrow => 127,
+            Activations::Wide => wide_levels(10) as usize,
         };
         let mut w: Vec<f32> =
             (0..inputs * outputs).map(|i| ((i * 37 % 255) as f32 - 127.0) / w_levels as f32).collect();
         w.iter_mut().step_by(inputs).for_each(|v| *v = 1.0);
-        let mut x: Vec<f32> = (0..2 * inputs).map(x_of).collect();
+        let mut x: Vec<f32> = (0..2 * inputs).map(|i| ((i * 53 % 255) as f32 - 127.0) * 0.5).collect();
         match q.activations {
             Activations::Narrow => (x[0], x[1], x[inputs], x[inputs + 1]) = (63.5, -64.0, -64.0, 63.5),
             Activations::Wide => (x[0], x[inputs]) = (w_levels as f32 * 0.5, -(w_levels as f32) * 0.5),
