@@ -161,7 +161,9 @@ fn exit_code(e: &anyhow::Error) -> u8 {
 fn embed_code(err: &kin_embed::Error) -> u8 {
     match err {
         kin_embed::Error::Model(_) => 3,
-        kin_embed::Error::Tokenize { .. } | kin_embed::Error::UnsupportedModality { .. } => 2,
+        kin_embed::Error::Tokenize { .. }
+        | kin_embed::Error::UnsupportedModality { .. }
+        | kin_embed::Error::UnsupportedPrecision { .. } => 2,
         _ => 1,
     }
 }

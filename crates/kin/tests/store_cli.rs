@@ -98,6 +98,42 @@ fn bad_input_gets_clear_errors() {
 }
 
 #[test]
+fn a_collection_keeps_its_precision_and_int8_is_refused_where_it_does_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(kin(&data)
+        .args(["collection", "create", "q", "--model", "all-MiniLM-L6-v2", "--precision", "int8"])
+        .output()
+        .unwrap());
+    let info = ok(kin(&data).args(["collection", "info", "q", "--json"]).output().unwrap());
+    assert!(info.contains("\"model\": \"all-MiniLM-L6-v2@int8\""), "{info}");
+    // The spec's own suffix means the same; --precision float32 takes it off.
+    ok(kin(&data).args(["collection", "create", "s", "--model", "all-MiniLM-L6-v2@int8"]).output().unwrap());
+    assert!(ok(kin(&data).args(["collection", "info", "s", "--json"]).output().unwrap()).contains("@int8"));
+    ok(kin(&data)
+        .args(["collection", "create", "f", "--model", "all-MiniLM-L6-v2@int8", "--precision", "float32"])
+        .output()
+        .unwrap());
+    assert!(!ok(kin(&data).args(["collection", "info", "f", "--json"]).output().unwrap()).contains("@int8"));
+    fails(
+        kin(&data)
+            .args(["collection", "create", "c", "--model", "clip-vit-base-patch32", "--precision", "int8"])
+            .output()
+            .unwrap(),
+        2,
+        "int8 precision is available for local text encoders",
+    );
+    fails(
+        kin(&data)
+            .args(["collection", "create", "c", "--model", "all-MiniLM-L6-v2", "--precision", "int4"])
+            .output()
+            .unwrap(),
+        2,
+        "int4",
+    );
+}
+
+#[test]
 fn add_embeds_text_files_skips_unchanged_and_reports_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
