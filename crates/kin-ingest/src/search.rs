@@ -86,7 +86,7 @@ mod tests {
 
     fn hit(id: &str, doc: Option<&str>, score: f32) -> Hit {
         let payload = doc.map_or(json!({}), |d| json!({ "doc": d }));
-        Hit { id: ItemId::Str(id.into()), score, payload, source: None, found: Default::default() }
+        Hit { id: ItemId::Str(id.into()), space: None, score, payload, source: None, found: Default::default() }
     }
 
     #[test]

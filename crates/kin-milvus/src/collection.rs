@@ -234,6 +234,7 @@ impl CollectionRead for MilvusCollection {
                 row.get("score").or_else(|| row.get("distance")).and_then(Value::as_f64).unwrap_or(f64::NAN) as f32;
             hits.push(Hit {
                 id: item.id,
+                space: None,
                 score,
                 payload: item.payload,
                 source: item.source,

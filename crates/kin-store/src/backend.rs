@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::collection::{Collection, Hit, SearchParams};
+use crate::collection::{Collection, Hit, ScanCursor, SearchParams};
 use crate::config::{CollectionConfig, TextConfig};
 use crate::fusion::{candidate_params, fuse, ranked, Query};
 use crate::item::{Item, ItemId};
@@ -14,7 +14,7 @@ use crate::store::Store;
 use crate::{Error, Result};
 
 /// A collection's footprint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Usage {
     /// Nodes in the index, deleted ones not yet compacted away included.
     pub index_nodes: usize,
@@ -140,6 +140,16 @@ pub trait Backend: Send + Sync {
 
     fn drop_collection(&self, name: &str) -> Result<()>;
 
+    /// One vector space of a mixed collection, as a collection of its own (its hits name it).
+    fn space(&self, collection: &str, space: &str) -> Result<Arc<dyn CollectionWrite>> {
+        let _ = (collection, space);
+        Err(Error::Unsupported {
+            backend: self.describe(),
+            feature: "collections of several vector spaces".into(),
+            reason: "this backend keeps one model's vectors per collection".into(),
+        })
+    }
+
     /// Whether collections here can keep a full-text index (made by default for text models).
     fn text_search(&self) -> bool {
         false
@@ -190,25 +200,62 @@ impl CollectionRead for Collection {
     }
 
     fn scan(&self, cursor: Option<&str>, limit: usize) -> Result<(Vec<Item>, Option<String>)> {
-        // A cursor is the slot to go on from, after `EPOCH:` once the collection was compacted
-        // while open.
-        let parsed = match cursor {
-            None => Some((0, 0)),
-            Some(c) => match c.split_once(':') {
-                None => c.parse().ok().map(|slot| (0, slot)),
-                Some((epoch, slot)) => epoch.parse().ok().zip(slot.parse().ok()),
+        // A mixed collection's cursor leads with its space: `SPACE/CURSOR`.
+        if !self.config().is_mixed() {
+            let (items, next) = Collection::scan_slots(self, parse_cursor(cursor)?, limit.max(1))?;
+            return Ok((items, next.map(format_cursor)));
+        }
+        let (mut place, inner) = match cursor.map(|c| c.split_once('/')) {
+            None => (0, None),
+            Some(Some((space, rest))) => match space.parse::<usize>() {
+                Ok(p) => (p, Some(rest)),
+                Err(_) => return Err(bad_cursor(cursor)),
             },
+            Some(None) => return Err(bad_cursor(cursor)),
         };
-        let Some(start) = parsed else {
-            return Err(Error::InvalidSettings(format!(
-                "scan cursor {:?} is not one kin returned",
-                cursor.unwrap_or("")
-            )));
-        };
-        let (items, next) = Collection::scan_slots(self, start, limit.max(1))?;
-        let next = next.map(|(epoch, slot)| if epoch == 0 { slot.to_string() } else { format!("{epoch}:{slot}") });
-        Ok((items, next))
+        let mut start = parse_cursor(inner)?;
+        let spaces = self.spaces();
+        while let Some(space) = spaces.get(place) {
+            let (items, next) = space.scan_slots(start, limit.max(1))?;
+            match next {
+                Some(next) => return Ok((items, Some(format!("{place}/{}", format_cursor(next))))),
+                None if !items.is_empty() || place + 1 == spaces.len() => {
+                    let more = spaces[place + 1..].iter().any(|s| s.count() > 0);
+                    return Ok((items, more.then(|| format!("{}/0", place + 1))));
+                }
+                None => {
+                    place += 1;
+                    start = (0, 0);
+                }
+            }
+        }
+        Ok((Vec::new(), None))
     }
+}
+
+/// A scan cursor as the embedded store writes it: the slot to go on from, after `EPOCH:` once
+/// the collection was compacted while open.
+pub(crate) fn parse_cursor(cursor: Option<&str>) -> Result<ScanCursor> {
+    let parsed = match cursor {
+        None => Some((0, 0)),
+        Some(c) => match c.split_once(':') {
+            None => c.parse().ok().map(|slot| (0, slot)),
+            Some((epoch, slot)) => epoch.parse().ok().zip(slot.parse().ok()),
+        },
+    };
+    parsed.ok_or_else(|| bad_cursor(cursor))
+}
+
+pub(crate) fn format_cursor((epoch, slot): ScanCursor) -> String {
+    if epoch == 0 {
+        slot.to_string()
+    } else {
+        format!("{epoch}:{slot}")
+    }
+}
+
+fn bad_cursor(cursor: Option<&str>) -> Error {
+    Error::InvalidSettings(format!("scan cursor {:?} is not one kin returned", cursor.unwrap_or("")))
 }
 
 impl CollectionWrite for Collection {
@@ -248,6 +295,10 @@ impl Backend for Store {
 
     fn drop_collection(&self, name: &str) -> Result<()> {
         Store::drop_collection(self, name)
+    }
+
+    fn space(&self, collection: &str, space: &str) -> Result<Arc<dyn CollectionWrite>> {
+        Ok(Arc::new(crate::space::SpaceHandle::new(Store::collection(self, collection)?, space)?))
     }
 
     fn text_search(&self) -> bool {

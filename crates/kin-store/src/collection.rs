@@ -1,19 +1,21 @@
-//! `Collection`: items of one model (or one bare dimension), their index, log and snapshots.
+//! `Collection`: one log and the vector spaces it keeps (one for a collection of one model):
+//! writes, snapshots, and the calls that span spaces.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use kin_core::filter::Filter;
 use kin_core::Metric;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use serde_json::Value;
 
 use crate::backend::Usage;
 use crate::config::CollectionConfig;
-use crate::fusion::{candidate_params, fuse_keys, ranked, Query};
+use crate::fusion::Query;
 use crate::item::{Item, ItemId};
 use crate::record::Record;
 use crate::snapshot;
+use crate::space::Space;
 use crate::state::State;
 use crate::wal::{SyncPolicy, Wal};
 use crate::{Error, Result};
@@ -28,13 +30,18 @@ const CHECKPOINT_AFTER_RECORDS: usize = 1_000;
 
 pub(crate) const CONFIG_FILE: &str = "collection.json";
 const WAL_FILE: &str = "wal.log";
-const SNAPSHOT_FILE: &str = "snapshot.bin";
-const INDEX_FILE: &str = "index.hnsw";
+pub(crate) const SNAPSHOT_FILE: &str = "snapshot.bin";
+pub(crate) const INDEX_FILE: &str = "index.hnsw";
+/// A mixed collection's spaces, each in a directory of its own under this one.
+pub(crate) const SPACES_DIR: &str = "spaces";
 
 /// What a search returns for one item.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
     pub id: ItemId,
+    /// The vector space of a mixed collection the hit was found in (`None` in a collection of
+    /// one model).
+    pub space: Option<String>,
     /// Similarity for cosine and dot (higher is closer), distance for l2 (lower is closer).
     pub score: f32,
     pub payload: Value,
@@ -90,11 +97,24 @@ impl Default for SearchParams<'_> {
     }
 }
 
+/// A collection: one write-ahead log and one or more vector spaces, each with its own items,
+/// index and snapshot. A collection of one model has one space whose files lie beside the log;
+/// a mixed collection keeps each space's under `spaces/NAME/`, and its log records name their
+/// space, so a write that touches several spaces is still one frame.
 pub struct Collection {
     config: CollectionConfig,
     dir: PathBuf,
-    state: RwLock<State>,
-    wal: Mutex<Wal>,
+    spaces: Vec<Space>,
+    log: Mutex<Log>,
+}
+
+/// The log and what it holds since the last snapshot.
+struct Log {
+    wal: Wal,
+    /// The sequence number of the next record.
+    next_lsn: u64,
+    /// Records since the last snapshot: what opening would replay.
+    logged: usize,
 }
 
 impl Collection {
@@ -114,25 +134,53 @@ impl Collection {
         Collection::open(dir, sync)
     }
 
-    /// Opens a collection: its snapshot and the index saved with it, then the log written since.
+    /// Opens a collection: each space's snapshot and the index saved with it, then the log
+    /// written since (each record applied to a space whose snapshot does not hold it yet).
     pub(crate) fn open(dir: &Path, sync: SyncPolicy) -> Result<Self> {
         let cfg_path = dir.join(CONFIG_FILE);
         let text = fs::read(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
         let config: CollectionConfig =
             serde_json::from_slice(&text).map_err(|source| Error::Config { path: cfg_path.clone(), source })?;
         config.validate()?;
-        let mut state = match snapshot::read(&dir.join(SNAPSHOT_FILE))? {
-            Some(snap) => State::restore(&config, &dir.join(INDEX_FILE), snap)?,
-            None => State::new(&config)?,
-        };
+        let mut states = Vec::new();
+        for (space_config, space_dir) in space_layout(&config, dir) {
+            let state = match snapshot::read(&space_dir.join(SNAPSHOT_FILE))? {
+                Some(snap) => State::restore(&space_config, &space_dir.join(INDEX_FILE), snap)?,
+                None => State::new(&space_config)?,
+            };
+            states.push((space_config, space_dir, state));
+        }
         let (wal, records) = Wal::open(&dir.join(WAL_FILE), sync)?;
-        let first = state.next_lsn;
-        let replay: Vec<Record> = records.into_iter().filter(|(lsn, _)| *lsn >= first).map(|(_, r)| r).collect();
-        state.next_lsn += replay.len() as u64;
-        state.logged = weight(&replay);
-        state.apply_all(replay.into_iter())?;
-        tracing::debug!(collection = %config.name, items = state.ids.len(), replayed = state.logged, "opened");
-        Ok(Collection { config, dir: dir.to_path_buf(), state: RwLock::new(state), wal: Mutex::new(wal) })
+        let mut next_lsn = states.iter().map(|(_, _, s)| s.next_lsn).max().unwrap_or(1);
+        let mut replay: Vec<Vec<Record>> = states.iter().map(|_| Vec::new()).collect();
+        let mut logged = 0;
+        let mut parts = Vec::new();
+        for (lsn, record) in records {
+            parts.clear();
+            record.by_space(&mut parts);
+            for (space, write) in parts.drain(..) {
+                let Some((_, _, state)) = states.get(space) else {
+                    return Err(Error::Corrupt {
+                        path: dir.join(WAL_FILE),
+                        message: format!("record {lsn} writes space {space}, which the collection does not have"),
+                    });
+                };
+                if lsn >= state.next_lsn {
+                    replay[space].push(write);
+                    logged += 1;
+                }
+            }
+            next_lsn = next_lsn.max(lsn + 1);
+        }
+        let mut spaces = Vec::with_capacity(states.len());
+        for ((config, dir, mut state), records) in states.into_iter().zip(replay) {
+            state.apply_all(records.into_iter())?;
+            state.next_lsn = next_lsn;
+            spaces.push(Space::new(config, dir, state));
+        }
+        tracing::debug!(collection = %config.name, spaces = spaces.len(), replayed = logged, "opened");
+        let log = Mutex::new(Log { wal, next_lsn, logged });
+        Ok(Collection { config, dir: dir.to_path_buf(), spaces, log })
     }
 
     pub fn config(&self) -> &CollectionConfig {
@@ -143,58 +191,142 @@ impl Collection {
         &self.config.name
     }
 
+    /// Items stored now (an item in several spaces counts once).
     pub fn count(&self) -> usize {
-        self.state.read().ids.len()
+        match self.spaces.as_slice() {
+            [only] => only.count(),
+            spaces => {
+                let states: Vec<_> = spaces.iter().map(|s| s.state.read()).collect();
+                let mut ids = std::collections::HashSet::new();
+                for state in &states {
+                    ids.extend(state.ids.keys());
+                }
+                ids.len()
+            }
+        }
+    }
+
+    /// The vector spaces, in their order (one for a collection of one model).
+    pub(crate) fn spaces(&self) -> &[Space] {
+        &self.spaces
+    }
+
+    /// The one space of a collection of one model; a mixed collection asks for a space's name.
+    fn only_space(&self) -> Result<&Space> {
+        match self.spaces.as_slice() {
+            [only] if !self.config.is_mixed() => Ok(only),
+            _ => Err(Error::SpaceNeeded {
+                collection: self.config.name.clone(),
+                spaces: self.config.spaces.iter().map(|s| s.settings.name.clone()).collect(),
+            }),
+        }
+    }
+
+    /// The place of the space `name`.
+    pub(crate) fn space_index(&self, name: &str) -> Result<usize> {
+        self.config.space(name).map(|(i, _)| i).ok_or_else(|| Error::UnknownSpace {
+            collection: self.config.name.clone(),
+            space: name.to_string(),
+            spaces: self.config.spaces.iter().map(|s| s.settings.name.clone()).collect(),
+        })
     }
 
     /// Checks that vectors of `model` may enter this collection.
     pub fn check_model(&self, model: &str) -> Result<()> {
-        match &self.config.model {
-            Some(m) if m != model => Err(Error::ModelMismatch {
-                collection: self.config.name.clone(),
-                expected: m.clone(),
-                got: model.to_string(),
-            }),
-            _ => Ok(()),
-        }
+        self.only_space()?.check_model(model)
     }
 
     /// Inserts or replaces items; durable when it returns. A bad item rejects the whole batch
     /// and nothing of it is written.
-    pub fn upsert(&self, mut items: Vec<Item>) -> Result<()> {
-        validate_items(&self.config, &mut items)?;
-        self.write(items.into_iter().map(Record::Upsert).collect())
+    pub fn upsert(&self, items: Vec<Item>) -> Result<()> {
+        self.only_space()?;
+        self.upsert_spaces(vec![(0, items)])
     }
 
-    /// Deletes items; returns how many existed. Durable when it returns.
+    /// Inserts or replaces items in several spaces as one change: durable when it returns, and
+    /// a crash keeps all of it or none of it. A bad item rejects all of it.
+    pub fn upsert_spaces(&self, writes: Vec<(usize, Vec<Item>)>) -> Result<()> {
+        self.replace_spaces(&[], writes)
+    }
+
+    /// Deletes items (from every space that holds them); returns how many existed. Durable
+    /// when it returns.
     pub fn delete(&self, ids: &[ItemId]) -> Result<usize> {
-        let existing: Vec<Record> = {
-            let state = self.state.read();
-            ids.iter().filter(|id| state.ids.contains_key(id)).map(|id| Record::Delete(id.clone())).collect()
-        };
-        let n = existing.len();
-        self.write(existing)?;
+        self.delete_where(ids, &|_| true)
+    }
+
+    /// Deletes items from one space only.
+    pub(crate) fn delete_in(&self, place: usize, ids: &[ItemId]) -> Result<usize> {
+        self.delete_where(ids, &|p| p == place)
+    }
+
+    fn delete_where(&self, ids: &[ItemId], in_space: &dyn Fn(usize) -> bool) -> Result<usize> {
+        let mut found = std::collections::HashSet::new();
+        let mut records = Vec::new();
+        for (place, space) in self.spaces.iter().enumerate().filter(|(p, _)| in_space(*p)) {
+            let state = space.state.read();
+            for id in ids.iter().filter(|id| state.ids.contains_key(id)) {
+                found.insert(id);
+                records.push(self.tagged(place, Record::Delete(id.clone())));
+            }
+        }
+        let n = found.len();
+        self.write(one_frame(records))?;
         Ok(n)
     }
 
     /// Deletes `delete` and upserts `items` as one change: durable when it returns, and a crash
     /// keeps all of it or none of it (one log frame). Ids in both lists end up upserted.
-    pub fn replace(&self, delete: &[ItemId], mut items: Vec<Item>) -> Result<()> {
-        validate_items(&self.config, &mut items)?;
-        let mut records: Vec<Record> = {
-            let state = self.state.read();
-            let upserted: std::collections::HashSet<&ItemId> = items.iter().map(|i| &i.id).collect();
-            delete
-                .iter()
-                .filter(|id| state.ids.contains_key(id) && !upserted.contains(id))
-                .map(|id| Record::Delete(id.clone()))
-                .collect()
-        };
-        records.extend(items.into_iter().map(Record::Upsert));
-        match records.len() {
-            0 => Ok(()),
-            1 => self.write(records),
-            _ => self.write(vec![Record::Batch(records)]),
+    pub fn replace(&self, delete: &[ItemId], items: Vec<Item>) -> Result<()> {
+        self.only_space()?;
+        self.replace_spaces(delete, vec![(0, items)])
+    }
+
+    /// [`Collection::replace`] across spaces: `delete` leaves every space, each list of items
+    /// enters its space, all in one frame.
+    pub fn replace_spaces(&self, delete: &[ItemId], writes: Vec<(usize, Vec<Item>)>) -> Result<()> {
+        self.replace_where(delete, &|_| true, writes)
+    }
+
+    /// [`Collection::replace`] within one space.
+    pub(crate) fn replace_in(&self, place: usize, delete: &[ItemId], items: Vec<Item>) -> Result<()> {
+        self.replace_where(delete, &|p| p == place, vec![(place, items)])
+    }
+
+    fn replace_where(
+        &self,
+        delete: &[ItemId],
+        in_space: &dyn Fn(usize) -> bool,
+        mut writes: Vec<(usize, Vec<Item>)>,
+    ) -> Result<()> {
+        for (place, items) in writes.iter_mut() {
+            let Some(space) = self.spaces.get(*place) else {
+                return Err(Error::InvalidSettings(format!("collection {:?} has no space {place}", self.config.name)));
+            };
+            validate_items(&space.config, items)?;
+        }
+        let mut records = Vec::new();
+        for (place, space) in self.spaces.iter().enumerate().filter(|(p, _)| in_space(*p)) {
+            let state = space.state.read();
+            let upserted: std::collections::HashSet<&ItemId> =
+                writes.iter().filter(|(p, _)| *p == place).flat_map(|(_, items)| items.iter().map(|i| &i.id)).collect();
+            for id in delete.iter().filter(|id| state.ids.contains_key(id) && !upserted.contains(id)) {
+                records.push(self.tagged(place, Record::Delete(id.clone())));
+            }
+        }
+        for (place, items) in writes {
+            records.extend(items.into_iter().map(|item| self.tagged(place, Record::Upsert(item))));
+        }
+        self.write(one_frame(records))
+    }
+
+    /// A write as the log holds it: as it is in a collection of one model, marked with its
+    /// space in a mixed one.
+    fn tagged(&self, place: usize, record: Record) -> Record {
+        if self.config.is_mixed() {
+            Record::Space(place as u8, Box::new(record))
+        } else {
+            record
         }
     }
 
@@ -204,18 +336,30 @@ impl Collection {
         }
         // Writers take turns on the log; searches go on during the fsync and wait only while
         // the acknowledged records are applied.
-        let mut wal = self.wal.lock();
-        let first = self.state.read().next_lsn;
-        wal.append(first, &records)?;
-        let due = {
-            let mut state = self.state.write();
-            state.next_lsn += records.len() as u64;
-            state.logged += weight(&records);
-            state.apply_all(records.into_iter())?;
-            state.logged > SNAPSHOT_AFTER_RECORDS.max(state.ids.len())
-        };
-        if due || wal.len() > SNAPSHOT_AFTER_BYTES {
-            self.snapshot_locked(&mut wal)?;
+        let mut log = self.log.lock();
+        let first = log.next_lsn;
+        log.wal.append(first, &records)?;
+        log.next_lsn += records.len() as u64;
+        let mut parts = Vec::new();
+        for record in records {
+            record.by_space(&mut parts);
+        }
+        log.logged += parts.len();
+        let mut per_space: Vec<Vec<Record>> = self.spaces.iter().map(|_| Vec::new()).collect();
+        for (place, write) in parts {
+            per_space[place].push(write);
+        }
+        let mut items = 0;
+        for (space, writes) in self.spaces.iter().zip(per_space) {
+            let mut state = space.state.write();
+            state.next_lsn = log.next_lsn;
+            if !writes.is_empty() {
+                state.apply_all(writes.into_iter())?;
+            }
+            items += state.ids.len();
+        }
+        if log.logged > SNAPSHOT_AFTER_RECORDS.max(items) || log.wal.len() > SNAPSHOT_AFTER_BYTES {
+            self.snapshot_locked(&mut log)?;
         }
         Ok(())
     }
@@ -223,60 +367,55 @@ impl Collection {
     /// Folds the log into a snapshot now: deleted items leave the index (their links repaired),
     /// and the index is saved beside the snapshot so the next open reads it instead of building.
     pub fn snapshot(&self) -> Result<()> {
-        let mut wal = self.wal.lock();
-        self.snapshot_locked(&mut wal)
+        let mut log = self.log.lock();
+        self.snapshot_locked(&mut log)
     }
 
     /// Snapshots when the log holds enough records that replaying them would slow the next
     /// open; bulk writers call it when they finish. Returns whether it did.
     pub fn checkpoint(&self) -> Result<bool> {
-        let mut wal = self.wal.lock();
-        if self.state.read().logged <= CHECKPOINT_AFTER_RECORDS {
+        let mut log = self.log.lock();
+        if log.logged <= CHECKPOINT_AFTER_RECORDS {
             return Ok(false);
         }
-        self.snapshot_locked(&mut wal).map(|()| true)
+        self.snapshot_locked(&mut log).map(|()| true)
     }
 
-    /// Writers are held off by `wal`; searches go on until the compacted state is swapped in.
-    fn snapshot_locked(&self, wal: &mut Wal) -> Result<()> {
-        let compacted = {
-            let state = self.state.read();
-            let compacted = state.compacted(&self.dir)?;
-            let current = compacted.as_ref().unwrap_or(&state);
-            let lsn = current.next_lsn - 1;
-            // The index first: a crash before the snapshot's rename leaves an index file whose
-            // tag the old snapshot does not match, and opening rebuilds it.
-            current.index.save(&self.dir.join(INDEX_FILE), lsn)?;
-            current.save_text(&self.dir, lsn)?;
-            snapshot::write(&self.dir.join(SNAPSHOT_FILE), lsn, current.ids.len(), current.live_items())?;
-            compacted
-        };
-        wal.clear()?;
-        let mut state = self.state.write();
-        match compacted {
-            Some(fresh) => *state = fresh,
-            None => state.logged = 0,
+    /// Writers are held off by the log's lock; searches go on until the compacted states are
+    /// swapped in. Every space is saved before the log is emptied: a crash between two spaces
+    /// leaves the log whole, and opening replays to each space what its snapshot lacks.
+    fn snapshot_locked(&self, log: &mut Log) -> Result<()> {
+        let lsn = log.next_lsn - 1;
+        let mut compacted = Vec::with_capacity(self.spaces.len());
+        for space in &self.spaces {
+            compacted.push(space.save(lsn)?);
+        }
+        log.wal.clear()?;
+        log.logged = 0;
+        for (space, fresh) in self.spaces.iter().zip(compacted) {
+            if let Some(fresh) = fresh {
+                *space.state.write() = fresh;
+            }
         }
         Ok(())
     }
 
-    /// Memory of the index, size of the files, and the log that opening would replay.
+    /// Memory of the indexes, size of the files, and the log that opening would replay.
     pub fn usage(&self) -> Result<Usage> {
-        let mut disk_bytes = 0;
-        for entry in fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))? {
-            let entry = entry.map_err(|e| Error::io(&self.dir, e))?;
-            disk_bytes += entry.metadata().map_err(|e| Error::io(entry.path(), e))?.len();
+        let mut usage =
+            Usage { disk_bytes: disk_bytes(&self.dir)?, log_records: self.log.lock().logged, ..Usage::default() };
+        for space in &self.spaces {
+            let u = space.usage();
+            usage.index_nodes += u.index_nodes;
+            usage.index_bytes += u.index_bytes;
+            usage.text_bytes += u.text_bytes;
         }
-        let state = self.state.read();
-        let (index_nodes, index_bytes) = state.index.usage();
-        let text_bytes = state.text.as_ref().map_or(0, |t| t.usage());
-        Ok(Usage { index_nodes, index_bytes, text_bytes, disk_bytes, log_records: state.logged })
+        Ok(usage)
     }
 
+    /// The item of that id (from the first space that holds it).
     pub fn get(&self, id: &ItemId) -> Option<Item> {
-        let state = self.state.read();
-        let slot = *state.ids.get(id)?;
-        state.item(slot)
+        self.spaces.iter().find_map(|s| s.get(id))
     }
 
     /// Live items in slot order from the cursor `(epoch, slot)` (`(0, 0)`: the start), at most
@@ -285,98 +424,80 @@ impl Collection {
     /// a scan that goes on from a returned cursor misses no item that was there when it started;
     /// a cursor from before the last two compactions is refused.
     pub fn scan_slots(&self, cursor: ScanCursor, limit: usize) -> Result<(Vec<Item>, Option<ScanCursor>)> {
-        let state = self.state.read();
-        let Some(start) = state.resume_slot(cursor.0, cursor.1) else {
-            return Err(Error::StaleCursor { cursor: format!("{}:{}", cursor.0, cursor.1) });
-        };
-        let mut items = Vec::with_capacity(limit.min(1024));
-        let mut slot = start;
-        while slot < state.slots.len() && items.len() < limit {
-            if let Some(item) = state.item(slot as u32) {
-                items.push(item);
-            }
-            slot += 1;
-        }
-        let more = state.slots[slot.min(state.slots.len())..].iter().any(Option::is_some);
-        Ok((items, more.then_some((state.epoch, slot))))
+        self.only_space()?.scan_slots(cursor, limit)
     }
 
     /// Whether an item with this id and content hash is stored (unchanged content is skipped).
     pub fn has_content(&self, id: &ItemId, content_hash: &str) -> bool {
-        let state = self.state.read();
-        state
-            .ids
-            .get(id)
-            .and_then(|&s| state.slots[s as usize].as_ref())
-            .is_some_and(|m| m.content_hash.as_deref() == Some(content_hash))
+        self.spaces.iter().any(|s| s.has_content(id, content_hash))
     }
 
     /// Top-k items nearest `query`, best first.
     pub fn search(&self, query: &[f32], params: &SearchParams) -> Result<Vec<Hit>> {
-        let state = self.state.read();
-        let found = self.dense_slots(&state, query, params)?;
-        let metric = self.config.metric;
-        Ok(hits(&state, found.into_iter().map(|(slot, distance)| (slot, score(metric, distance), Found::default()))))
+        self.only_space()?.search(query, params)
     }
 
     /// Top-k items for a text query by BM25 over the collection's text index, best first.
     pub fn search_text(&self, text: &str, params: &SearchParams) -> Result<Vec<Hit>> {
-        let state = self.state.read();
-        let found = self.text_slots(&state, text, params)?;
-        Ok(hits(&state, found.into_iter().map(|(slot, score)| (slot, score, Found::default()))))
+        self.only_space()?.search_text(text, params)
     }
 
     /// A query of any mode. Hybrid queries are fused on slots, so only the `k` hits returned
     /// have their payloads read.
     pub fn find(&self, query: &Query, params: &SearchParams) -> Result<Vec<Hit>> {
-        let (vector, text, fusion) = match *query {
-            Query::Dense(vector) => return Ok(ranked(self.search(vector, params)?, false)),
-            Query::Text(text) => return Ok(ranked(self.search_text(text, params)?, true)),
-            Query::Hybrid { vector, text, fusion } => (vector, text, fusion.validate()?),
-        };
-        let deep = candidate_params(params);
-        let state = self.state.read();
-        let text_found = self.text_slots(&state, text, &deep)?;
-        let metric = self.config.metric;
-        let dense_found: Vec<(u32, f32)> =
-            self.dense_slots(&state, vector, &deep)?.into_iter().map(|(s, d)| (s, score(metric, d))).collect();
-        let fused = fuse_keys(&dense_found, &text_found, fusion, metric, params.k.max(1));
-        Ok(hits(&state, fused.into_iter()))
-    }
-
-    /// Slots nearest `query` and their index distances.
-    fn dense_slots(&self, state: &State, query: &[f32], params: &SearchParams) -> Result<Vec<(u32, f32)>> {
-        validate_query(&self.config, query)?;
-        let mut query = query.to_vec();
-        if self.config.metric == Metric::Cosine {
-            kin_index::normalize(&mut query);
-        }
-        let k = params.k.max(1);
-        let ef = params.ef.unwrap_or(64).max(k);
-        let matches = |slot: u32| state.passes(slot, params.filter);
-        let estimate = params.filter.map(|_| state.estimate_matches(&matches));
-        Ok(if params.exact {
-            state.index.exact(&query, k, &matches)?
-        } else {
-            state.index.search(&query, k, ef, &matches, estimate)?
-        })
-    }
-
-    /// Slots best for a text query and their BM25 scores.
-    fn text_slots(&self, state: &State, text: &str, params: &SearchParams) -> Result<Vec<(u32, f32)>> {
-        let Some(index) = state.text_index() else {
-            return Err(Error::NoTextIndex { collection: self.config.name.clone() });
-        };
-        index.search(text, params.k.max(1), &|slot| state.passes(slot, params.filter))
+        self.only_space()?.find(query, params)
     }
 }
 
+/// Each space's settings and directory: the collection's own for a collection of one model;
+/// `spaces/NAME/` with the space's settings (named `COLLECTION:SPACE` in messages) for a mixed one.
+fn space_layout(config: &CollectionConfig, dir: &Path) -> Vec<(CollectionConfig, PathBuf)> {
+    if !config.is_mixed() {
+        return vec![(config.clone(), dir.to_path_buf())];
+    }
+    config
+        .spaces
+        .iter()
+        .map(|s| {
+            let settings =
+                CollectionConfig { name: format!("{}:{}", config.name, s.settings.name), ..s.settings.clone() };
+            (settings, dir.join(SPACES_DIR).join(&s.settings.name))
+        })
+        .collect()
+}
+
+/// Records written as one frame: a batch when there are several.
+fn one_frame(mut records: Vec<Record>) -> Vec<Record> {
+    match records.len() {
+        0 | 1 => records,
+        _ => vec![Record::Batch(std::mem::take(&mut records))],
+    }
+}
+
+/// Bytes of the files under `dir`.
+fn disk_bytes(dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let meta = entry.metadata().map_err(|e| Error::io(entry.path(), e))?;
+        total += if meta.is_dir() { disk_bytes(&entry.path())? } else { meta.len() };
+    }
+    Ok(total)
+}
+
 /// Hits for slots, in the order given, with their scores and ranks.
-fn hits(state: &State, found: impl Iterator<Item = (u32, f32, Found)>) -> Vec<Hit> {
+pub(crate) fn hits(state: &State, found: impl Iterator<Item = (u32, f32, Found)>) -> Vec<Hit> {
     found
         .filter_map(|(slot, score, found)| {
             let meta = state.slots.get(slot as usize)?.as_ref()?;
-            Some(Hit { id: meta.id.clone(), score, payload: meta.payload.clone(), source: meta.source.clone(), found })
+            Some(Hit {
+                id: meta.id.clone(),
+                space: None,
+                score,
+                payload: meta.payload.clone(),
+                source: meta.source.clone(),
+                found,
+            })
         })
         .collect()
 }
@@ -420,13 +541,8 @@ pub fn validate_items(config: &CollectionConfig, items: &mut [Item]) -> Result<(
     Ok(())
 }
 
-/// How many writes `records` hold, a batch counting each of its own (what replaying them costs).
-fn weight(records: &[Record]) -> usize {
-    records.iter().map(|r| if let Record::Batch(inner) = r { inner.len() } else { 1 }).sum()
-}
-
 /// A user-facing score from an index distance.
-fn score(metric: Metric, distance: f32) -> f32 {
+pub(crate) fn score(metric: Metric, distance: f32) -> f32 {
     match metric {
         Metric::Cosine => 1.0 - distance,
         Metric::Dot => -distance,

@@ -1,6 +1,6 @@
 //! A collection's settings, fixed at creation and stored as `collection.json`.
 
-use kin_core::Metric;
+use kin_core::{Metric, Modality};
 use serde::{Deserialize, Serialize};
 
 use crate::text::Language;
@@ -40,7 +40,27 @@ pub struct CollectionConfig {
     /// The full-text (BM25) index over payload fields; `None`: dense search only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<TextConfig>,
+    /// The named vector spaces of a mixed collection, each bound to its own model and index;
+    /// empty for a collection of one model (whose settings are the fields above).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spaces: Vec<SpaceConfig>,
 }
+
+/// One vector space of a mixed collection: a model's vectors with their own index, and the
+/// kinds of content routed to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpaceConfig {
+    /// The space's settings; `name` is the space's name, `spaces` is empty.
+    #[serde(flatten)]
+    pub settings: CollectionConfig,
+    /// What the model reads: a query of one of these is searched here.
+    pub accepts: Vec<Modality>,
+    /// What `kin add` embeds here: each kind of content goes to one space.
+    pub ingests: Vec<Modality>,
+}
+
+/// The most spaces a collection holds (a log record names its space in one byte).
+pub const MAX_SPACES: usize = 16;
 
 /// A collection's full-text index: which payload fields, how they are analyzed, how scored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,11 +132,72 @@ impl CollectionConfig {
             ef_construction: 200,
             quantization: Quantization::None,
             text: None,
+            spaces: Vec::new(),
         }
+    }
+
+    /// A mixed collection of `spaces` (its own dimension is unused and 0).
+    pub fn mixed(name: impl Into<String>, spaces: Vec<SpaceConfig>) -> Self {
+        CollectionConfig { spaces, ..CollectionConfig::new(name, 0) }
+    }
+
+    /// Whether the collection holds several named vector spaces.
+    pub fn is_mixed(&self) -> bool {
+        !self.spaces.is_empty()
+    }
+
+    /// The space of that name, and its place.
+    pub fn space(&self, name: &str) -> Option<(usize, &SpaceConfig)> {
+        self.spaces.iter().enumerate().find(|(_, s)| s.settings.name == name)
+    }
+
+    /// The space each kind of content is added to, by `ingests`.
+    pub fn ingest_space(&self, modality: Modality) -> Option<&SpaceConfig> {
+        self.spaces.iter().find(|s| s.ingests.contains(&modality))
     }
 
     pub fn validate(&self) -> Result<()> {
         validate_name(&self.name)?;
+        if self.is_mixed() {
+            return self.validate_spaces();
+        }
+        self.validate_settings()
+    }
+
+    fn validate_spaces(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidSettings(m));
+        if self.spaces.len() > MAX_SPACES {
+            return bad(format!("{} spaces; a collection holds at most {MAX_SPACES}", self.spaces.len()));
+        }
+        for (i, space) in self.spaces.iter().enumerate() {
+            let name = &space.settings.name;
+            validate_name(name)?;
+            if self.spaces[..i].iter().any(|s| &s.settings.name == name) {
+                return bad(format!("space {name:?} is declared twice"));
+            }
+            if space.settings.model.is_none() {
+                return bad(format!("space {name:?} names no model"));
+            }
+            if !space.settings.spaces.is_empty() {
+                return bad(format!("space {name:?} holds spaces of its own"));
+            }
+            space.settings.validate_settings().map_err(|e| Error::InvalidSettings(format!("space {name:?}: {e}")))?;
+            for m in &space.ingests {
+                if !space.accepts.contains(m) {
+                    return bad(format!("space {name:?} is to take {m} content, which its model does not read"));
+                }
+                if let Some(other) = self.spaces[..i].iter().find(|s| s.ingests.contains(m)) {
+                    return bad(format!(
+                        "spaces {:?} and {name:?} both take {m} content; say which one does",
+                        other.settings.name
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_settings(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidSettings(m));
         if self.dim == 0 || self.dim > 65_536 {
             return bad(format!("dimension {} is out of range 1..=65536", self.dim));

@@ -50,6 +50,12 @@ pub enum Error {
     #[error("collection {collection:?} holds vectors of model {expected:?}, not {got:?}; create another collection for that model")]
     ModelMismatch { collection: String, expected: String, got: String },
 
+    #[error("collection {collection:?} holds several vector spaces ({}); name the one to use", spaces.join(", "))]
+    SpaceNeeded { collection: String, spaces: Vec<String> },
+
+    #[error("collection {collection:?} has no space {space:?}; it has {}", spaces.join(", "))]
+    UnknownSpace { collection: String, space: String, spaces: Vec<String> },
+
     #[error("scan cursor {cursor:?} is from before the collection was compacted twice; start the scan again")]
     StaleCursor { cursor: String },
 

@@ -217,6 +217,7 @@ mod tests {
             .zip(scores)
             .map(|(&id, &score)| Hit {
                 id: ItemId::Int(id),
+                space: None,
                 score,
                 payload: Value::Null,
                 source: None,

@@ -5,7 +5,9 @@
 //! body   = lsn: u64 | op: u8 | payload
 //! upsert = id | dim: u32 | dim × f32 | json: u32-len bytes (payload, source, content_hash)
 //! delete = id
-//! batch  = count: u32 | count × (op: u8 | upsert or delete)   (applied whole or not at all)
+//! batch  = count: u32 | count × (op: u8 | upsert, delete or space)   (applied whole or not at all)
+//! space  = space: u8 | op: u8 | upsert or delete            (op 4: a write to one space of a mixed
+//!                                                            collection; ops 1 and 2 write space 0)
 //! id     = 0u8 | i64   or   1u8 | u32-len utf-8 bytes
 //! ```
 
@@ -24,6 +26,19 @@ pub enum Record {
     /// Writes that take effect together: one frame, so a crash keeps all of them or none.
     /// Never nested.
     Batch(Vec<Record>),
+    /// An upsert or delete in one vector space of a mixed collection (by its place).
+    Space(u8, Box<Record>),
+}
+
+impl Record {
+    /// The writes this record makes, each with its space (0 outside a `Space` record), in order.
+    pub fn by_space(self, out: &mut Vec<(usize, Record)>) {
+        match self {
+            Record::Batch(records) => records.into_iter().for_each(|r| r.by_space(out)),
+            Record::Space(space, inner) => out.push((space as usize, *inner)),
+            other => out.push((0, other)),
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -77,6 +92,11 @@ fn encode_op(record: &Record, out: &mut Vec<u8>) {
                 encode_op(r, out);
             }
         }
+        Record::Space(space, inner) => {
+            out.push(4);
+            out.push(*space);
+            encode_op(inner, out);
+        }
     }
 }
 
@@ -128,6 +148,15 @@ pub fn decode(buf: &[u8]) -> Frame {
     }
 }
 
+/// Where an op is read: a frame's own, inside a batch, or inside a space record (batches and
+/// space records do not nest).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Depth {
+    Frame,
+    Batch,
+    Space,
+}
+
 struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
@@ -161,10 +190,10 @@ impl Reader<'_> {
 
     fn body(&mut self) -> Option<(u64, Record)> {
         let lsn = self.u64()?;
-        Some((lsn, self.op(true)?))
+        Some((lsn, self.op(Depth::Frame)?))
     }
 
-    fn op(&mut self, outer: bool) -> Option<Record> {
+    fn op(&mut self, depth: Depth) -> Option<Record> {
         let record = match self.take(1)?[0] {
             1 => {
                 let id = self.id()?;
@@ -182,7 +211,7 @@ impl Reader<'_> {
                 })
             }
             2 => Record::Delete(self.id()?),
-            3 if outer => {
+            3 if depth == Depth::Frame => {
                 let n = self.u32()? as usize;
                 // Each entry takes at least 6 bytes: a count past what is left is damage.
                 if n > (self.buf.len() - self.pos) / 6 {
@@ -190,9 +219,16 @@ impl Reader<'_> {
                 }
                 let mut records = Vec::with_capacity(n);
                 for _ in 0..n {
-                    records.push(self.op(false)?);
+                    records.push(self.op(Depth::Batch)?);
                 }
                 Record::Batch(records)
+            }
+            4 if depth != Depth::Space => {
+                let space = self.take(1)?[0];
+                match self.op(Depth::Space)? {
+                    inner @ (Record::Upsert(_) | Record::Delete(_)) => Record::Space(space, Box::new(inner)),
+                    _ => return None,
+                }
             }
             _ => return None,
         };
@@ -222,6 +258,14 @@ mod tests {
                     Record::Delete(ItemId::from("doc#3")),
                     Record::Upsert(Item::new("doc#0", vec![0.5, 0.25])),
                     Record::Delete(ItemId::Int(-4)),
+                ]),
+            ),
+            (5, Record::Space(2, Box::new(Record::Upsert(Item::new("p.jpg", vec![1.5]))))),
+            (
+                6,
+                Record::Batch(vec![
+                    Record::Space(0, Box::new(Record::Delete(ItemId::from("a")))),
+                    Record::Space(1, Box::new(Record::Upsert(Item::new("a", vec![0.0, 1.0])))),
                 ]),
             ),
         ]

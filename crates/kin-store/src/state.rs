@@ -40,9 +40,8 @@ pub(crate) struct State {
     pub index: VectorIndex,
     /// The full-text index, for collections that have one.
     pub text: Option<LazyText>,
+    /// The first log sequence number this state has not applied.
     pub next_lsn: u64,
-    /// Records in the log since the last snapshot: what opening would replay.
-    pub logged: usize,
     /// Compactions since the collection was opened.
     pub epoch: u64,
     /// The last compaction's map from old slots to new ones.
@@ -58,7 +57,6 @@ impl State {
             index: VectorIndex::new(config)?,
             text: config.text.as_ref().map(|t| LazyText::built(t, TextIndex::new(t))),
             next_lsn: 1,
-            logged: 0,
             epoch: 0,
             renumbered: None,
         })
@@ -121,7 +119,6 @@ impl State {
             index,
             text: self.text.as_ref().map(|t| t.compacted(&remap)),
             next_lsn: self.next_lsn,
-            logged: 0,
             epoch: self.epoch + 1,
             renumbered: Some(remap),
         }))
@@ -155,6 +152,11 @@ impl State {
                 Record::Batch(records) => {
                     self.upsert_run(std::mem::take(&mut run))?;
                     self.apply_all(records.into_iter())?;
+                }
+                // The collection splits records by space before they reach a space's state.
+                Record::Space(_, inner) => {
+                    self.upsert_run(std::mem::take(&mut run))?;
+                    self.apply_all(std::iter::once(*inner))?;
                 }
             }
         }
