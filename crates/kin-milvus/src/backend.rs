@@ -10,7 +10,12 @@
 //! | `payload` | JSON | the payload (an object; `{}` when none) |
 //! | `source` | VarChar(4096) | where the item came from (`""` when unknown) |
 //! | `content_hash` | VarChar(128) | sha256 of the content (`""` when unknown) |
+//! | `text` | VarChar(65535), analyzed | with a text index: the payload's text fields, joined |
+//! | `text_sparse` | SparseFloatVector | with a text index: BM25 function `kin_bm25`'s output from `text`; BM25 inverted index |
 //!
+//! A collection with a text index gets the last two fields and the BM25 function when it is
+//! created (see `text.rs` for how kin's text settings map onto Milvus's); a server without BM25
+//! functions refuses that with `Error::Unsupported`. Collections without one are as before.
 //! The collection property `kin.config` holds kin's `CollectionConfig` as JSON, which is how kin
 //! knows the collection is its own and which model it holds. Reads that promise
 //! read-your-writes use Strong consistency. Calls are retried with exponential backoff while the
@@ -21,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kin_core::Metric;
-use kin_store::{Backend, CollectionConfig, CollectionWrite, Error, IndexKind, Result};
+use kin_store::{Backend, CollectionConfig, CollectionWrite, Error, IndexKind, Result, TextConfig};
 use milvus::v2 as sdk;
 use milvus::v2::prelude::*;
 use parking_lot::Mutex;
@@ -29,6 +34,7 @@ use parking_lot::Mutex;
 use crate::collection::MilvusCollection;
 use crate::link::{Failure, Link};
 use crate::target::MilvusTarget;
+use crate::text::{lacking, schema_parts, sparse_index, SPARSE_FIELD, TEXT_FEATURE, TEXT_FIELD};
 
 /// The collection property holding kin's `CollectionConfig` as JSON.
 const CONFIG_PROPERTY: &str = "kin.config";
@@ -164,6 +170,18 @@ impl MilvusBackend {
                 _ => {}
             }
         }
+        if config.text.is_some() {
+            for (field, kind) in [(TEXT_FIELD, DataType::VarChar), (SPARSE_FIELD, DataType::SparseFloatVector)] {
+                match fields.get(field) {
+                    Some(f) if f.get_data_type() == kind => {}
+                    _ => {
+                        return Err(incompatible(format!(
+                            "its settings name a text index, but it has no {kind:?} field {field:?}"
+                        )))
+                    }
+                }
+            }
+        }
         if !fields["id"].is_primary_key() {
             return Err(incompatible("field \"id\" is not the primary key".into()));
         }
@@ -197,13 +215,6 @@ impl Backend for MilvusBackend {
 
     fn create(&self, config: CollectionConfig) -> Result<Arc<dyn CollectionWrite>> {
         config.validate()?;
-        if config.text.is_some() {
-            return Err(Error::Unsupported {
-                backend: self.describe(),
-                feature: "a text index".into(),
-                reason: "kin does not yet set up Milvus's BM25 function; create the collection without --text".into(),
-            });
-        }
         if self.list()?.contains(&config.name) {
             return Err(Error::CollectionExists(config.name.clone()));
         }
@@ -211,10 +222,12 @@ impl Backend for MilvusBackend {
         let description = format!("kin collection of {}", config.model.as_deref().unwrap_or("bare vectors"));
         let (metric, index) = (metric_type(config.metric), config.index);
         let (name, dim, m, efc) = (config.name.clone(), config.dim as u32, config.m, config.ef_construction);
-        self.link.call("creating a collection", move |c| {
-            let (name, description, settings) = (name.clone(), description.clone(), settings.clone());
+        let text = config.text.clone();
+        let made = self.link.call("creating a collection", move |c| {
+            let (name, description, settings, text) =
+                (name.clone(), description.clone(), settings.clone(), text.clone());
             async move {
-                let schema = CollectionSchema::new()
+                let mut schema = CollectionSchema::new()
                     .description(description.clone())
                     .enable_dynamic_field(false)
                     .add_field(
@@ -229,6 +242,10 @@ impl Backend for MilvusBackend {
                     .add_field(FieldSchema::new().name("payload").data_type(DataType::Json))
                     .add_field(FieldSchema::new().name("source").data_type(DataType::VarChar).max_length(4096))
                     .add_field(FieldSchema::new().name("content_hash").data_type(DataType::VarChar).max_length(128));
+                if let Some(text) = &text {
+                    let (field, sparse, function) = schema_parts(text);
+                    schema = schema.add_field(field).add_field(sparse).add_function(function);
+                }
                 c.create_collection(
                     sdk::request::collection::CreateCollectionRequest::builder()
                         .collection_name(name.clone())
@@ -254,13 +271,33 @@ impl Backend for MilvusBackend {
                         .build()?,
                 )
                 .await?;
+                if let Some(text) = &text {
+                    c.create_index(
+                        sdk::request::index::CreateIndexRequest::builder()
+                            .collection_name(name.clone())
+                            .index_param(sparse_index(text))
+                            .sync(false)
+                            .build()?,
+                    )
+                    .await?;
+                }
                 c.load_collection(
                     sdk::request::collection::LoadCollectionRequest::builder().collection_name(name).build()?,
                 )
                 .await?;
                 Ok(())
             }
-        })?;
+        });
+        if let Err(e) = made {
+            if config.text.is_none() {
+                return Err(e);
+            }
+            // A server that took the collection but not its text index leaves no half of it behind.
+            if self.list().is_ok_and(|names| names.contains(&config.name)) {
+                let _ = self.drop_unchecked(&config.name);
+            }
+            return Err(lacking(e, TEXT_FEATURE));
+        }
         Ok(self.handle(config))
     }
 
@@ -283,6 +320,44 @@ impl Backend for MilvusBackend {
     fn drop_collection(&self, name: &str) -> Result<()> {
         // Only kin's own collections are dropped through kin.
         self.collection(name)?;
+        self.drop_unchecked(name)
+    }
+
+    /// Collections made with a text index search it (`--mode text`) and fuse it with the
+    /// vectors (`--mode hybrid`) on the server; see `text.rs`.
+    fn text_search(&self) -> bool {
+        true
+    }
+
+    /// Milvus gets kin's text index only when kin creates the collection: Milvus Lite has no
+    /// AddCollectionField or AddFunctionField at all, and on a full server every stored item's
+    /// text would have to be written again into a new field. Asking for the index the
+    /// collection already has (or for none, when it has none) changes nothing.
+    fn set_text_index(&self, name: &str, text: Option<TextConfig>) -> Result<Arc<dyn CollectionWrite>> {
+        let c = self.collection(name)?;
+        if c.config().text == text {
+            return Ok(c);
+        }
+        Err(Error::Unsupported {
+            backend: self.describe(),
+            feature: if text.is_some() {
+                "adding or changing a text index of an existing collection"
+            } else {
+                "removing a text index"
+            }
+            .into(),
+            reason: format!(
+                "kin sets up Milvus's BM25 function (a new field and function) only when it creates a collection; \
+                 move {name:?} to an embedded store (`kin migrate {name} --to DIR`), change its text index there \
+                 (`kin --data DIR collection reindex {name} ...`), drop it here and migrate it back"
+            ),
+        })
+    }
+}
+
+impl MilvusBackend {
+    /// Drops a collection, kin's or not.
+    fn drop_unchecked(&self, name: &str) -> Result<()> {
         self.open.lock().remove(name);
         let owned = name.to_string();
         self.link.call("dropping a collection", move |c| {

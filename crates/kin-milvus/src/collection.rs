@@ -3,7 +3,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use kin_store::{CollectionConfig, CollectionRead, CollectionWrite, Error, Hit, Item, ItemId, Result, SearchParams};
+use kin_core::filter::Filter;
+use kin_store::{
+    CollectionConfig, CollectionRead, CollectionWrite, Error, Found, Hit, Item, ItemId, Query, Rank, Result,
+    SearchParams, TextConfig,
+};
 use milvus::v2 as sdk;
 use milvus::v2::prelude::*;
 use serde_json::{json, Map, Value};
@@ -11,15 +15,16 @@ use serde_json::{json, Map, Value};
 use crate::backend::metric_type;
 use crate::filter::translate;
 use crate::link::Link;
+use crate::text::{rows_of, text_of, TEXT_FIELD};
 
 /// Every field of an item.
 const ITEM_FIELDS: [&str; 6] = ["id", "int_id", "vector", "payload", "source", "content_hash"];
 /// The fields a search hit carries.
-const HIT_FIELDS: [&str; 5] = ["id", "int_id", "vector", "payload", "source"];
+pub(crate) const HIT_FIELDS: [&str; 5] = ["id", "int_id", "vector", "payload", "source"];
 /// Bytes of vectors per upsert request (well under gRPC's 64 MiB message limit).
 const BYTES_PER_REQUEST: usize = 16 << 20;
 /// Milvus's cap on `offset + limit` of one query or search.
-const MAX_WINDOW: usize = 16_384;
+pub(crate) const MAX_WINDOW: usize = 16_384;
 
 /// One collection in Milvus.
 pub struct MilvusCollection {
@@ -42,13 +47,14 @@ fn keys_filter(keys: impl Iterator<Item = String>) -> String {
     format!("id in [{}]", keys.map(|k| quote(&k)).collect::<Vec<_>>().join(", "))
 }
 
-/// Items as the columns of kin's schema (vectors go as floats, not as JSON).
-fn columns_of(items: &[Item]) -> Vec<FieldData> {
+/// Items as the columns of kin's schema (vectors go as floats, not as JSON); with a text index,
+/// the text its BM25 function reads (the sparse field is the server's to fill).
+fn columns_of(items: &[Item], text: Option<&TextConfig>) -> Vec<FieldData> {
     let payload = |item: &Item| match &item.payload {
         Value::Null => json!({}),
         other => other.clone(),
     };
-    vec![
+    let mut columns = vec![
         FieldData::VarChar { name: "id".into(), values: items.iter().map(|i| id_text(&i.id)).collect() },
         FieldData::Bool {
             name: "int_id".into(),
@@ -64,7 +70,56 @@ fn columns_of(items: &[Item]) -> Vec<FieldData> {
             name: "content_hash".into(),
             values: items.iter().map(|i| i.content_hash.clone().unwrap_or_default()).collect(),
         },
-    ]
+    ];
+    if let Some(config) = text {
+        let values = items.iter().map(|i| text_of(&i.payload, config)).collect();
+        columns.push(FieldData::VarChar { name: TEXT_FIELD.into(), values });
+    }
+    columns
+}
+
+/// Search rows as hits, best first: at most `k`, those failing `check` (the filter, where
+/// Milvus's expression was wider) left out, each score made by `score` from the server's.
+pub(crate) fn hits_of(
+    rows: &[Map<String, Value>],
+    check: Option<&Filter>,
+    k: usize,
+    score: impl Fn(f64) -> f32,
+) -> Vec<Hit> {
+    let mut hits = Vec::with_capacity(k.min(rows.len()));
+    for row in rows {
+        let Some(item) = item_of(row) else { continue };
+        if check.is_some_and(|f| !f.matches(&item.payload)) {
+            continue;
+        }
+        let raw = row.get("score").or_else(|| row.get("distance")).and_then(Value::as_f64).unwrap_or(f64::NAN);
+        hits.push(Hit {
+            id: item.id,
+            space: None,
+            score: score(raw),
+            payload: item.payload,
+            source: item.source,
+            found: Found::default(),
+        });
+        if hits.len() == k {
+            break;
+        }
+    }
+    hits
+}
+
+/// Marks each hit with its rank (from 1) and score in the one list that found it, as the
+/// embedded store does for dense and text searches.
+fn ranked(mut hits: Vec<Hit>, text: bool) -> Vec<Hit> {
+    for (i, h) in hits.iter_mut().enumerate() {
+        let rank = Some(Rank { rank: i as u32 + 1, score: h.score });
+        if text {
+            h.found.text = rank;
+        } else {
+            h.found.dense = rank;
+        }
+    }
+    hits
 }
 
 fn item_of(row: &Map<String, Value>) -> Option<Item> {
@@ -91,7 +146,7 @@ fn item_of(row: &Map<String, Value>) -> Option<Item> {
 impl MilvusCollection {
     /// Runs a read; if the server has released the collection (as after a restart), loads it
     /// and runs the read again.
-    fn loaded<T>(&self, read: impl Fn() -> Result<T>) -> Result<T> {
+    pub(crate) fn loaded<T>(&self, read: impl Fn() -> Result<T>) -> Result<T> {
         match read() {
             Err(Error::Backend { message, .. })
                 if message.contains("load()") || message.contains("not loaded") || message.contains("released") =>
@@ -169,14 +224,18 @@ impl CollectionRead for MilvusCollection {
         }))
     }
 
-    fn search_text(&self, _text: &str, _params: &SearchParams) -> Result<Vec<Hit>> {
-        Err(Error::Unsupported {
-            backend: self.backend.clone(),
-            feature: "text and hybrid search".into(),
-            reason: "kin's Milvus collections have no BM25 function or sparse field yet; \
-                     use the embedded store for text and hybrid search"
-                .into(),
-        })
+    fn search_text(&self, text: &str, params: &SearchParams) -> Result<Vec<Hit>> {
+        self.text_hits(text, params)
+    }
+
+    /// Dense and text queries as `search` and `search_text`, ranked; hybrid ones by Milvus's
+    /// `hybrid_search` (`MilvusCollection::hybrid_hits`), whose hits carry no ranks.
+    fn find(&self, query: &Query, params: &SearchParams) -> Result<Vec<Hit>> {
+        match *query {
+            Query::Dense(vector) => Ok(ranked(self.search(vector, params)?, false)),
+            Query::Text(text) => Ok(ranked(self.text_hits(text, params)?, true)),
+            Query::Hybrid { vector, text, fusion } => self.hybrid_hits(vector, text, fusion, params),
+        }
     }
 
     fn search(&self, query: &[f32], params: &SearchParams) -> Result<Vec<Hit>> {
@@ -210,41 +269,11 @@ impl CollectionRead for MilvusCollection {
                                 .build()?,
                         )
                         .await?;
-                    let mut rows = Vec::new();
-                    for result in r.results() {
-                        for row in result.rows()? {
-                            rows.push(row.to_entity_row()?);
-                        }
-                    }
-                    Ok(rows)
+                    rows_of(r)
                 }
             })
         })?;
-        let keep = |payload: &Value| match (exact_filter, params.filter) {
-            (false, Some(f)) => f.matches(payload),
-            _ => true,
-        };
-        let mut hits = Vec::with_capacity(k);
-        for row in &rows {
-            let Some(item) = item_of(row) else { continue };
-            if !keep(&item.payload) {
-                continue;
-            }
-            let score =
-                row.get("score").or_else(|| row.get("distance")).and_then(Value::as_f64).unwrap_or(f64::NAN) as f32;
-            hits.push(Hit {
-                id: item.id,
-                space: None,
-                score,
-                payload: item.payload,
-                source: item.source,
-                found: Default::default(),
-            });
-            if hits.len() == k {
-                break;
-            }
-        }
-        Ok(hits)
+        Ok(hits_of(&rows, params.filter.filter(|_| !exact_filter), k, |s| s as f32))
     }
 
     /// Pages in primary-key order. A query's `limit` picks any matching rows, not the smallest,
@@ -286,7 +315,7 @@ impl CollectionWrite for MilvusCollection {
         kin_store::validate_items(&self.config, &mut items)?;
         let rows_per_request = (BYTES_PER_REQUEST / (self.config.dim * 4).max(1)).clamp(1, 10_000);
         for chunk in items.chunks(rows_per_request) {
-            let columns = columns_of(chunk);
+            let columns = columns_of(chunk, self.config.text.as_ref());
             let name = self.config.name.clone();
             self.link.call("writing items", move |c| {
                 let (name, columns) = (name.clone(), columns.clone());

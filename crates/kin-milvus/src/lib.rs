@@ -14,6 +14,7 @@ mod collection;
 mod filter;
 mod link;
 mod target;
+mod text;
 
 pub use backend::MilvusBackend;
 pub use collection::MilvusCollection;

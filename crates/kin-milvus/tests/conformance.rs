@@ -15,6 +15,9 @@ use kin_milvus::{MilvusBackend, MilvusTarget};
 use kin_store::{Backend, CollectionConfig, Error, IndexKind, Item, ItemId, SearchParams, Store};
 use serde_json::{json, Value};
 
+#[path = "conformance/text.rs"]
+mod text;
+
 /// A `milvus-lite server` of this test run, on a free port, stopped when dropped.
 struct LiteServer {
     child: Child,
