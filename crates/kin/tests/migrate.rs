@@ -1,6 +1,7 @@
 //! `kin migrate`, `--backend` and `kin serve` on Milvus end to end: a collection from the embedded
 //! store to Milvus (in two runs, the second resuming from the first's checkpoint), searched there
-//! with the same results, and back into a fresh embedded store; the server writing to Milvus.
+//! with the same results, and back into a fresh embedded store; the server writing to Milvus;
+//! a collection's text index moved along and searched there by `--mode text` and `--mode hybrid`.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -113,6 +114,89 @@ fn a_collection_moves_to_milvus_and_back_resumably_and_searches_the_same() {
     assert!(out.contains("counts equal (2500)"), "{out}");
     let info = ok(kin(&back).args(["collection", "info", &name, "--json"]).output().unwrap());
     assert!(info.contains("\"items\": 2500"), "{info}");
+    ok(kin(&data).args(["--backend", &milvus.url, "collection", "drop", &name]).output().unwrap());
+}
+
+#[test]
+fn text_indexes_move_to_milvus_and_text_and_hybrid_search_run_there() {
+    let milvus = Milvus::get();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let name = format!("migtext_{}", std::process::id());
+    let words = ["anchor", "bridge", "canal", "dock", "estuary", "ferry"];
+    let (n, dim) = (60usize, 8usize);
+    let vectors: Vec<f32> = (0..n * dim).map(|i| (((i * 7919) % 1013) as f32 / 1013.0) - 0.5).collect();
+    let v = dir.path().join("v.npy");
+    write_npy(&v, n, dim, &vectors);
+    let texts: Vec<String> = (0..n).map(|i| format!("{} {}", words[i % 6], words[(i / 6) % 6])).collect();
+    let payloads = dir.path().join("p.jsonl");
+    let lines: String =
+        texts.iter().enumerate().map(|(i, t)| format!("{{\"odd\": {}, \"text\": \"{t}\"}}\n", i % 2 == 1)).collect();
+    std::fs::write(&payloads, lines).unwrap();
+    ok(kin(&data).args(["collection", "create", &name, "--dim", "8", "--text"]).output().unwrap());
+    ok(kin(&data).args(["import", &name, "--vectors"]).arg(&v).arg("--payloads").arg(&payloads).output().unwrap());
+    let out = ok(kin(&data).args(["migrate", &name, "--to", &milvus.url]).output().unwrap());
+    assert!(out.contains("counts equal (60)"), "{out}");
+    let info = ok(kin(&data).args(["--backend", &milvus.url, "collection", "info", &name, "--json"]).output().unwrap());
+    assert!(info.contains("\"text_index\"") && info.contains("\"language\": \"english\""), "{info}");
+
+    let search = |backend: Option<&str>, args: &[&str]| -> Vec<i64> {
+        let mut cmd = kin(&data);
+        if let Some(b) = backend {
+            cmd.args(["--backend", b]);
+        }
+        let out = ok(cmd.arg("search").arg(&name).args(args).args(["--json", "--chunks"]).output().unwrap());
+        let hits: serde_json::Value = serde_json::from_str(&out).unwrap();
+        hits.as_array().unwrap().iter().map(|h| h["id"].as_i64().unwrap()).collect()
+    };
+    // The items holding a term, by the data; the same on both backends, filtered too.
+    for (word, filter) in [("canal", None), ("ferry", Some("odd == true"))] {
+        let mut args = vec![word, "--mode", "text", "-k", "60"];
+        if let Some(f) = filter {
+            args.extend(["--filter", f]);
+        }
+        let mut expected: Vec<i64> = (0..n)
+            .filter(|&i| texts[i].split(' ').any(|w| w == word) && (filter.is_none() || i % 2 == 1))
+            .map(|i| i as i64)
+            .collect();
+        let (mut here, mut there) = (search(None, &args), search(Some(&milvus.url), &args));
+        for list in [&mut here, &mut there, &mut expected] {
+            list.sort();
+        }
+        assert!(!expected.is_empty());
+        assert_eq!((&here, &there), (&expected, &expected), "{word} {filter:?}");
+    }
+    // Hybrid search needs a query vector: a collection of bare vectors has no model to embed one.
+    let out =
+        kin(&data).args(["--backend", &milvus.url, "search", &name, "canal", "--mode", "hybrid"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("no model"), "{err}");
+
+    // A text model's collection made on Milvus gets a text index; a part number is found by
+    // hybrid search (the text side), and a filter keeps it out.
+    let docs = dir.path().join("docs");
+    std::fs::create_dir(&docs).unwrap();
+    std::fs::write(docs.join("parts.md"), "The replacement valve for the pump is catalogued as XK-4471-B.").unwrap();
+    std::fs::write(docs.join("pumps.txt"), "A centrifugal pump moves water by spinning an impeller.").unwrap();
+    std::fs::write(docs.join("birds.txt"), "Swallows migrate south in autumn and return every spring.").unwrap();
+    let model = format!("{name}_model");
+    let on_milvus = |args: &[&str]| kin(&data).args(["--backend", &milvus.url]).args(args).output().unwrap();
+    ok(kin(&data).args(["models", "pull", "all-MiniLM-L6-v2"]).output().unwrap());
+    ok(on_milvus(&["collection", "create", &model, "--model", "all-MiniLM-L6-v2"]));
+    ok(kin(&data).args(["--backend", &milvus.url, "add", &model]).arg(&docs).output().unwrap());
+    let hybrid = |extra: &[&str]| -> Vec<String> {
+        let args = [&["search", model.as_str(), "part XK-4471-B", "--mode", "hybrid", "--json"], extra].concat();
+        let hits: serde_json::Value = serde_json::from_str(&ok(on_milvus(&args))).unwrap();
+        hits.as_array().unwrap().iter().map(|h| h["id"].as_str().unwrap().to_string()).collect()
+    };
+    let parts = docs.join("parts.md").display().to_string();
+    let found = hybrid(&[]);
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert_eq!(found[0], parts, "{found:?}");
+    assert_eq!(hybrid(&["--alpha", "0.2"])[0], parts);
+    let filter = format!("path != '{parts}'");
+    assert!(!hybrid(&["--filter", &filter]).contains(&parts));
+    ok(on_milvus(&["collection", "drop", &model]));
     ok(kin(&data).args(["--backend", &milvus.url, "collection", "drop", &name]).output().unwrap());
 }
 
