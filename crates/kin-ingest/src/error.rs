@@ -14,6 +14,10 @@ pub enum IngestError {
     #[error("invalid ingestion settings: {0}")]
     Settings(String),
 
+    /// A mixed collection's spaces declared wrong, or a query no space can answer.
+    #[error("{0}")]
+    Route(String),
+
     #[error("collection {collection:?} has no model (it holds bare vectors); use `kin import`")]
     NoModel { collection: String },
 

@@ -12,10 +12,12 @@ mod document;
 mod error;
 mod media;
 mod pipeline;
+mod route;
 mod search;
 
 pub use chunk::{Chunk, ChunkConfig, Chunker, Tokens};
 pub use document::{chunk_id, delete_document, document_items, stale_ids, DocumentChunks};
 pub use error::{IngestError, Result};
 pub use pipeline::{Ingest, IngestOptions, Outcome, Summary, Timing};
+pub use route::{fuse_spaces, ingest_routes, merge_summaries, plan_spaces, preset, query_spaces, PRESETS};
 pub use search::{group_by_document, search_documents, search_many, DocumentHit};

@@ -34,11 +34,15 @@ pub struct IngestOptions {
     pub batch_files: usize,
     /// Chunks embedded, and then written in one atomic change, at a time.
     pub batch_chunks: usize,
+    /// The kinds of content this run embeds (a mixed collection's space takes its share);
+    /// `None`: all the model reads. `Video` here lets an image or audio model take a video's
+    /// frames or sound track.
+    pub only: Option<Vec<Modality>>,
 }
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        IngestOptions { chunking: None, limits: Limits::default(), batch_files: 32, batch_chunks: 512 }
+        IngestOptions { chunking: None, limits: Limits::default(), batch_files: 32, batch_chunks: 512, only: None }
     }
 }
 
@@ -239,7 +243,9 @@ impl<'a> Ingest<'a> {
             Some(m @ (Modality::Audio | Modality::Video)) if document.is_none() => {
                 // A video reaches an image model as frames and an audio model as its sound track.
                 let usable = self.takes(m)
-                    || (m == Modality::Video && (self.takes(Modality::Image) || self.takes(Modality::Audio)));
+                    || (m == Modality::Video
+                        && self.routed(Modality::Video)
+                        && (self.takes(Modality::Image) || self.takes(Modality::Audio)));
                 if !usable {
                     return Judged::Skipped(self.refusal(m));
                 }
@@ -291,7 +297,7 @@ impl<'a> Ingest<'a> {
         if matches!(format, Format::Jsonl | Format::Csv) {
             return Judged::Records(format);
         }
-        if self.chunker.is_none() {
+        if self.chunker.is_none() || !self.routed(Modality::Text) {
             return Judged::Skipped(self.refusal(Modality::Text));
         }
         if self.unchanged(&chunk_id(doc, 0), &hash) {
@@ -405,7 +411,7 @@ impl<'a> Ingest<'a> {
 
     /// A `.jsonl` or `.csv` file: one document per record, streamed.
     fn add_records_file(&self, shown: &str, format: Format) -> Result<()> {
-        if self.chunker.is_none() {
+        if self.chunker.is_none() || !self.routed(Modality::Text) {
             self.summary().skipped.push((shown.to_string(), self.refusal(Modality::Text)));
             return Ok(());
         }
@@ -470,10 +476,18 @@ impl<'a> Ingest<'a> {
     }
 
     fn takes(&self, m: Modality) -> bool {
-        self.model.modalities().contains(&m)
+        self.model.modalities().contains(&m) && self.routed(m)
+    }
+
+    /// Whether content of `m` is this run's to embed (see [`IngestOptions::only`]).
+    fn routed(&self, m: Modality) -> bool {
+        self.options.only.as_ref().is_none_or(|only| only.contains(&m))
     }
 
     fn refusal(&self, m: Modality) -> String {
+        if self.model.modalities().contains(&m) {
+            return format!("{m} content goes to another space");
+        }
         format!("{m} content; {} embeds {}", self.model.name(), kin_media::modalities(self.model))
     }
 

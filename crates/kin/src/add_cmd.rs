@@ -16,14 +16,13 @@ use crate::cli::AddArgs;
 
 pub fn run(store: &dyn Backend, args: AddArgs) -> Result<()> {
     let collection = store.collection(&args.collection)?;
+    if collection.config().is_mixed() {
+        return run_mixed(store, &args, collection.config());
+    }
     let Some(model_name) = collection.config().model.clone() else {
         bail!("collection {:?} has no model (it holds bare vectors); use `kin import`", args.collection);
     };
-    let mut files = Vec::new();
-    for p in &args.paths {
-        walk(p, &mut files)?;
-    }
-    files.sort();
+    let files = listed(&args.paths)?;
     let model = kin_embed::load_with(&model_name, &LoadOptions::from_env())?;
     let mut options = IngestOptions { batch_chunks: args.batch_size.max(1), ..IngestOptions::default() };
     if args.chunk_tokens.is_some() || args.chunk_overlap.is_some() {
@@ -44,6 +43,45 @@ pub fn run(store: &dyn Backend, args: AddArgs) -> Result<()> {
     progress.finish_and_clear();
     report(&args.collection, &summary, collection.count()?, args.timing);
     Ok(())
+}
+
+/// A mixed collection: each space's model takes its share of the files, one after the other.
+fn run_mixed(store: &dyn Backend, args: &AddArgs, config: &kin_store::CollectionConfig) -> Result<()> {
+    if args.chunk_tokens.is_some() || args.chunk_overlap.is_some() {
+        bail!("--chunk-tokens and --chunk-overlap apply to a collection of one model; a mixed collection's text space uses its model card's");
+    }
+    let files = listed(&args.paths)?;
+    let routes = kin_ingest::ingest_routes(config);
+    let progress =
+        ProgressBar::with_draw_target(Some((files.len() * routes.len()) as u64), ProgressDrawTarget::stderr());
+    progress.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} files × spaces ({per_sec}, eta {eta})")?);
+    let mut runs = Vec::with_capacity(routes.len());
+    for (space, only) in routes {
+        let target = store.space(&args.collection, &space)?;
+        let Some(model_name) = target.config().model.clone() else { bail!("space {space} names no model") };
+        let model = kin_embed::load_with(&model_name, &LoadOptions::from_env())?;
+        let mut options =
+            IngestOptions { batch_chunks: args.batch_size.max(1), only: Some(only), ..IngestOptions::default() };
+        if let Some(mb) = args.max_file_mb {
+            options.limits.max_bytes = mb << 20;
+        }
+        let ingest = Ingest::new(model.as_ref(), &*target, options)?;
+        runs.push((space, ingest.add_files(&files, &|| progress.inc(1))?));
+    }
+    progress.finish_and_clear();
+    let total = store.collection(&args.collection)?.count()?;
+    report(&args.collection, &kin_ingest::merge_summaries(runs), total, args.timing);
+    Ok(())
+}
+
+/// The files under `paths`, directories walked, in order.
+fn listed(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for p in paths {
+        walk(p, &mut files)?;
+    }
+    files.sort();
+    Ok(files)
 }
 
 fn walk(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {

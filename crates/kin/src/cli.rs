@@ -129,7 +129,7 @@ pub enum CollectionCommand {
 }
 
 #[derive(Args)]
-#[command(group(clap::ArgGroup::new("kind").required(true).args(["model", "dim"])))]
+#[command(group(clap::ArgGroup::new("kind").required(true).args(["model", "dim", "spaces", "preset"])))]
 pub struct CreateArgs {
     pub name: String,
     /// The model whose vectors the collection holds.
@@ -158,6 +158,17 @@ pub struct CreateArgs {
     pub precision: Option<kin_embed::Precision>,
     #[command(flatten)]
     pub text: TextIndexArgs,
+    /// A named vector space of a mixed collection, `NAME=MODEL` (repeat: one per space), e.g.
+    /// `--space text=all-MiniLM-L6-v2 --space image=clip-vit-base-patch32`. Each file that
+    /// `kin add` meets goes to the space whose model takes its kind of content.
+    #[arg(long = "space", value_name = "NAME=MODEL")]
+    pub spaces: Vec<String>,
+    /// The spaces of a preset: `media` (text, image, audio) or `documents-and-photos`.
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Which space takes a kind of content, `MODALITY=SPACE`, where two spaces' models read it.
+    #[arg(long = "route", value_name = "MODALITY=SPACE")]
+    pub routes: Vec<String>,
 }
 
 /// A full-text (BM25) index: on by default for text models, `--text` for others.
@@ -326,6 +337,13 @@ pub struct SearchArgs {
     pub exact: bool,
     #[command(flatten)]
     pub retrieval: RetrievalArgs,
+    /// A mixed collection: search this space only (default: every space whose model reads the
+    /// query, their lists fused by reciprocal rank).
+    #[arg(long)]
+    pub space: Option<String>,
+    /// A mixed collection: the weight of a space's list in the fusion, `NAME=WEIGHT` (default 1).
+    #[arg(long = "space-weight", value_name = "NAME=WEIGHT")]
+    pub space_weights: Vec<String>,
     /// JSON output.
     #[arg(long)]
     pub json: bool,

@@ -12,8 +12,20 @@ pub fn run(store: &dyn Backend, args: DeleteArgs) -> Result<()> {
         let ids: Vec<ItemId> = args.ids.iter().map(|s| parse_id(s)).collect();
         deleted += collection.delete(&ids)?;
     }
+    // A mixed collection's document (a video's frames and sound track) may be in several spaces,
+    // each with its own count of segments.
+    let mut holders = Vec::new();
+    for space in &collection.config().spaces {
+        holders.push(store.space(&args.collection, &space.settings.name)?);
+    }
+    if holders.is_empty() {
+        holders.push(collection.clone());
+    }
     for doc in &args.doc {
-        let n = kin_ingest::delete_document(&*collection, doc)?;
+        let mut n = 0;
+        for holder in &holders {
+            n += kin_ingest::delete_document(&**holder, doc)?;
+        }
         if n == 0 {
             eprintln!("no document {doc:?} in {}", args.collection);
         }

@@ -8,8 +8,9 @@ use kin_core::filter::Filter;
 use kin_embed::LoadOptions;
 use std::io::Write;
 
+use kin_core::Modality;
 use kin_ingest::{search_many, DocumentHit};
-use kin_store::{Backend, CollectionRead, Found, Hit, ItemId, SearchMode, SearchParams};
+use kin_store::{Backend, CollectionConfig, CollectionRead, Found, Hit, ItemId, SearchMode, SearchParams};
 use serde_json::{json, Value};
 
 use crate::cli::{RetrievalArgs, SearchArgs};
@@ -20,29 +21,24 @@ use kin_media::embed_file;
 pub fn run(store: &dyn Backend, args: SearchArgs) -> Result<()> {
     let collection = store.collection(&args.collection)?;
     let filter = args.filter.as_deref().map(Filter::parse).transpose()?;
-    let file = args.image.as_ref().or(args.audio.as_ref()).or(args.video.as_ref());
-    let mode = args.retrieval.mode;
-    let mut names: Option<Vec<String>> = None;
-    let set = match (&args.query, file, &args.vector_file, &args.queries) {
-        (Some(text), None, None, None) => QuerySet::of_texts(&*collection, vec![text.clone()], mode)?,
-        (None, Some(path), None, None) => QuerySet::of_vectors(vec![embed_file_query(&*collection, path)?]),
-        (None, None, Some(path), None) => {
-            let m = npy::read_f32(path)?;
-            QuerySet::of_vectors((0..m.rows).map(|r| m.row(r).to_vec()).collect())
-        }
-        (None, None, None, Some(path)) => {
-            let queries = kin_eval::read_queries(path)?;
-            let texts: Vec<String> = queries.iter().map(|q| q.text.clone()).collect();
-            names = Some(queries.into_iter().map(|q| q.id).collect());
-            QuerySet::of_texts(&*collection, texts, mode)?
-        }
-        _ => bail!("give one query: a text, --image, --audio or --video FILE, --vector-file FILE or --queries FILE"),
-    };
     let params = SearchParams { k: args.k, ef: args.ef, filter: filter.as_ref(), exact: args.exact };
+    let mode = args.retrieval.mode;
+    let (results, names) = match (&args.space, collection.config().is_mixed()) {
+        (Some(space), true) => {
+            if let Some(modality) = query_modality(&args) {
+                kin_ingest::query_spaces(collection.config(), modality, Some(space))?;
+            }
+            answer(&*store.space(&args.collection, space)?, &args, &args.retrieval, &params)?
+        }
+        (None, true) => answer_mixed(store, collection.config(), &args, &params)?,
+        (Some(_), false) => {
+            bail!("collection {:?} holds one model's vectors: --space is for mixed collections", args.collection)
+        }
+        (None, false) => answer(&*collection, &args, &args.retrieval, &params)?,
+    };
+    let file = args.image.as_ref().or(args.audio.as_ref()).or(args.video.as_ref());
     // Query vectors search items as they are; texts and files find documents unless --chunks.
     let by_document = !args.chunks && args.vector_file.is_none();
-    let results = search_many(&*collection, &set.queries(&args.retrieval)?, &params, by_document)?;
-
     if let (Some(path), Some(names)) = (&args.output, &names) {
         write_run(path, names, &results)?;
     } else if let Some(path) = &args.output {
@@ -83,7 +79,10 @@ pub fn run(store: &dyn Backend, args: SearchArgs) -> Result<()> {
                 println!("  no results");
             }
             for (rank, h) in hits.iter().enumerate() {
-                let note = if mode == SearchMode::Hybrid { found_by_note(&h.best.found) } else { String::new() };
+                let mut note = if mode == SearchMode::Hybrid { found_by_note(&h.best.found) } else { String::new() };
+                if let Some(space) = &h.best.space {
+                    note.push_str(&format!("  (space {space})"));
+                }
                 println!(
                     "{:>3}. {:.4}  {}{}  {}{note}",
                     rank + 1,
@@ -96,6 +95,104 @@ pub fn run(store: &dyn Backend, args: SearchArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Each query's results from one collection (or one space), and the queries' names when they
+/// came from a BEIR file.
+type Answers = (Vec<Vec<DocumentHit>>, Option<Vec<String>>);
+
+fn answer(
+    collection: &dyn CollectionRead,
+    args: &SearchArgs,
+    retrieval: &RetrievalArgs,
+    params: &SearchParams,
+) -> Result<Answers> {
+    let file = args.image.as_ref().or(args.audio.as_ref()).or(args.video.as_ref());
+    let mode = retrieval.mode;
+    let mut names: Option<Vec<String>> = None;
+    let set = match (&args.query, file, &args.vector_file, &args.queries) {
+        (Some(text), None, None, None) => QuerySet::of_texts(collection, vec![text.clone()], mode)?,
+        (None, Some(path), None, None) => QuerySet::of_vectors(vec![embed_file_query(collection, path)?]),
+        (None, None, Some(path), None) => {
+            let m = npy::read_f32(path)?;
+            QuerySet::of_vectors((0..m.rows).map(|r| m.row(r).to_vec()).collect())
+        }
+        (None, None, None, Some(path)) => {
+            let queries = kin_eval::read_queries(path)?;
+            let texts: Vec<String> = queries.iter().map(|q| q.text.clone()).collect();
+            names = Some(queries.into_iter().map(|q| q.id).collect());
+            QuerySet::of_texts(collection, texts, mode)?
+        }
+        _ => bail!("give one query: a text, --image, --audio or --video FILE, --vector-file FILE or --queries FILE"),
+    };
+    let by_document = !args.chunks && args.vector_file.is_none();
+    Ok((search_many(collection, &set.queries(retrieval)?, params, by_document)?, names))
+}
+
+/// What kind of query was given; `None` for query vectors, which belong to no kind.
+fn query_modality(args: &SearchArgs) -> Option<Modality> {
+    match (&args.image, &args.audio, &args.video, &args.vector_file) {
+        (Some(_), _, _, _) => Some(Modality::Image),
+        (_, Some(_), _, _) => Some(Modality::Audio),
+        (_, _, Some(_), _) => Some(Modality::Video),
+        (_, _, _, Some(_)) => None,
+        _ => Some(Modality::Text),
+    }
+}
+
+/// A mixed collection: the query goes to every space whose model reads it (a text query to the
+/// text space and to CLIP's text tower in the image space), and each query's lists are fused.
+/// Text and hybrid modes apply to the spaces with a text index; the others answer by vectors.
+fn answer_mixed(
+    store: &dyn Backend,
+    config: &CollectionConfig,
+    args: &SearchArgs,
+    params: &SearchParams,
+) -> Result<Answers> {
+    let Some(modality) = query_modality(args) else {
+        bail!(
+            "query vectors belong to one space's model: name it with --space ({})",
+            config.spaces.iter().map(|s| s.settings.name.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    };
+    let mut weights = std::collections::HashMap::new();
+    for spec in &args.space_weights {
+        let parsed = spec.split_once('=').and_then(|(n, w)| Some((n, w.parse::<f32>().ok()?)));
+        let Some((name, weight)) = parsed.filter(|(_, w)| w.is_finite() && *w >= 0.0) else {
+            bail!("--space-weight {spec:?}: expected NAME=WEIGHT with a weight of at least 0");
+        };
+        if config.space(name).is_none() {
+            bail!("--space-weight {name}: collection {:?} has no such space", config.name);
+        }
+        weights.insert(name.to_string(), weight);
+    }
+    let mode = args.retrieval.mode;
+    let mut lists: Vec<(String, Answers)> = Vec::new();
+    for name in kin_ingest::query_spaces(config, modality, None)? {
+        let has_text = config.space(&name).is_some_and(|(_, s)| s.settings.text.is_some());
+        let retrieval = match mode {
+            SearchMode::Text if !has_text => continue,
+            SearchMode::Hybrid if !has_text => RetrievalArgs { mode: SearchMode::Dense, ..args.retrieval },
+            _ => args.retrieval,
+        };
+        let space = store.space(&config.name, &name)?;
+        lists.push((name, answer(&*space, args, &retrieval, params)?));
+    }
+    if lists.is_empty() {
+        bail!("no space of collection {:?} has a text index for --mode {}", config.name, mode.as_str());
+    }
+    let names = lists[0].1 .1.clone();
+    let queries = lists[0].1 .0.len();
+    let mut per_space: Vec<(String, std::vec::IntoIter<Vec<DocumentHit>>)> =
+        lists.into_iter().map(|(name, (results, _))| (name, results.into_iter())).collect();
+    let fused = (0..queries)
+        .map(|_| {
+            let one: Vec<(String, Vec<DocumentHit>)> =
+                per_space.iter_mut().map(|(name, it)| (name.clone(), it.next().unwrap_or_default())).collect();
+            kin_ingest::fuse_spaces(one, &weights, args.retrieval.rrf_k, args.k)
+        })
+        .collect();
+    Ok((fused, names))
 }
 
 /// A TREC run file: `qid Q0 docid rank score kin`, documents (or chunks) in rank order.
@@ -191,6 +288,15 @@ fn embed_file_query(collection: &dyn CollectionRead, path: &Path) -> Result<Vec<
 fn hit_json(h: &DocumentHit, by_document: bool) -> Value {
     let b = &h.best;
     let found_by = b.found.to_json();
+    let mut row = hit_row(h, by_document, found_by);
+    if let (Some(space), Some(obj)) = (&b.space, row.as_object_mut()) {
+        obj.insert("space".into(), json!(space));
+    }
+    row
+}
+
+fn hit_row(h: &DocumentHit, by_document: bool, found_by: Value) -> Value {
+    let b = &h.best;
     if by_document {
         json!({ "id": h.doc, "score": b.score, "chunk": b.id, "matched_chunks": h.matched_chunks, "payload": b.payload, "source": b.source, "found_by": found_by })
     } else {

@@ -20,7 +20,28 @@ const IMPORT_BATCH: usize = 10_000;
 
 pub fn run(store: &dyn Backend, cmd: CollectionCommand) -> Result<()> {
     match cmd {
+        CollectionCommand::Create(args) if !args.spaces.is_empty() || args.preset.is_some() => {
+            let config = mixed_config_from(&args, store.text_search())?;
+            let c = store.create(config)?;
+            println!("created mixed collection {} with {} spaces:", c.name(), c.config().spaces.len());
+            for s in &c.config().spaces {
+                let takes: Vec<&str> = s.ingests.iter().map(|m| m.as_str()).collect();
+                let reads: Vec<&str> = s.accepts.iter().map(|m| m.as_str()).collect();
+                println!(
+                    "  {:<10} {} ({} dimensions), takes {}, answers {} queries{}",
+                    s.settings.name,
+                    s.settings.model.as_deref().unwrap_or("-"),
+                    s.settings.dim,
+                    if takes.is_empty() { "nothing on the way in".to_string() } else { takes.join(", ") },
+                    reads.join(" and "),
+                    if s.settings.text.is_some() { ", full-text index" } else { "" }
+                );
+            }
+        }
         CollectionCommand::Create(args) => {
+            if !args.routes.is_empty() {
+                bail!("--route says which space takes what: it goes with --space or --preset");
+            }
             let config = config_from(&args, store.text_search())?;
             let c = store.create(config)?;
             let cfg = c.config();
@@ -94,10 +115,34 @@ pub fn run(store: &dyn Backend, cmd: CollectionCommand) -> Result<()> {
                     obj.insert("disk_bytes".into(), json!(usage.disk_bytes));
                 }
             }
+            if let Some(spaces) = info.get_mut("spaces").and_then(Value::as_array_mut) {
+                for space in spaces.iter_mut() {
+                    let handle = store.space(&name, space["name"].as_str().unwrap_or_default())?;
+                    space["items"] = json!(handle.count()?);
+                }
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&info)?);
             } else if let Some(obj) = info.as_object() {
                 for (k, v) in obj {
+                    if let (true, Some(spaces)) = (k == "spaces", v.as_array()) {
+                        for s in spaces {
+                            let list = |v: &Value| {
+                                v.as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+                            };
+                            println!(
+                                "space {:<10} {} ({} dimensions), {} items; takes {}; answers {}{}",
+                                s["name"].as_str().unwrap_or_default(),
+                                s["model"].as_str().unwrap_or_default(),
+                                s["dim"],
+                                s["items"],
+                                list(&s["takes"]).filter(|t| !t.is_empty()).unwrap_or_else(|| "nothing".into()),
+                                list(&s["answers"]).unwrap_or_default(),
+                                if s["text_index"].is_null() { "" } else { "; full-text index" },
+                            );
+                        }
+                        continue;
+                    }
                     println!("{k:<16} {}", v.as_str().map(String::from).unwrap_or_else(|| v.to_string()));
                 }
             }
@@ -130,6 +175,24 @@ pub fn run(store: &dyn Backend, cmd: CollectionCommand) -> Result<()> {
 }
 
 fn describe(cfg: &CollectionConfig, items: usize) -> Value {
+    if cfg.is_mixed() {
+        let spaces: Vec<Value> = cfg
+            .spaces
+            .iter()
+            .map(|s| {
+                json!({
+                    "name": s.settings.name, "model": s.settings.model, "dim": s.settings.dim,
+                    "metric": s.settings.metric, "index": s.settings.index, "takes": s.ingests,
+                    "answers": s.accepts, "text_index": s.settings.text,
+                })
+            })
+            .collect();
+        let names: Vec<&str> = cfg.spaces.iter().map(|s| s.settings.name.as_str()).collect();
+        return json!({
+            "name": cfg.name, "model": format!("mixed: {}", names.join(", ")), "dim": "-", "metric": "-",
+            "index": "-", "spaces": spaces, "items": items,
+        });
+    }
     json!({
         "name": cfg.name, "model": cfg.model, "dim": cfg.dim, "metric": cfg.metric, "index": cfg.index,
         "m": cfg.m, "ef_construction": cfg.ef_construction, "quantization": cfg.quantization,
@@ -188,6 +251,42 @@ fn config_from(args: &CreateArgs, text_search: bool) -> Result<CollectionConfig>
     cfg.m = args.m;
     cfg.ef_construction = args.ef_construction;
     cfg.text = args.text.config(text_model && text_search);
+    Ok(cfg)
+}
+
+/// A mixed collection's settings from `--space`/`--preset` and `--route`.
+fn mixed_config_from(args: &CreateArgs, text_search: bool) -> Result<CollectionConfig> {
+    let mut spaces = match &args.preset {
+        Some(name) => kin_ingest::preset(name)?,
+        None => Vec::new(),
+    };
+    for spec in &args.spaces {
+        let Some((name, model)) = spec.split_once('=').filter(|(n, m)| !n.is_empty() && !m.is_empty()) else {
+            bail!("--space {spec:?}: expected NAME=MODEL, e.g. text=all-MiniLM-L6-v2");
+        };
+        match spaces.iter_mut().find(|(n, _)| n == name) {
+            Some(existing) if args.preset.is_some() => existing.1 = model.to_string(),
+            Some(_) => bail!("--space {name}: declared twice"),
+            None => spaces.push((name.to_string(), model.to_string())),
+        }
+    }
+    let mut routes = Vec::new();
+    for spec in &args.routes {
+        let Some((modality, space)) = spec.split_once('=') else {
+            bail!("--route {spec:?}: expected MODALITY=SPACE, e.g. image=photos");
+        };
+        routes.push((modality.parse::<Modality>()?, space.to_string()));
+    }
+    let text = args.text.config(text_search);
+    let planned = kin_ingest::plan_spaces(&spaces, &routes, text.as_ref())?;
+    let mut cfg = CollectionConfig::mixed(&args.name, planned);
+    for space in &mut cfg.spaces {
+        if let Some(metric) = &args.metric {
+            space.settings.metric = metric.parse()?;
+        }
+        space.settings.m = args.m;
+        space.settings.ef_construction = args.ef_construction;
+    }
     Ok(cfg)
 }
 
