@@ -377,3 +377,69 @@ fn uploaded_images_and_videos_are_found_by_image_with_their_content_and_timestam
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_mixed_collection_takes_each_upload_into_its_space_and_searches_across_them() {
+    use base64::Engine as _;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    pull_minilm();
+    let dir = tempfile::tempdir().unwrap();
+    let clip = tiny_clip().display().to_string();
+    // A local folder is served only when the server is started with it.
+    let server = Served::start(&dir.path().join("data"), &["--model", &clip]);
+    let spaces = json!([{"name": "text", "model": "all-MiniLM-L6-v2"}, {"name": "image", "model": clip}]);
+    let created = server.post("/v1/collections", json!({"name": "mixed", "spaces": spaces})).unwrap();
+    assert_eq!(created["spaces"][1]["takes"], json!(["image"]), "{created}");
+    assert_eq!(created["spaces"][1]["answers"], json!(["text", "image"]), "{created}");
+
+    // Files by multipart: the document to the text space, the pictures to the image space.
+    let files = [
+        ("bread.txt", &b"Bake bread with flour, water, salt and yeast."[..]),
+        ("sky.md", &b"# Sky\n\nTelescopes observe distant galaxies."[..]),
+        ("photo.png", &fixture_image("photo_500x375.png")[..]),
+        ("square.png", &fixture_image("rgb_300x300.png")[..]),
+    ];
+    let (kind, body) = multipart(&files);
+    let written: Value = ureq::post(&format!("{}/v1/collections/mixed/items", server.url))
+        .set("Content-Type", &kind)
+        .send_bytes(&body)
+        .unwrap_or_else(|e| panic!("{:?}", e.into_response().map(|r| r.into_string())))
+        .into_json()
+        .unwrap();
+    assert_eq!(written["spaces"], json!({"text": 2, "image": 2}), "{written}");
+    // A vector must name its space; then it goes there.
+    let vector: Vec<f32> = (0..24).map(|i| i as f32 + 1.0).collect();
+    let err = server.post("/v1/collections/mixed/items", json!({"items": [{"id": "v", "vector": vector}]}));
+    let err = err.unwrap_err().into_response().unwrap().into_string().unwrap();
+    assert!(err.contains("name it with"), "{err}");
+    let item = json!({"items": [{"id": "v", "vector": vector, "space": "image"}]});
+    assert_eq!(server.post("/v1/collections/mixed/items", item).unwrap()["spaces"]["image"], 1);
+    let info = server.get("/v1/collections/mixed").unwrap();
+    assert_eq!(
+        (info["spaces"][0]["items"].as_u64(), info["spaces"][1]["items"].as_u64()),
+        (Some(2), Some(3)),
+        "{info}"
+    );
+
+    // A text query reaches both spaces; the document that answers it comes first.
+    let hits = server.post("/v1/collections/mixed/search", json!({"text": "how to bake bread", "k": 10})).unwrap();
+    let results = hits["results"].as_array().unwrap();
+    assert_eq!((results[0]["id"].as_str(), results[0]["space"].as_str()), (Some("bread.txt"), Some("text")), "{hits}");
+    assert!(results.iter().any(|h| h["space"] == "image"), "{hits}");
+    // An image query goes to the image space only and finds the picture itself.
+    let hits = server
+        .post("/v1/collections/mixed/search", json!({"data": b64(&fixture_image("rgb_300x300.png")), "k": 2}))
+        .unwrap();
+    assert_eq!(hits["results"][0]["id"], "square.png", "{hits}");
+    assert!(hits["results"].as_array().unwrap().iter().all(|h| h["space"] == "image"), "{hits}");
+    // `space` keeps one space; a vector query needs it.
+    let hits =
+        server.post("/v1/collections/mixed/search", json!({"vector": vector, "space": "image", "k": 1})).unwrap();
+    assert_eq!(hits["results"][0]["id"], "v", "{hits}");
+    let err = server.post("/v1/collections/mixed/search", json!({"vector": vector})).unwrap_err();
+    let err = err.into_response().unwrap().into_string().unwrap();
+    assert!(err.contains("belongs to one space"), "{err}");
+    let err = server.post("/v1/collections/mixed/search", json!({"text": "bread", "space": "nowhere"})).unwrap_err();
+    let err = err.into_response().unwrap().into_string().unwrap();
+    assert!(err.contains("no space") && err.contains("nowhere"), "{err}");
+}

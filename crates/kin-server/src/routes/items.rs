@@ -33,6 +33,8 @@ struct Incoming {
     id: ItemId,
     payload: Map<String, Value>,
     body: Given,
+    /// The space of a mixed collection it is for (by default, the one that takes its kind).
+    space: Option<String>,
 }
 
 enum Given {
@@ -75,6 +77,16 @@ fn item_at(collection: &dyn CollectionRead, raw: &str) -> Result<Item, ApiError>
 
 fn parse_item(mut obj: Map<String, Value>, index: usize, state: &AppState) -> Result<Incoming, ApiError> {
     let id = parse_id(obj.get("id"), index)?;
+    let space = match obj.remove("space") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_space",
+                format!("item {index}: space is {}; expected a space's name", kind_of(&other)),
+            ))
+        }
+    };
     let payload = match obj.remove("payload") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(p)) => p,
@@ -107,7 +119,7 @@ fn parse_item(mut obj: Map<String, Value>, index: usize, state: &AppState) -> Re
             Given::Content(content::parse(&Value::Object(obj), index, &state.config)?)
         }
     };
-    Ok(Incoming { id, payload, body })
+    Ok(Incoming { id, payload, body, space })
 }
 
 pub async fn upsert(
@@ -143,8 +155,81 @@ pub async fn upsert(
     if incoming.is_empty() {
         return Err(ApiError::bad_request("invalid_input", "no items"));
     }
-    let collection = collection(&state, name).await?;
-    // Documents among uploaded files go through the ingestion pipeline, chunked like `kin add`.
+    let collection = collection(&state, name.clone()).await?;
+    if !collection.config().is_mixed() {
+        let ids = upsert_into(&state, collection, incoming).await?;
+        return Ok(Json(json!({ "upserted": ids.len(), "ids": ids })));
+    }
+    // A mixed collection: each item goes to the space that takes its kind of content (or the
+    // one it names), and each space's share is written as in a collection of one model.
+    let mut shares: Vec<(String, Vec<Incoming>)> = Vec::new();
+    for (index, item) in incoming.into_iter().enumerate() {
+        let space = space_for(collection.config(), &item, index)?;
+        match shares.iter_mut().find(|(s, _)| *s == space) {
+            Some((_, items)) => items.push(item),
+            None => shares.push((space, vec![item])),
+        }
+    }
+    let mut ids = Vec::new();
+    let mut by_space = Map::new();
+    for (space, items) in shares {
+        let target = {
+            let (state, name, space) = (state.clone(), name.clone(), space.clone());
+            blocking(move || Ok(state.store.space(&name, &space)?)).await?
+        };
+        let written = upsert_into(&state, target, items).await?;
+        by_space.insert(space, json!(written.len()));
+        ids.extend(written);
+    }
+    Ok(Json(json!({ "upserted": ids.len(), "ids": ids, "spaces": by_space })))
+}
+
+/// The space of a mixed collection an item goes to: the one it names, else the one that takes
+/// its kind of content (a document's text, an image, a sound).
+fn space_for(config: &kin_store::CollectionConfig, item: &Incoming, index: usize) -> Result<String, ApiError> {
+    if let Some(space) = &item.space {
+        return match config.space(space) {
+            Some(_) => Ok(space.clone()),
+            None => Err(ApiError::bad_request(
+                "unknown_space",
+                format!("item {index}: collection {:?} has no space {space:?}", config.name),
+            )),
+        };
+    }
+    let modality = match &item.body {
+        Given::Vector(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_space",
+                format!("item {index}: a vector belongs to one space's model: name it with \"space\""),
+            ))
+        }
+        Given::Content(Content::Text(_) | Content::Tokens(_)) => Modality::Text,
+        Given::Content(Content::Bytes { data, name }) => {
+            if documents::is_document(data, name.as_deref().unwrap_or_default()) {
+                Modality::Text
+            } else {
+                kin_core::detect_modality(data).ok_or_else(|| {
+                    ApiError::bad_request("invalid_input", format!("item {index}: unrecognised content"))
+                })?
+            }
+        }
+    };
+    match config.ingest_space(modality) {
+        Some(space) => Ok(space.settings.name.clone()),
+        None => Err(ApiError::bad_request(
+            "no_space",
+            format!("item {index}: no space of collection {:?} takes {modality} content", config.name),
+        )),
+    }
+}
+
+/// Writes items to one collection (or one space): documents through the ingestion pipeline,
+/// chunked like `kin add`; the rest embedded here. Returns the ids written.
+async fn upsert_into(
+    state: &Arc<AppState>,
+    collection: Arc<dyn CollectionWrite>,
+    incoming: Vec<Incoming>,
+) -> Result<Vec<Value>, ApiError> {
     let (mut uploads, mut rest) = (Vec::new(), Vec::new());
     for item in incoming {
         match item.body {
@@ -156,14 +241,14 @@ pub async fn upsert(
     }
     let mut ids: Vec<Value> = Vec::new();
     if !uploads.is_empty() {
-        ids.extend(documents::add(&state, collection.clone(), uploads).await?.iter().map(|id| json!(id)));
+        ids.extend(documents::add(state, collection.clone(), uploads).await?.iter().map(|id| json!(id)));
     }
-    let items = if rest.is_empty() { Vec::new() } else { embed_items(&state, &*collection, rest).await? };
+    let items = if rest.is_empty() { Vec::new() } else { embed_items(state, &*collection, rest).await? };
     ids.extend(items.iter().map(|i| json!(i.id)));
     if !items.is_empty() {
         blocking(move || Ok(collection.upsert(items)?)).await?;
     }
-    Ok(Json(json!({ "upserted": ids.len(), "ids": ids })))
+    Ok(ids)
 }
 
 /// File parts become items named after the file; a `payload` field (a JSON object) is added to
@@ -212,6 +297,7 @@ async fn read_multipart(mut form: Multipart, state: &AppState) -> Result<Vec<Inc
                 id: ItemId::Str(file.clone()),
                 payload: shared.clone(),
                 body: Given::Content(Content::Bytes { data, name: Some(file) }),
+                space: None,
             })
             .inspect(|_| tracing::debug!(index = i, "multipart file"))
         })
