@@ -44,6 +44,22 @@ pub struct CollectionConfig {
     /// empty for a collection of one model (whose settings are the fields above).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub spaces: Vec<SpaceConfig>,
+    /// The layout of the collection's files: 1 for a collection of one model (files beside the
+    /// log, as kin has always written them), 2 for a mixed one (records that name their space,
+    /// `spaces/NAME/`). A collection of a later format is refused, never misread.
+    #[serde(default = "first_format", skip_serializing_if = "is_first_format")]
+    pub format: u32,
+}
+
+/// The newest collection format this kin reads and writes.
+pub const FORMAT: u32 = 2;
+
+fn first_format() -> u32 {
+    1
+}
+
+fn is_first_format(format: &u32) -> bool {
+    *format == 1
 }
 
 /// One vector space of a mixed collection: a model's vectors with their own index, and the
@@ -133,12 +149,13 @@ impl CollectionConfig {
             quantization: Quantization::None,
             text: None,
             spaces: Vec::new(),
+            format: 1,
         }
     }
 
     /// A mixed collection of `spaces` (its own dimension is unused and 0).
     pub fn mixed(name: impl Into<String>, spaces: Vec<SpaceConfig>) -> Self {
-        CollectionConfig { spaces, ..CollectionConfig::new(name, 0) }
+        CollectionConfig { spaces, format: 2, ..CollectionConfig::new(name, 0) }
     }
 
     /// Whether the collection holds several named vector spaces.
@@ -158,6 +175,20 @@ impl CollectionConfig {
 
     pub fn validate(&self) -> Result<()> {
         validate_name(&self.name)?;
+        if self.format > FORMAT {
+            return Err(Error::InvalidSettings(format!(
+                "collection {:?} is of format {}, written by a later kin; this one reads formats up to {FORMAT}",
+                self.name, self.format
+            )));
+        }
+        if self.is_mixed() != (self.format == 2) {
+            return Err(Error::InvalidSettings(format!(
+                "collection {:?}: format {} does not fit {} spaces",
+                self.name,
+                self.format,
+                self.spaces.len()
+            )));
+        }
         if self.is_mixed() {
             return self.validate_spaces();
         }

@@ -135,6 +135,26 @@ fn bad_space_declarations_are_refused() {
     assert!(store.names().unwrap().is_empty());
 }
 
+#[test]
+fn a_collection_of_a_later_format_is_refused_and_one_model_collections_keep_their_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.create(CollectionConfig::new("plain", 2)).unwrap();
+    store.create(mixed("m")).unwrap();
+    drop(store);
+    let settings = |name: &str| dir.path().join("collections").join(name).join("collection.json");
+    let plain: serde_json::Value = serde_json::from_slice(&std::fs::read(settings("plain")).unwrap()).unwrap();
+    assert!(plain.get("format").is_none() && plain.get("spaces").is_none(), "{plain}");
+    let mut later: serde_json::Value = serde_json::from_slice(&std::fs::read(settings("m")).unwrap()).unwrap();
+    assert_eq!(later["format"], 2);
+    later["format"] = json!(3);
+    std::fs::write(settings("m"), serde_json::to_vec(&later).unwrap()).unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let err = store.collection("m").err().unwrap().to_string();
+    assert!(err.contains("format 3") && err.contains("later kin"), "{err}");
+    assert!(store.collection("plain").is_ok());
+}
+
 const CYCLES: u64 = 30;
 const IDS: i64 = 60;
 
