@@ -9,6 +9,9 @@
 //!                                         tagged with its log sequence number
 //! DATA/collections/NAME/text.idx          the snapshot's text index (collections with one),
 //!                                         tagged the same way
+//! DATA/collections/NAME/spaces/SPACE/     a mixed collection's spaces, each with its own
+//!                                         snapshot.bin, index.hnsw and text.idx (one wal.log
+//!                                         above them, its records naming their space)
 //! ```
 
 use std::collections::BTreeMap;
