@@ -278,6 +278,12 @@ pub struct EvalArgs {
     pub exact: bool,
     #[command(flatten)]
     pub retrieval: RetrievalArgs,
+    /// A mixed collection: score this space alone (default: every space that reads text, fused).
+    #[arg(long)]
+    pub space: Option<String>,
+    /// A mixed collection: a space's weight in the fusion, `NAME=WEIGHT` (default 1).
+    #[arg(long = "space-weight", value_name = "NAME=WEIGHT")]
+    pub space_weights: Vec<String>,
     /// Also write the run (TREC format) here.
     #[arg(long)]
     pub output: Option<PathBuf>,

@@ -2,12 +2,13 @@
 //! scores it (nDCG@k, MRR@k, recall@100).
 
 use anyhow::Result;
-use kin_ingest::search_many;
-use kin_store::{Backend, SearchParams};
+use kin_core::Modality;
+use kin_ingest::{search_many, DocumentHit};
+use kin_store::{Backend, CollectionRead, SearchParams};
 use serde_json::json;
 
-use crate::cli::EvalArgs;
-use crate::search_cmd::{to_run, write_run, QuerySet};
+use crate::cli::{EvalArgs, RetrievalArgs};
+use crate::search_cmd::{across_spaces, space_weights, to_run, write_run, QuerySet};
 
 /// Recall is measured this deep (BEIR's recall@100), or at k when k is deeper.
 const RECALL_AT: usize = 100;
@@ -22,10 +23,28 @@ pub fn run(store: &dyn Backend, args: EvalArgs) -> Result<()> {
         anyhow::bail!("no query of {} has judgements in {}", args.queries.display(), args.qrels.display());
     }
     let texts: Vec<String> = queries.iter().map(|q| q.text.clone()).collect();
-    let set = QuerySet::of_texts(&*collection, texts, args.retrieval.mode)?;
     let depth = RECALL_AT.max(args.k);
     let params = SearchParams { k: depth, ef: args.ef, filter: None, exact: args.exact };
-    let results = search_many(&*collection, &set.queries(&args.retrieval)?, &params, !args.chunks)?;
+    let mut answer = |target: &dyn CollectionRead, retrieval: &RetrievalArgs| -> Result<Vec<Vec<DocumentHit>>> {
+        let set = QuerySet::of_texts(target, texts.clone(), retrieval.mode)?;
+        Ok(search_many(target, &set.queries(retrieval)?, &params, !args.chunks)?)
+    };
+    let config = collection.config();
+    let results = match (&args.space, config.is_mixed()) {
+        (None, false) => answer(&*collection, &args.retrieval)?,
+        (Some(_), false) => anyhow::bail!(
+            "collection {:?} holds one model's vectors: --space is for mixed collections",
+            args.collection
+        ),
+        (Some(space), true) => {
+            kin_ingest::query_spaces(config, Modality::Text, Some(space))?;
+            answer(&*store.space(&args.collection, space)?, &args.retrieval)?
+        }
+        (None, true) => {
+            let weights = space_weights(config, &args.space_weights)?;
+            across_spaces(store, config, Modality::Text, &args.retrieval, &weights, depth, &mut answer)?
+        }
+    };
     let names: Vec<String> = queries.iter().map(|q| q.id.clone()).collect();
     if let Some(path) = &args.output {
         write_run(path, &names, &results)?;

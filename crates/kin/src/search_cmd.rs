@@ -1,6 +1,7 @@
 //! `kin search`: top-k documents (or chunks, or items) by a text, a file, query vectors or a
 //! file of BEIR queries, with payload filters.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -155,8 +156,20 @@ fn answer_mixed(
             config.spaces.iter().map(|s| s.settings.name.as_str()).collect::<Vec<_>>().join(", ")
         );
     };
-    let mut weights = std::collections::HashMap::new();
-    for spec in &args.space_weights {
+    let weights = space_weights(config, &args.space_weights)?;
+    let mut names = None;
+    let fused = across_spaces(store, config, modality, &args.retrieval, &weights, args.k, &mut |space, retrieval| {
+        let (results, queries) = answer(space, args, retrieval, params)?;
+        names = queries;
+        Ok(results)
+    })?;
+    Ok((fused, names))
+}
+
+/// `--space-weight NAME=WEIGHT` settings, checked against the collection's spaces.
+pub fn space_weights(config: &CollectionConfig, specs: &[String]) -> Result<HashMap<String, f32>> {
+    let mut weights = HashMap::new();
+    for spec in specs {
         let parsed = spec.split_once('=').and_then(|(n, w)| Some((n, w.parse::<f32>().ok()?)));
         let Some((name, weight)) = parsed.filter(|(_, w)| w.is_finite() && *w >= 0.0) else {
             bail!("--space-weight {spec:?}: expected NAME=WEIGHT with a weight of at least 0");
@@ -166,33 +179,46 @@ fn answer_mixed(
         }
         weights.insert(name.to_string(), weight);
     }
-    let mode = args.retrieval.mode;
-    let mut lists: Vec<(String, Answers)> = Vec::new();
+    Ok(weights)
+}
+
+/// Every space of a mixed collection that reads `modality` answers (`each`, with the retrieval
+/// that fits it: text and hybrid modes where it has a text index, vectors elsewhere), and each
+/// query's lists are fused, `k` documents kept.
+pub fn across_spaces(
+    store: &dyn Backend,
+    config: &CollectionConfig,
+    modality: Modality,
+    retrieval: &RetrievalArgs,
+    weights: &HashMap<String, f32>,
+    k: usize,
+    each: &mut dyn FnMut(&dyn CollectionRead, &RetrievalArgs) -> Result<Vec<Vec<DocumentHit>>>,
+) -> Result<Vec<Vec<DocumentHit>>> {
+    let mode = retrieval.mode;
+    let mut lists: Vec<(String, Vec<Vec<DocumentHit>>)> = Vec::new();
     for name in kin_ingest::query_spaces(config, modality, None)? {
         let has_text = config.space(&name).is_some_and(|(_, s)| s.settings.text.is_some());
-        let retrieval = match mode {
+        let fitted = match mode {
             SearchMode::Text if !has_text => continue,
-            SearchMode::Hybrid if !has_text => RetrievalArgs { mode: SearchMode::Dense, ..args.retrieval },
-            _ => args.retrieval,
+            SearchMode::Hybrid if !has_text => RetrievalArgs { mode: SearchMode::Dense, ..*retrieval },
+            _ => *retrieval,
         };
         let space = store.space(&config.name, &name)?;
-        lists.push((name, answer(&*space, args, &retrieval, params)?));
+        lists.push((name, each(&*space, &fitted)?));
     }
     if lists.is_empty() {
         bail!("no space of collection {:?} has a text index for --mode {}", config.name, mode.as_str());
     }
-    let names = lists[0].1 .1.clone();
-    let queries = lists[0].1 .0.len();
+    let queries = lists[0].1.len();
     let mut per_space: Vec<(String, std::vec::IntoIter<Vec<DocumentHit>>)> =
-        lists.into_iter().map(|(name, (results, _))| (name, results.into_iter())).collect();
-    let fused = (0..queries)
+        lists.into_iter().map(|(name, results)| (name, results.into_iter())).collect();
+    Ok((0..queries)
         .map(|_| {
             let one: Vec<(String, Vec<DocumentHit>)> =
                 per_space.iter_mut().map(|(name, it)| (name.clone(), it.next().unwrap_or_default())).collect();
-            kin_ingest::fuse_spaces(one, &weights, args.retrieval.rrf_k, args.k)
+            kin_ingest::fuse_spaces(one, weights, retrieval.rrf_k, k)
         })
-        .collect();
-    Ok((fused, names))
+        .collect())
 }
 
 /// A TREC run file: `qid Q0 docid rank score kin`, documents (or chunks) in rank order.

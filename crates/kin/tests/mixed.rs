@@ -144,6 +144,42 @@ fn a_mixed_folder_goes_to_the_right_spaces_and_one_query_searches_them() {
     let pictures = search(&data, &["a photo", "-k", "20", "--filter", "kind == \"image\""]);
     assert!(!pictures.is_empty() && pictures.iter().all(|h| h["payload"]["kind"] == "image"), "{pictures:?}");
 
+    // `kin eval` scores the fused spaces, or one space.
+    let queries = dir.path().join("queries.jsonl");
+    let qrels = dir.path().join("qrels.tsv");
+    std::fs::write(
+        &queries,
+        "{\"_id\": \"q1\", \"text\": \"how do I make bread at home\"}\n\
+         {\"_id\": \"q2\", \"text\": \"telescopes looking at galaxies\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &qrels,
+        "query-id\tcorpus-id\tscore\nq1\tfolder/notes/bread.txt\t1\nq2\tfolder/notes/galaxies.md\t1\n",
+    )
+    .unwrap();
+    let eval = |extra: &[&str]| -> Value {
+        let out = ok(kin(&data)
+            .args(["eval", "mixed", "--json", "--queries", queries.to_str().unwrap(), "--qrels"])
+            .arg(&qrels)
+            .args(extra)
+            .output()
+            .unwrap());
+        serde_json::from_str(&out).unwrap()
+    };
+    let text_only = eval(&["--space", "text"]);
+    assert_eq!(text_only["ndcg@10"], 1.0, "{text_only}");
+    let fused = eval(&["--space-weight", "image=0.5"]);
+    assert!(fused["ndcg@10"].as_f64().unwrap() > 0.5 && fused["queries"] == 2, "{fused}");
+    let err = fails(
+        kin(&data)
+            .args(["eval", "mixed", "--queries", queries.to_str().unwrap(), "--qrels", qrels.to_str().unwrap()])
+            .args(["--space", "audio"])
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("does not read text"), "{err}");
+
     // Deleting a document deletes it from every space it is in.
     let out =
         ok(kin(&data).current_dir(dir.path()).args(["delete", "mixed", "--doc", "folder/clip.mp4"]).output().unwrap());
