@@ -1,10 +1,9 @@
 //! Element-wise and row kernels of the transformer encoders: GELU, softmax, layer norm, dot, axpy.
 //!
-//! Each kernel is written once as plain Rust over 8-wide accumulators and compiled twice: for
-//! AVX2+FMA (selected at run time when the CPU has it) and for the baseline target (its scalar
-//! twin). The tests check that both agree.
-
-const LANES: usize = 8;
+//! Each kernel is written once as plain Rust over `LANES`-wide accumulators and compiled three
+//! times: for AVX-512 F (16 lanes) and AVX2+FMA (8 lanes), one of which is selected at run time
+//! when the CPU has it and `KIN_CPU` allows it, and for the baseline target (its scalar twin, 8
+//! lanes). The tests check that every build agrees with the scalar one.
 
 /// Whether the AVX2+FMA versions run: the CPU has them and `KIN_CPU` does not ask for scalar.
 #[inline]
@@ -19,9 +18,24 @@ pub fn has_avx2() -> bool {
     }
 }
 
+/// Whether the AVX-512 F versions run: the CPU has them and `KIN_CPU` allows them.
+#[inline]
+pub fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        kin_core::cpu::allows(kin_core::cpu::CpuLevel::Avx512)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// The kernels the element-wise and row operations (GELU, softmax, layer norm) use here.
 pub fn kernel_level() -> &'static str {
-    if has_avx2() {
+    if has_avx512() {
+        "avx512f"
+    } else if has_avx2() {
         "avx2+fma"
     } else {
         "scalar"
@@ -48,32 +62,56 @@ pub fn gemm_level() -> &'static str {
     "scalar"
 }
 
-/// Declares `pub fn $name` dispatching to an AVX2+FMA build of `$body` or its scalar twin.
+/// Declares `pub fn $name` dispatching to an AVX-512 F or AVX2+FMA build of `$body`, or to its
+/// scalar twin. The body sees `LANES`, the accumulator width of its build.
 macro_rules! multiversion {
-    ($(#[$doc:meta])* fn $name:ident / $scalar:ident / $avx2:ident ($($arg:ident : $ty:ty),*) $(-> $ret:ty)? $body:block) => {
+    ($(#[$doc:meta])* fn $name:ident / $scalar:ident / $avx2:ident / $avx512:ident ($($arg:ident : $ty:ty),*) $(-> $ret:ty)? $body:block) => {
         $(#[$doc])*
         #[inline]
         pub fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
-            if $crate::kernels::has_avx2() {
-                // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-                return unsafe { $avx2($($arg),*) };
+            {
+                if $crate::kernels::has_avx512() {
+                    // SAFETY: the CPU supports AVX-512 F, AVX2 and FMA (checked just above).
+                    return unsafe { $avx512($($arg),*) };
+                }
+                if $crate::kernels::has_avx2() {
+                    // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+                    return unsafe { $avx2($($arg),*) };
+                }
             }
             $scalar($($arg),*)
         }
 
         #[inline(always)]
-        pub(crate) fn $scalar($($arg: $ty),*) $(-> $ret)? $body
+        pub(crate) fn $scalar($($arg: $ty),*) $(-> $ret)? {
+            #[allow(dead_code)]
+            const LANES: usize = 8;
+            $body
+        }
 
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn $avx2($($arg: $ty),*) $(-> $ret)? $body
+        unsafe fn $avx2($($arg: $ty),*) $(-> $ret)? {
+            #[allow(dead_code)]
+            const LANES: usize = 8;
+            $body
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        unsafe fn $avx512($($arg: $ty),*) $(-> $ret)? {
+            #[allow(dead_code)]
+            const LANES: usize = 16;
+            $body
+        }
     };
 }
 
-/// Dot product with eight partial sums (vectorisable, deterministic for a given length).
+/// Dot product with `LANES` partial sums (vectorisable, deterministic for a given length and
+/// width).
 #[inline(always)]
-pub(crate) fn dot_body(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot_body<const LANES: usize>(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0f32; LANES];
@@ -88,9 +126,15 @@ pub(crate) fn dot_body(a: &[f32], b: &[f32]) -> f32 {
     for i in chunks * LANES..n {
         tail += a[i] * b[i];
     }
-    let s01 = (acc[0] + acc[4]) + (acc[1] + acc[5]);
-    let s23 = (acc[2] + acc[6]) + (acc[3] + acc[7]);
-    s01 + s23 + tail
+    // A tree over the lanes: halves added until one is left.
+    let mut width = LANES;
+    while width > 1 {
+        width /= 2;
+        for l in 0..width {
+            acc[l] += acc[l + width];
+        }
+    }
+    acc[0] + tail
 }
 
 /// `exp(x)` to about 2 ulp on the range softmax uses, branch-free so it vectorises.
@@ -140,12 +184,12 @@ pub(crate) fn erf_approx(x: f32) -> f32 {
 
 multiversion! {
     /// Dot product of two equally long slices.
-    fn dot / dot_scalar / dot_avx2 (a: &[f32], b: &[f32]) -> f32 { dot_body(a, b) }
+    fn dot / dot_scalar / dot_avx2 / dot_avx512 (a: &[f32], b: &[f32]) -> f32 { dot_body::<LANES>(a, b) }
 }
 
 multiversion! {
     /// GELU with the exact (erf) formulation, in place.
-    fn gelu / gelu_scalar / gelu_avx2 (x: &mut [f32]) {
+    fn gelu / gelu_scalar / gelu_avx2 / gelu_avx512 (x: &mut [f32]) {
         for v in x.iter_mut() {
             *v = 0.5 * *v * (1.0 + erf_approx(*v * std::f32::consts::FRAC_1_SQRT_2));
         }
@@ -154,7 +198,7 @@ multiversion! {
 
 multiversion! {
     /// CLIP's "quick GELU", `x · σ(1.702·x)`, in place.
-    fn quick_gelu / quick_gelu_scalar / quick_gelu_avx2 (x: &mut [f32]) {
+    fn quick_gelu / quick_gelu_scalar / quick_gelu_avx2 / quick_gelu_avx512 (x: &mut [f32]) {
         for v in x.iter_mut() {
             *v = *v / (1.0 + exp_approx(-1.702 * *v));
         }
@@ -163,7 +207,7 @@ multiversion! {
 
 multiversion! {
     /// Softmax of one row, in place.
-    fn softmax / softmax_scalar / softmax_avx2 (x: &mut [f32]) {
+    fn softmax / softmax_scalar / softmax_avx2 / softmax_avx512 (x: &mut [f32]) {
         let mut maxes = [f32::NEG_INFINITY; LANES];
         let mut chunks = x.chunks_exact(LANES);
         for c in &mut chunks {
@@ -194,7 +238,7 @@ multiversion! {
 
 multiversion! {
     /// `x = LayerNorm(x + residual) * gamma + beta` over one row; `residual` may be empty.
-    fn add_layer_norm / add_layer_norm_scalar / add_layer_norm_avx2
+    fn add_layer_norm / add_layer_norm_scalar / add_layer_norm_avx2 / add_layer_norm_avx512
         (x: &mut [f32], residual: &[f32], gamma: &[f32], beta: &[f32], eps: f32) {
         if !residual.is_empty() {
             for (v, r) in x.iter_mut().zip(residual) {
@@ -257,31 +301,92 @@ mod tests {
         }
     }
 
+    /// One build of every kernel: its dot, GELU, quick GELU, softmax and layer norm.
+    struct Build {
+        name: &'static str,
+        dot: fn(&[f32], &[f32]) -> f32,
+        rows: fn(&[f32], &[f32], &[f32]) -> Vec<f32>,
+    }
+
+    /// GELU, quick GELU, softmax and layer norm of `a` (with residual `b` and gain `gamma`), end to end.
+    macro_rules! rows_of {
+        ($gelu:expr, $quick:expr, $softmax:expr, $norm:expr) => {
+            |a: &[f32], b: &[f32], gamma: &[f32]| -> Vec<f32> {
+                let (mut g, mut q, mut s, mut l) = (a.to_vec(), a.to_vec(), a.to_vec(), a.to_vec());
+                $gelu(&mut g);
+                $quick(&mut q);
+                $softmax(&mut s);
+                $norm(&mut l, b, gamma, a, 1e-12);
+                [g, q, s, l].concat()
+            }
+        };
+    }
+
+    /// The builds this CPU can run, scalar first. The SIMD ones are called directly, whatever
+    /// `KIN_CPU` says, so that each is checked.
+    fn builds() -> Vec<Build> {
+        let mut out = vec![Build {
+            name: "scalar",
+            dot: dot_scalar,
+            rows: rows_of!(gelu_scalar, quick_gelu_scalar, softmax_scalar, add_layer_norm_scalar),
+        }];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                out.push(Build {
+                    name: "avx2",
+                    // SAFETY: the CPU has AVX2 and FMA (checked above).
+                    dot: |a, b| unsafe { dot_avx2(a, b) },
+                    rows: rows_of!(
+                        |x: &mut [f32]| unsafe { gelu_avx2(x) },
+                        |x: &mut [f32]| unsafe { quick_gelu_avx2(x) },
+                        |x: &mut [f32]| unsafe { softmax_avx2(x) },
+                        |x: &mut [f32], r: &[f32], g: &[f32], b: &[f32], e| unsafe {
+                            add_layer_norm_avx2(x, r, g, b, e)
+                        }
+                    ),
+                });
+            }
+            if is_x86_feature_detected!("avx512f") {
+                out.push(Build {
+                    name: "avx512f",
+                    // SAFETY: the CPU has AVX-512 F (and so AVX2 and FMA; checked above).
+                    dot: |a, b| unsafe { dot_avx512(a, b) },
+                    rows: rows_of!(
+                        |x: &mut [f32]| unsafe { gelu_avx512(x) },
+                        |x: &mut [f32]| unsafe { quick_gelu_avx512(x) },
+                        |x: &mut [f32]| unsafe { softmax_avx512(x) },
+                        |x: &mut [f32], r: &[f32], g: &[f32], b: &[f32], e| unsafe {
+                            add_layer_norm_avx512(x, r, g, b, e)
+                        }
+                    ),
+                });
+            }
+        }
+        out
+    }
+
     #[test]
     fn simd_twins_agree_with_scalar() {
-        for n in [1, 7, 8, 31, 32, 384, 1000] {
-            let (a, b) = (ramp(n, 3.0), ramp(n + 3, 2.0));
-            let (d1, d2) = (dot(&a, &b[..n]), dot_scalar(&a, &b[..n]));
-            assert!((d1 - d2).abs() <= 1e-5 * d2.abs().max(1.0), "dot n={n}: {d1} vs {d2}");
-
-            let (mut g1, mut g2) = (a.clone(), a.clone());
-            gelu(&mut g1);
-            gelu_scalar(&mut g2);
-            let (mut q1, mut q2) = (a.clone(), a.clone());
-            quick_gelu(&mut q1);
-            quick_gelu_scalar(&mut q2);
-            g1.extend(q1);
-            g2.extend(q2);
-            let (mut s1, mut s2) = (a.clone(), a.clone());
-            softmax(&mut s1);
-            softmax_scalar(&mut s2);
-            let gamma = ramp(n, 1.0);
-            let (mut l1, mut l2) = (a.clone(), a.clone());
-            add_layer_norm(&mut l1, &b[..n], &gamma, &a, 1e-12);
-            add_layer_norm_scalar(&mut l2, &b[..n], &gamma, &a, 1e-12);
-            for (x, y) in g1.iter().zip(&g2).chain(s1.iter().zip(&s2)).chain(l1.iter().zip(&l2)) {
-                assert!((x - y).abs() <= 1e-5 * y.abs().max(1.0), "n={n}: {x} vs {y}");
+        let builds = builds();
+        eprintln!("builds checked: {:?}", builds.iter().map(|b| b.name).collect::<Vec<_>>());
+        for n in [1, 7, 8, 15, 16, 17, 31, 32, 384, 1000] {
+            let (a, b, gamma) = (ramp(n, 3.0), ramp(n + 3, 2.0), ramp(n, 1.0));
+            let (want_dot, want_rows) = ((builds[0].dot)(&a, &b[..n]), (builds[0].rows)(&a, &b[..n], &gamma));
+            for build in &builds[1..] {
+                let got = (build.dot)(&a, &b[..n]);
+                assert!(
+                    (got - want_dot).abs() <= 1e-5 * want_dot.abs().max(1.0),
+                    "{} dot n={n}: {got} vs {want_dot}",
+                    build.name
+                );
+                for (i, (x, y)) in (build.rows)(&a, &b[..n], &gamma).iter().zip(&want_rows).enumerate() {
+                    assert!((x - y).abs() <= 1e-5 * y.abs().max(1.0), "{} n={n} value {i}: {x} vs {y}", build.name);
+                }
             }
+            // The dispatched kernels are one of these builds.
+            let got = dot(&a, &b[..n]);
+            assert!((got - want_dot).abs() <= 1e-5 * want_dot.abs().max(1.0), "dot n={n}: {got} vs {want_dot}");
         }
     }
 
