@@ -164,6 +164,27 @@ pub trait Backend: Send + Sync {
             reason: "this backend keeps no full-text index".into(),
         })
     }
+
+    /// Reads every file of a collection and says what it found (the embedded store's files).
+    fn check(&self, name: &str) -> Result<crate::Check> {
+        let _ = name;
+        Err(self.no_files("checking a collection's files"))
+    }
+
+    /// Keeps every intact record of a damaged collection and leaves one that opens.
+    fn repair(&self, name: &str) -> Result<crate::Repair> {
+        let _ = name;
+        Err(self.no_files("repairing a collection's files"))
+    }
+
+    /// The refusal of a backend whose files are not kin's.
+    fn no_files(&self, feature: &str) -> Error {
+        Error::Unsupported {
+            backend: self.describe(),
+            feature: feature.into(),
+            reason: "the server keeps and checks its own files".into(),
+        }
+    }
 }
 
 impl CollectionRead for Collection {
@@ -307,5 +328,13 @@ impl Backend for Store {
 
     fn set_text_index(&self, name: &str, text: Option<TextConfig>) -> Result<Arc<dyn CollectionWrite>> {
         Ok(Store::set_text_index(self, name, text)?)
+    }
+
+    fn check(&self, name: &str) -> Result<crate::Check> {
+        Store::check(self, name)
+    }
+
+    fn repair(&self, name: &str) -> Result<crate::Repair> {
+        Store::repair(self, name)
     }
 }

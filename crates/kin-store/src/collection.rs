@@ -29,7 +29,7 @@ const SNAPSHOT_AFTER_RECORDS: usize = 100_000;
 const CHECKPOINT_AFTER_RECORDS: usize = 1_000;
 
 pub(crate) const CONFIG_FILE: &str = "collection.json";
-const WAL_FILE: &str = "wal.log";
+pub(crate) const WAL_FILE: &str = "wal.log";
 pub(crate) const SNAPSHOT_FILE: &str = "snapshot.bin";
 pub(crate) const INDEX_FILE: &str = "index.hnsw";
 /// A mixed collection's spaces, each in a directory of its own under this one.
@@ -150,8 +150,8 @@ impl Collection {
             };
             states.push((space_config, space_dir, state));
         }
-        let (wal, records) = Wal::open(&dir.join(WAL_FILE), sync)?;
         let mut next_lsn = states.iter().map(|(_, _, s)| s.next_lsn).max().unwrap_or(1);
+        let (wal, records) = Wal::open(&dir.join(WAL_FILE), sync, next_lsn)?;
         let mut replay: Vec<Vec<Record>> = states.iter().map(|_| Vec::new()).collect();
         let mut logged = 0;
         let mut parts = Vec::new();
@@ -359,7 +359,11 @@ impl Collection {
             items += state.ids.len();
         }
         if log.logged > SNAPSHOT_AFTER_RECORDS.max(items) || log.wal.len() > SNAPSHOT_AFTER_BYTES {
-            self.snapshot_locked(&mut log)?;
+            // The write is durable and applied: a snapshot that fails (a full disk) is tried
+            // again after a later write, and must not make this one look refused.
+            if let Err(error) = self.snapshot_locked(&mut log) {
+                tracing::warn!(collection = %self.config.name, %error, "the log was not folded into a snapshot");
+            }
         }
         Ok(())
     }
@@ -451,7 +455,7 @@ impl Collection {
 
 /// Each space's settings and directory: the collection's own for a collection of one model;
 /// `spaces/NAME/` with the space's settings (named `COLLECTION:SPACE` in messages) for a mixed one.
-fn space_layout(config: &CollectionConfig, dir: &Path) -> Vec<(CollectionConfig, PathBuf)> {
+pub(crate) fn space_layout(config: &CollectionConfig, dir: &Path) -> Vec<(CollectionConfig, PathBuf)> {
     if !config.is_mixed() {
         return vec![(config.clone(), dir.to_path_buf())];
     }

@@ -17,6 +17,7 @@ mod error;
 mod fusion;
 mod item;
 mod record;
+mod repair;
 mod snapshot;
 mod space;
 mod state;
@@ -32,6 +33,7 @@ pub use config::{validate_name, CollectionConfig, IndexKind, Quantization, Space
 pub use error::{Error, Result};
 pub use fusion::{Fusion, Query, SearchMode, HYBRID_DEPTH};
 pub use item::{Item, ItemId};
+pub use repair::{Check, FileCheck, Health, Lost, Repair};
 pub use space::SpaceHandle;
 pub use store::Store;
 pub use text::{Analyzer, Language, TextIndex, MAX_QUERY_TERMS};

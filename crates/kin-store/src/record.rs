@@ -19,6 +19,9 @@ use crate::item::{Item, ItemId};
 /// Largest frame body accepted when reading (a length past this is a torn or corrupt frame).
 pub const MAX_BODY: usize = 1 << 30;
 
+/// The fewest bytes a frame takes: its header, a sequence number and an op.
+pub const MIN_FRAME: usize = 17;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
     Upsert(Item),
@@ -37,6 +40,16 @@ impl Record {
             Record::Batch(records) => records.into_iter().for_each(|r| r.by_space(out)),
             Record::Space(space, inner) => out.push((space as usize, *inner)),
             other => out.push((0, other)),
+        }
+    }
+
+    /// The ids this record writes or deletes, in order.
+    pub fn ids(&self) -> Vec<&ItemId> {
+        match self {
+            Record::Upsert(item) => vec![&item.id],
+            Record::Delete(id) => vec![id],
+            Record::Batch(records) => records.iter().flat_map(Record::ids).collect(),
+            Record::Space(_, inner) => inner.ids(),
         }
     }
 }
@@ -141,11 +154,44 @@ pub fn decode(buf: &[u8]) -> Frame {
     if crc32fast::hash(body) != crc {
         return Frame::Corrupt("checksum mismatch".into());
     }
-    let mut r = Reader { buf: body, pos: 0 };
+    let mut r = Reader { buf: body, pos: 0, lenient: false };
     match r.body() {
         Some((lsn, record)) if r.pos == body.len() => Frame::Record { lsn, record, len: 8 + len },
         _ => Frame::Corrupt("malformed record".into()),
     }
+}
+
+/// The sequence number and record of a frame body that fails its checksum, read as far as its
+/// layout allows (an upsert whose payload does not parse comes without it): what a repair
+/// reports as lost. Its contents are not to be trusted.
+pub fn salvage(body: &[u8]) -> Option<(u64, Record)> {
+    let read = |body: &[u8]| {
+        let mut r = Reader { buf: body, pos: 0, lenient: true };
+        r.body()
+    };
+    // When the op byte itself was hit, the op that reads the rest whole.
+    read(body).or_else(|| {
+        let mut copy = body.to_vec();
+        (1..=4).find_map(|op| {
+            *copy.get_mut(8)? = op;
+            read(&copy)
+        })
+    })
+}
+
+/// Where the intact frame nearest after `from` in `bytes` starts, among those whose sequence
+/// number `plausible` accepts (given the frame's place); `None` when no intact frame follows.
+/// The sequence number is tested first, so that damage is crossed without checksumming every
+/// byte after it.
+pub fn resync(bytes: &[u8], from: usize, plausible: &dyn Fn(u64, usize) -> bool) -> Option<usize> {
+    (from..bytes.len().saturating_sub(MIN_FRAME - 1)).find(|&q| {
+        let lsn = u64::from_le_bytes(bytes[q + 8..q + 16].try_into().unwrap_or_default());
+        let len = u32::from_le_bytes(bytes[q..q + 4].try_into().unwrap_or_default()) as usize;
+        plausible(lsn, q)
+            && len >= MIN_FRAME - 8
+            && q + 8 + len <= bytes.len()
+            && matches!(decode(&bytes[q..]), Frame::Record { .. })
+    })
 }
 
 /// Where an op is read: a frame's own, inside a batch, or inside a space record (batches and
@@ -160,6 +206,8 @@ enum Depth {
 struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// Reading damaged bytes: an upsert whose payload does not parse keeps its id, without it.
+    lenient: bool,
 }
 
 impl Reader<'_> {
@@ -182,7 +230,13 @@ impl Reader<'_> {
             0 => Some(ItemId::Int(self.u64()? as i64)),
             1 => {
                 let n = self.u32()? as usize;
-                Some(ItemId::Str(String::from_utf8(self.take(n)?.to_vec()).ok()?))
+                let lenient = self.lenient;
+                let bytes = self.take(n)?;
+                match String::from_utf8(bytes.to_vec()) {
+                    Ok(s) => Some(ItemId::Str(s)),
+                    Err(_) if lenient => Some(ItemId::Str(String::from_utf8_lossy(bytes).into_owned())),
+                    Err(_) => None,
+                }
             }
             _ => None,
         }
@@ -200,8 +254,15 @@ impl Reader<'_> {
                 let dim = self.u32()? as usize;
                 let raw = self.take(dim.checked_mul(4)?)?;
                 let vector = raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-                let n = self.u32()? as usize;
-                let extras: Extras = serde_json::from_slice(self.take(n)?).ok()?;
+                let mut n = self.u32()? as usize;
+                if self.lenient {
+                    n = n.min(self.buf.len() - self.pos);
+                }
+                let extras: Extras = match serde_json::from_slice(self.take(n)?) {
+                    Ok(extras) => extras,
+                    Err(_) if self.lenient => Extras { payload: Value::Null, source: None, content_hash: None },
+                    Err(_) => return None,
+                };
                 Record::Upsert(Item {
                     id,
                     vector,

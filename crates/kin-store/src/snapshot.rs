@@ -15,6 +15,16 @@ use crate::record::{decode, encode, Frame, Record, MAX_BODY};
 use crate::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"KINSNAP1";
+/// Bytes before the first item: the magic, the sequence number and the count.
+pub(crate) const HEADER_LEN: usize = 24;
+
+/// The sequence number and item count of a snapshot's header; `None` when it is not one.
+pub(crate) fn parse_header(bytes: &[u8]) -> Option<(u64, u64)> {
+    let header = bytes.get(..HEADER_LEN).filter(|h| &h[..8] == MAGIC)?;
+    let lsn = u64::from_le_bytes(header[8..16].try_into().ok()?);
+    let count = u64::from_le_bytes(header[16..24].try_into().ok()?);
+    Some((lsn, count))
+}
 
 #[derive(Debug)]
 pub struct Snapshot {
@@ -23,32 +33,40 @@ pub struct Snapshot {
 }
 
 /// Writes `count` items, made one at a time by `items` (memory holds one item and a buffer).
+/// On failure (a full disk) no partial file is left behind.
 pub fn write(path: &Path, lsn: u64, count: usize, items: impl Iterator<Item = Item>) -> Result<()> {
     let partial = path.with_extension("bin.partial");
-    let file = File::create(&partial).map_err(|e| Error::io(&partial, e))?;
+    let written = write_partial(&partial, lsn, count, items);
+    if written.is_err() {
+        let _ = fs::remove_file(&partial);
+    }
+    written?;
+    fs::rename(&partial, path).map_err(|e| Error::io(path, e))?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+fn write_partial(partial: &Path, lsn: u64, count: usize, items: impl Iterator<Item = Item>) -> Result<()> {
+    let file = File::create(partial).map_err(|e| Error::io(partial, e))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let mut header = Vec::with_capacity(24);
     header.extend_from_slice(MAGIC);
     header.extend_from_slice(&lsn.to_le_bytes());
     header.extend_from_slice(&(count as u64).to_le_bytes());
-    out.write_all(&header).map_err(|e| Error::io(&partial, e))?;
+    out.write_all(&header).map_err(|e| Error::io(partial, e))?;
     let mut frame = Vec::new();
     let mut written = 0;
     for item in items {
         frame.clear();
         encode(lsn, &Record::Upsert(item), &mut frame);
-        out.write_all(&frame).map_err(|e| Error::io(&partial, e))?;
+        out.write_all(&frame).map_err(|e| Error::io(partial, e))?;
         written += 1;
     }
     if written != count {
         let source = std::io::Error::other(format!("{written} items written where {count} were announced"));
-        return Err(Error::io(&partial, source));
+        return Err(Error::io(partial, source));
     }
-    let file = out.into_inner().map_err(|e| Error::io(&partial, e.into_error()))?;
-    file.sync_all().map_err(|e| Error::io(&partial, e))?;
-    drop(file);
-    fs::rename(&partial, path).map_err(|e| Error::io(path, e))?;
-    sync_dir(path.parent().unwrap_or(Path::new(".")))
+    let file = out.into_inner().map_err(|e| Error::io(partial, e.into_error()))?;
+    file.sync_all().map_err(|e| Error::io(partial, e))
 }
 
 /// Reads a snapshot, one frame in memory at a time; `None` when there is none yet.
@@ -60,12 +78,12 @@ pub fn read(path: &Path) -> Result<Option<Snapshot>> {
     };
     let corrupt = |message: String| Error::Corrupt { path: path.to_path_buf(), message };
     let mut input = BufReader::with_capacity(1 << 20, file);
-    let mut header = [0u8; 24];
-    if input.read_exact(&mut header).is_err() || &header[..8] != MAGIC {
+    let mut header = [0u8; HEADER_LEN];
+    let parsed = input.read_exact(&mut header).ok().and_then(|()| parse_header(&header));
+    let Some((lsn, count)) = parsed else {
         return Err(corrupt("not a kin snapshot (bad header)".into()));
-    }
-    let lsn = u64::from_le_bytes(header[8..16].try_into().unwrap_or_default());
-    let count = u64::from_le_bytes(header[16..24].try_into().unwrap_or_default()) as usize;
+    };
+    let count = count as usize;
     let mut items = Vec::with_capacity(count.min(1 << 24));
     let mut frame = Vec::new();
     let mut pos = 24u64;
@@ -80,7 +98,10 @@ pub fn read(path: &Path) -> Result<Option<Snapshot>> {
         frame.resize(8 + len, 0);
         input.read_exact(&mut frame[8..]).map_err(|_| truncated())?;
         match decode(&frame) {
-            Frame::Record { record: Record::Upsert(item), .. } => items.push(item),
+            Frame::Record { lsn: at, record: Record::Upsert(item), .. } if at == lsn => items.push(item),
+            Frame::Record { lsn: at, .. } if at != lsn => {
+                return Err(corrupt(format!("an item of log position {at} at byte {pos}, in a snapshot of {lsn}")))
+            }
             Frame::Record { .. } => return Err(corrupt(format!("unexpected record at byte {pos}"))),
             Frame::Incomplete => return Err(truncated()),
             Frame::Corrupt(m) => return Err(corrupt(format!("{m} at byte {pos}"))),

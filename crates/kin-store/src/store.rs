@@ -141,6 +141,39 @@ impl Store {
         Ok(collection)
     }
 
+    /// Reads every file of a collection and says what it found; changes nothing, and works on a
+    /// collection too damaged to open.
+    pub fn check(&self, name: &str) -> Result<crate::Check> {
+        crate::repair::check(&self.existing_dir(name)?, name)
+    }
+
+    /// Keeps every intact record of a damaged collection's log and snapshots and leaves a
+    /// collection that opens; the files as they were are kept in `damaged-SECONDS/` inside its
+    /// directory, and the report names what the damaged bytes held. The collection must not be
+    /// in use by this store.
+    pub fn repair(&self, name: &str) -> Result<crate::Repair> {
+        let dir = self.existing_dir(name)?;
+        let mut open = self.collections.write();
+        if let Some(c) = open.get(name) {
+            if Arc::strong_count(c) > 1 {
+                return Err(Error::InvalidSettings(format!(
+                    "collection {name:?} is in use; repair it when nothing has it open"
+                )));
+            }
+        }
+        open.remove(name);
+        crate::repair::repair(&dir, name)
+    }
+
+    /// The directory of the collection `name`, which must exist.
+    fn existing_dir(&self, name: &str) -> Result<PathBuf> {
+        let dir = self.collection_dir(name);
+        if validate_name(name).is_err() || !dir.join(CONFIG_FILE).exists() {
+            return Err(Error::UnknownCollection { name: name.to_string(), existing: self.names()? });
+        }
+        Ok(dir)
+    }
+
     /// Deletes a collection and everything in it.
     pub fn drop_collection(&self, name: &str) -> Result<()> {
         let mut open = self.collections.write();

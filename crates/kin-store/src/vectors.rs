@@ -50,13 +50,9 @@ impl VectorIndex {
             return Ok(index);
         }
         let rows = flat.len() / config.dim;
-        let why = match HnswIndex::load_graph(path, flat) {
-            Ok((index, tag)) if tag == lsn && fits(config, &index, rows) => return Ok(VectorIndex::Hnsw(index)),
-            Ok((_, tag)) if tag != lsn => {
-                format!("{} was saved at log position {tag}, the snapshot at {lsn}", path.display())
-            }
-            Ok(_) => format!("{} was saved with other settings", path.display()),
-            Err(e) => e.to_string(),
+        let why = match saved_graph(config, path, flat, lsn) {
+            Ok(index) => return Ok(VectorIndex::Hnsw(index)),
+            Err(why) => why,
         };
         tracing::warn!(collection = %config.name, "building the index from {rows} vectors: {why}");
         let mut index = VectorIndex::new(config)?;
@@ -172,6 +168,25 @@ impl VectorIndex {
 }
 
 /// Whether a loaded graph belongs to a collection with `config` and `rows` live slots.
+/// The HNSW graph saved at `path` when it was saved with these vectors (one row per slot) at
+/// log position `lsn` and the collection's settings; why it cannot be used otherwise.
+pub(crate) fn saved_graph(
+    config: &CollectionConfig,
+    path: &Path,
+    flat: &[f32],
+    lsn: u64,
+) -> std::result::Result<HnswIndex, String> {
+    let rows = flat.len() / config.dim.max(1);
+    match HnswIndex::load_graph(path, flat) {
+        Ok((index, tag)) if tag == lsn && fits(config, &index, rows) => Ok(index),
+        Ok((_, tag)) if tag != lsn => {
+            Err(format!("{} was saved at log position {tag}, the snapshot at {lsn}", path.display()))
+        }
+        Ok(_) => Err(format!("{} was saved with other settings", path.display())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 fn fits(config: &CollectionConfig, index: &HnswIndex, rows: usize) -> bool {
     let (want, got) = (hnsw_params(config), index.params());
     index.dim() == config.dim

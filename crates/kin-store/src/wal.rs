@@ -15,7 +15,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::record::{decode, encode, Frame, Record};
+use crate::record::{decode, encode, resync, Frame, Record, MIN_FRAME};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -36,8 +36,10 @@ pub struct Wal {
 }
 
 impl Wal {
-    /// Opens (or creates) the log and returns the records it holds, oldest first.
-    pub fn open(path: &Path, sync: SyncPolicy) -> Result<(Wal, Vec<(u64, Record)>)> {
+    /// Opens (or creates) the log and returns the records it holds, oldest first. `floor` is the
+    /// first sequence number the snapshots do not hold (it bounds what the first record can be
+    /// when damage has to be crossed).
+    pub fn open(path: &Path, sync: SyncPolicy, floor: u64) -> Result<(Wal, Vec<(u64, Record)>)> {
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -49,24 +51,29 @@ impl Wal {
         file.read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
         let mut records = Vec::new();
         let mut pos = 0usize;
+        let mut last = None;
         while pos < bytes.len() {
-            match decode(&bytes[pos..]) {
+            let message = match decode(&bytes[pos..]) {
                 Frame::Record { lsn, record, len } => {
                     records.push((lsn, record));
                     pos += len;
+                    last = Some((lsn, pos));
+                    continue;
                 }
-                Frame::Incomplete => break,
-                Frame::Corrupt(message) => {
-                    let frame_end = frame_end(&bytes[pos..]).map(|e| pos + e);
-                    if frame_end.is_some_and(|end| end < bytes.len()) {
-                        return Err(Error::Corrupt {
-                            path: path.to_path_buf(),
-                            message: format!("{message} in the frame at byte {pos}, with more records after it"),
-                        });
-                    }
-                    break;
-                }
+                Frame::Incomplete => "a frame longer than the rest of the file".to_string(),
+                Frame::Corrupt(message) => message,
+            };
+            // A torn tail has nothing intact after it; anything else is damage, and dropping
+            // the records after it would lose acknowledged writes.
+            if let Some(next) = resync(&bytes, pos + 1, &log_order(last, floor)) {
+                return Err(Error::Corrupt {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "{message} in the frame at byte {pos}, with more records after it (the next at byte {next})"
+                    ),
+                });
             }
+            break;
         }
         if pos < bytes.len() {
             tracing::warn!(
@@ -118,10 +125,15 @@ impl Wal {
     }
 }
 
-/// Where the frame at the start of `buf` ends, by its length field.
-fn frame_end(buf: &[u8]) -> Option<usize> {
-    let len = u32::from_le_bytes(buf.get(0..4)?.try_into().ok()?) as usize;
-    Some(8 + len)
+/// Whether an intact frame found at byte `at` of a log can be a record of it: after the last
+/// intact record (its sequence number and where it ended), a higher number, by at most one per
+/// frame that fits between them; before any, one the log can start with (at most `floor`, the
+/// first number the snapshots do not hold, plus one per frame that fits before it).
+pub(crate) fn log_order(last: Option<(u64, usize)>, floor: u64) -> impl Fn(u64, usize) -> bool {
+    move |lsn, at| match last {
+        Some((prev, end)) => lsn > prev && lsn <= prev + 1 + (at.saturating_sub(end) / MIN_FRAME) as u64,
+        None => lsn >= 1 && lsn <= floor.max(1) + (at / MIN_FRAME) as u64,
+    }
 }
 
 #[cfg(test)]
@@ -137,7 +149,7 @@ mod tests {
     fn appends_survive_reopen_and_torn_tails_are_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal.log");
-        let (mut wal, records) = Wal::open(&path, SyncPolicy::Always).unwrap();
+        let (mut wal, records) = Wal::open(&path, SyncPolicy::Always, 1).unwrap();
         assert!(records.is_empty());
         wal.append(1, &[upsert(1), upsert(2)]).unwrap();
         wal.append(3, &[Record::Delete(1.into())]).unwrap();
@@ -151,7 +163,7 @@ mod tests {
         f.write_all(&half[..half.len() / 2]).unwrap();
         drop(f);
 
-        let (wal, records) = Wal::open(&path, SyncPolicy::Always).unwrap();
+        let (wal, records) = Wal::open(&path, SyncPolicy::Always, 1).unwrap();
         assert_eq!(records.iter().map(|(l, _)| *l).collect::<Vec<_>>(), vec![1, 2, 3]);
         assert_eq!(wal.len(), good);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), good);
@@ -161,13 +173,28 @@ mod tests {
     fn damage_before_good_records_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal.log");
-        let (mut wal, _) = Wal::open(&path, SyncPolicy::Always).unwrap();
+        let (mut wal, _) = Wal::open(&path, SyncPolicy::Always, 1).unwrap();
         wal.append(1, &[upsert(1), upsert(2)]).unwrap();
         drop(wal);
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[12] ^= 0xff;
         std::fs::write(&path, &bytes).unwrap();
-        let err = Wal::open(&path, SyncPolicy::Always).err().unwrap().to_string();
+        let err = Wal::open(&path, SyncPolicy::Always, 1).err().unwrap().to_string();
         assert!(err.contains("wal.log") && err.contains("checksum"), "{err}");
+    }
+
+    #[test]
+    fn a_length_past_the_end_with_records_after_it_is_damage_not_a_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.log");
+        let (mut wal, _) = Wal::open(&path, SyncPolicy::Always, 1).unwrap();
+        wal.append(1, &[upsert(1), upsert(2), upsert(3)]).unwrap();
+        drop(wal);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[3] = 0x10; // the first frame now announces more bytes than the file holds
+        std::fs::write(&path, &bytes).unwrap();
+        let err = Wal::open(&path, SyncPolicy::Always, 1).err().unwrap().to_string();
+        assert!(err.contains("more records after it"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing is truncated");
     }
 }

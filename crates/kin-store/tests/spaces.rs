@@ -155,7 +155,10 @@ fn a_collection_of_a_later_format_is_refused_and_one_model_collections_keep_thei
     assert!(store.collection("plain").is_ok());
 }
 
-const CYCLES: u64 = 30;
+/// Kill cycles: 30, or `KIN_CRASH_CYCLES` (`scripts/crash.sh` runs 1,000).
+fn cycles() -> u64 {
+    std::env::var("KIN_CRASH_CYCLES").ok().and_then(|c| c.parse().ok()).unwrap_or(30)
+}
 const IDS: i64 = 60;
 
 /// The writer of `sigkill_during_writes_across_spaces`: every write puts one id in both spaces
@@ -199,7 +202,7 @@ fn sigkill_during_writes_across_spaces() {
     let mut expected: HashMap<i64, Option<i64>> = HashMap::new();
     let mut next_version = 1i64;
     let mut rng = 0x2545_F491_4F6C_DD1Du64;
-    for cycle in 0..CYCLES {
+    for cycle in 0..cycles() {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
@@ -242,6 +245,10 @@ fn sigkill_during_writes_across_spaces() {
             next_version = next_version.max(v + 1);
         }
         let store = Store::open(dir.path()).unwrap();
+        if store.names().unwrap().contains(&"m".to_string()) {
+            let check = store.check("m").unwrap();
+            assert!(!check.damaged(), "cycle {cycle}: {check:?}");
+        }
         let Ok(c) = store.collection("m") else {
             assert!(expected.is_empty(), "cycle {cycle}: collection lost");
             continue;

@@ -69,7 +69,11 @@ impl TextIndex {
             file.write_all(&crc32fast::hash(&body).to_le_bytes())?;
             file.sync_all()
         };
-        write().map_err(|e| Error::io(&partial, e))?;
+        if let Err(e) = write() {
+            // A full disk: leave no half file taking the space that is left.
+            let _ = fs::remove_file(&partial);
+            return Err(Error::io(&partial, e));
+        }
         fs::rename(&partial, path).map_err(|e| Error::io(path, e))?;
         crate::snapshot::sync_dir(path.parent().unwrap_or(Path::new(".")))
     }
