@@ -119,6 +119,20 @@ pub enum CollectionCommand {
     },
     /// Delete a collection and everything in it.
     Drop { name: String },
+    /// Read every file of a collection (log, snapshots, index files) and say what is damaged;
+    /// changes nothing. Exits 1 when items would be lost.
+    Check {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Keep every intact record of a damaged collection and leave one that opens: the files as
+    /// they were go to `damaged-SECONDS/` in its directory, and the report names what was lost.
+    Repair {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Add, change (`--text` with settings) or remove (`--no-text`) a collection's full-text
     /// index, built from the stored items; nothing is embedded again.
     Reindex {

@@ -48,6 +48,9 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = std::io::stdout().flush();
             eprintln!("error: {e:#}");
+            if let Some(name) = damaged_collection(&e) {
+                eprintln!("`kin collection check {name}` tells what is damaged; `kin collection repair {name}` keeps every intact record and leaves a collection that opens");
+            }
             ExitCode::from(exit_code(&e))
         }
     }
@@ -166,6 +169,16 @@ fn embed_code(err: &kin_embed::Error) -> u8 {
         | kin_embed::Error::UnsupportedPrecision { .. } => 2,
         _ => 1,
     }
+}
+
+/// The collection whose files an error found damaged (its directory is `…/collections/NAME/`).
+fn damaged_collection(err: &anyhow::Error) -> Option<String> {
+    let kin_store::Error::Corrupt { path, .. } = err.chain().find_map(|e| e.downcast_ref::<kin_store::Error>())? else {
+        return None;
+    };
+    let parts: Vec<_> = path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let at = parts.iter().rposition(|p| p == "collections")?;
+    parts.get(at + 1).cloned()
 }
 
 fn store_code(err: &kin_store::Error) -> u8 {

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use kin_core::Modality;
 use kin_embed::{LoadOptions, Precision};
 use kin_models::Registry;
-use kin_store::{Backend, CollectionConfig, IndexKind, Item, ItemId, Quantization, TextConfig};
+use kin_store::{Backend, CollectionConfig, IndexKind, Item, ItemId, Quantization, Repair, TextConfig};
 use serde_json::{json, Value};
 
 use crate::cli::{CollectionCommand, CreateArgs, ImportArgs};
@@ -151,6 +151,27 @@ pub fn run(store: &dyn Backend, cmd: CollectionCommand) -> Result<()> {
             store.drop_collection(&name)?;
             println!("dropped collection {name}");
         }
+        CollectionCommand::Check { name, json } => {
+            let check = store.check(&name)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&check.to_json())?);
+            } else {
+                for f in &check.files {
+                    println!("{:<24} {:<16} {}", f.file.display(), f.health.as_str(), f.detail);
+                }
+            }
+            if check.damaged() {
+                bail!("collection {name} is damaged; `kin collection repair {name}` keeps every intact record");
+            }
+        }
+        CollectionCommand::Repair { name, json } => {
+            let repair = store.repair(&name)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&repair.to_json())?);
+                return Ok(());
+            }
+            print_repair(&name, &repair);
+        }
         CollectionCommand::Reindex { name, text } => {
             if !text.text && !text.no_text {
                 bail!(
@@ -172,6 +193,39 @@ pub fn run(store: &dyn Backend, cmd: CollectionCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn print_repair(name: &str, repair: &Repair) {
+    if repair.aside.is_none() {
+        println!("collection {name} needed no repair ({} items)", repair.items);
+        return;
+    }
+    for lost in &repair.lost {
+        let between = match lost.between {
+            (Some(a), Some(b)) if b > a + 1 => format!("; log records {}..={} are lost", a + 1, b - 1),
+            (Some(a), None) => format!("; log records after {a} are lost"),
+            (None, Some(b)) => format!("; log records before {b} are lost"),
+            _ => String::new(),
+        };
+        println!("{}: bytes {}..{} are damaged{between}", lost.file.display(), lost.bytes.start, lost.bytes.end);
+        if lost.read_as.is_empty() {
+            println!("  they no longer read as a record");
+        }
+        for (lsn, ids) in &lost.read_as {
+            let ids: Vec<String> = ids
+                .iter()
+                .map(|(id, present)| format!("{id}{}", if *present { " (another write of it is kept)" } else { "" }))
+                .collect();
+            println!("  they read as record {lsn} of {} (unverified: they fail their checksum)", ids.join(", "));
+        }
+    }
+    for f in &repair.rebuilt {
+        println!("{}: built again from the repaired snapshot", f.display());
+    }
+    if let Some(aside) = &repair.aside {
+        println!("the files as they were, and this report (repair.json), are in {}", aside.display());
+    }
+    println!("collection {name} opens, with {} items", repair.items);
 }
 
 fn describe(cfg: &CollectionConfig, items: usize) -> Value {

@@ -64,6 +64,43 @@ fn import_and_search_by_vector_file() {
 }
 
 #[test]
+fn a_damaged_log_is_named_checked_and_repaired() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(kin(&data).args(["collection", "create", "vecs", "--dim", "4"]).output().unwrap());
+    // Three imports: three records in the log.
+    for part in 0..3 {
+        let vectors: Vec<f32> = (0..10 * 4).map(|i| (part * 40 + i + 1) as f32).collect();
+        let v = dir.path().join(format!("v{part}.npy"));
+        write_npy(&v, 10, 4, &vectors);
+        let ids = dir.path().join(format!("ids{part}.txt"));
+        std::fs::write(&ids, (0..10).map(|i| format!("{}\n", part * 10 + i)).collect::<String>()).unwrap();
+        ok(kin(&data).args(["import", "vecs", "--vectors"]).arg(&v).arg("--ids").arg(&ids).output().unwrap());
+    }
+    let log = data.join("collections/vecs/wal.log");
+    let mut bytes = std::fs::read(&log).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    std::fs::write(&log, &bytes).unwrap();
+
+    fails(kin(&data).args(["collection", "info", "vecs"]).output().unwrap(), 1, "kin collection repair vecs");
+    let out = kin(&data).args(["collection", "check", "vecs"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("wal.log") && text.contains("damaged") && text.contains("2 intact records"), "{text}");
+
+    let out = ok(kin(&data).args(["collection", "repair", "vecs"]).output().unwrap());
+    assert!(out.contains("log records 2..=2 are lost") && out.contains("opens, with 20 items"), "{out}");
+    assert!(out.contains("read as record 2 of 10, 11, 12"), "{out}");
+    let info: serde_json::Value =
+        serde_json::from_str(&ok(kin(&data).args(["collection", "info", "vecs", "--json"]).output().unwrap())).unwrap();
+    assert_eq!(info["items"], 20, "{info}");
+    ok(kin(&data).args(["collection", "check", "vecs"]).output().unwrap());
+    let out = ok(kin(&data).args(["collection", "repair", "vecs"]).output().unwrap());
+    assert!(out.contains("needed no repair"), "{out}");
+}
+
+#[test]
 fn bad_input_gets_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
