@@ -242,6 +242,12 @@ impl SnapshotScan {
         self.scan.frames.first().map(|f| f.1).or(self.header.map(|(lsn, _)| lsn))
     }
 
+    /// Its intact items.
+    fn into_items(self) -> Vec<Item> {
+        let items = self.scan.frames.into_iter().map(|f| f.2);
+        items.filter_map(|r| if let Record::Upsert(item) = r { Some(item) } else { None }).collect()
+    }
+
     /// What is wrong with it, if anything.
     fn problems(&self, len: usize) -> Vec<String> {
         let mut out = Vec::new();
@@ -323,15 +329,7 @@ pub(crate) fn check(dir: &Path, name: &str) -> Result<Check> {
         }
         let detail = format!("{} items as of log position {lsn}", snap.scan.frames.len());
         files.push(FileCheck { file: relative(dir, &path), health: Health::Intact, detail });
-        let items: Vec<Item> = snap
-            .scan
-            .frames
-            .into_iter()
-            .filter_map(|f| match f.2 {
-                Record::Upsert(item) => Some(item),
-                _ => None,
-            })
-            .collect();
+        let items = snap.into_items();
         files.extend(check_indexes(dir, &space, &space_dir, &items, lsn));
     }
     let path = dir.join(WAL_FILE);
@@ -442,15 +440,7 @@ pub(crate) fn repair(dir: &Path, name: &str) -> Result<Repair> {
             let read_as = read_damaged(&bytes[r.clone()]);
             lost.push(lost_stretch(&file, r, (None, None), read_as));
         }
-        let items: Vec<Item> = snap
-            .scan
-            .frames
-            .into_iter()
-            .filter_map(|f| match f.2 {
-                Record::Upsert(item) => Some(item),
-                _ => None,
-            })
-            .collect();
+        let items = snap.into_items();
         snapshot::write(&path, lsn, items.len(), items.into_iter())?;
         rewritten.push(file);
         // The saved indexes were built from the snapshot as it was: opening builds them again.
