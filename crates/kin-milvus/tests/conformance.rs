@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use kin_core::filter::Filter;
 use kin_core::Metric;
+use kin_core::Modality;
 use kin_milvus::{MilvusBackend, MilvusTarget};
-use kin_store::{Backend, CollectionConfig, Error, IndexKind, Item, ItemId, SearchParams, Store};
+use kin_store::{Backend, CollectionConfig, Error, IndexKind, Item, ItemId, SearchParams, SpaceConfig, Store};
 use serde_json::{json, Value};
 
 #[path = "conformance/text.rs"]
@@ -106,6 +107,33 @@ fn both(config: &CollectionConfig) -> Vec<Side> {
     vec![("embedded", store, a, dir), ("milvus", m, b, tempfile::tempdir().unwrap())]
 }
 
+/// Both backends, and a third side: the embedded store's collection as one space (`main`) of
+/// a mixed collection whose other space already holds vectors of its own, under the same ids
+/// (a space's reads, searches, scans and deletes never see the other's).
+fn with_mixed(config: &CollectionConfig) -> Vec<Side> {
+    let mut sides = both(config);
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Backend> = Arc::new(Store::open(dir.path()).unwrap());
+    let name = unique(&config.name);
+    let main = SpaceConfig {
+        settings: CollectionConfig { name: "main".into(), model: Some("main-model".into()), ..config.clone() },
+        accepts: vec![Modality::Text],
+        ingests: vec![Modality::Text],
+    };
+    let other = SpaceConfig {
+        settings: CollectionConfig { model: Some("other-model".into()), ..CollectionConfig::new("other", 3) },
+        accepts: vec![Modality::Image],
+        ingests: vec![Modality::Image],
+    };
+    store.create(CollectionConfig::mixed(&name, vec![main, other])).unwrap();
+    let noise: Vec<Item> =
+        (0..40).map(|i| Item::new(i, vec![1.0, i as f32, 2.0]).with_payload(json!({"n": i}))).collect();
+    store.space(&name, "other").unwrap().upsert(noise).unwrap();
+    let c = store.space(&name, "main").unwrap();
+    sides.push(("embedded, one space of a mixed collection", store, c, dir));
+    sides
+}
+
 /// A deterministic pseudo-random generator.
 struct Rng(u64);
 
@@ -173,7 +201,7 @@ fn collections_are_created_listed_described_and_dropped_alike() {
 #[test]
 fn items_are_written_read_replaced_and_deleted_alike() {
     let cfg = CollectionConfig { metric: Metric::L2, ..CollectionConfig::new("items", 4) };
-    for (name, _backend, c, _dir) in both(&cfg) {
+    for (name, _backend, c, _dir) in with_mixed(&cfg) {
         let items = dataset(30, 4, 7);
         c.upsert(items.clone()).unwrap();
         assert_eq!(c.count().unwrap(), 30, "{name}");
@@ -246,7 +274,7 @@ fn exact_top_k_is_identical_for_every_metric_and_filter() {
     ];
     for metric in [Metric::L2, Metric::Cosine, Metric::Dot] {
         let cfg = CollectionConfig { metric, index: IndexKind::Flat, ..CollectionConfig::new("exact", 16) };
-        let sides = both(&cfg);
+        let sides = with_mixed(&cfg);
         let data = dataset(300, 16, 42);
         for (_, _, c, _) in &sides {
             c.upsert(data.clone()).unwrap();
@@ -257,6 +285,7 @@ fn exact_top_k_is_identical_for_every_metric_and_filter() {
             let a = exact_ids(&*sides[0].2, &query, 10, None);
             let b = exact_ids(&*sides[1].2, &query, 10, None);
             assert_eq!(a, b, "{metric:?}, query {q}");
+            assert_eq!(a, exact_ids(&*sides[2].2, &query, 10, None), "{metric:?}, query {q}: {}", sides[2].0);
             let scores_a: Vec<f32> = sides[0]
                 .2
                 .search(&query, &SearchParams { k: 3, exact: true, ..Default::default() })
@@ -281,6 +310,7 @@ fn exact_top_k_is_identical_for_every_metric_and_filter() {
             let a = exact_ids(&*sides[0].2, &query, 10, Some(&filter));
             let b = exact_ids(&*sides[1].2, &query, 10, Some(&filter));
             assert_eq!(a, b, "{metric:?}, filter {text}");
+            assert_eq!(a, exact_ids(&*sides[2].2, &query, 10, Some(&filter)), "{metric:?}, filter {text}: mixed");
             let matching = data.iter().filter(|i| filter.matches(&i.payload)).count();
             assert_eq!(a.len(), matching.min(10), "{metric:?}, filter {text}");
         }
@@ -290,7 +320,7 @@ fn exact_top_k_is_identical_for_every_metric_and_filter() {
 #[test]
 fn approximate_recall_at_10_is_at_least_0_95_on_both() {
     let cfg = CollectionConfig { metric: Metric::Cosine, ..CollectionConfig::new("ann", 32) };
-    let sides = both(&cfg);
+    let sides = with_mixed(&cfg);
     let data = dataset(2000, 32, 5);
     for (_, _, c, _) in &sides {
         for chunk in data.chunks(500) {
