@@ -77,6 +77,16 @@ pub struct ServerConfig {
     pub batch_tokens: usize,
     /// Models loaded at start (`/readyz` waits for them) and allowed beside the registry's.
     pub models: Vec<String>,
+    /// Folders whose files an item's `path` may name for `/content` (the page's previews of
+    /// what `kin add` stored). A path outside them, or a link leading out, is never read.
+    pub file_roots: Vec<PathBuf>,
+    /// How long a client may take to send a request's headers; a connection that sends none
+    /// within it is closed (a slow client cannot hold a connection open).
+    pub header_timeout: Duration,
+    /// How long a client may take to send a request's body (408 beyond).
+    pub body_timeout: Duration,
+    /// Multipart uploads handled at once (429 beyond).
+    pub max_uploads: usize,
 }
 
 impl Default for ServerConfig {
@@ -93,6 +103,10 @@ impl Default for ServerConfig {
             batch_wait: Duration::from_millis(2),
             batch_tokens: kin_embed::DEFAULT_TOKEN_BUDGET,
             models: Vec::new(),
+            file_roots: std::env::current_dir().into_iter().collect(),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            max_uploads: 4,
         }
     }
 }
@@ -111,6 +125,12 @@ impl ServerConfig {
         }
         if self.batch_wait > Duration::from_secs(1) {
             return bad("the batch wait window must be at most 1 s");
+        }
+        if self.header_timeout.is_zero() || self.body_timeout.is_zero() {
+            return bad("the header and body timeouts must be positive");
+        }
+        if self.max_uploads == 0 {
+            return bad("at least one upload must be allowed at a time");
         }
         Ok(())
     }

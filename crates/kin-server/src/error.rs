@@ -65,6 +65,27 @@ impl ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }
 
+    /// 429: every upload slot is taken.
+    pub fn uploads_busy(slots: usize) -> Self {
+        ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "uploads_busy",
+                format!("{slots} uploads are in progress, the most this server takes at once; retry after a moment"),
+            )
+        }
+    }
+
+    /// 408: the client did not send its request body in time.
+    pub fn body_timeout(seconds: u64) -> Self {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!("the request body did not arrive within {seconds} s"),
+        )
+    }
+
     pub fn queue_full(retry_after: u64) -> Self {
         ApiError {
             retry_after: Some(retry_after),

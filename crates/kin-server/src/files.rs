@@ -52,6 +52,13 @@ impl FileStore {
     }
 }
 
+/// `path` as a file to serve, when it is a regular file inside one of `roots` once every link
+/// in it is followed (so neither `..` nor a symbolic link leads out of them).
+pub fn within_roots(roots: &[PathBuf], path: &str) -> Option<PathBuf> {
+    let real = fs::canonicalize(path).ok().filter(|p| p.is_file())?;
+    roots.iter().filter_map(|r| fs::canonicalize(r).ok()).any(|root| real.starts_with(root)).then_some(real)
+}
+
 pub struct Scratch(PathBuf);
 
 impl Scratch {

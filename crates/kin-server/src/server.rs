@@ -64,7 +64,7 @@ impl Server {
             state.set_ready();
         });
         let app = crate::routes::router(self.state.clone());
-        axum::serve(self.listener, app).with_graceful_shutdown(shutdown()).await.map_err(Error::Serve)?;
+        serve_connections(self.listener, app, self.state.config.header_timeout).await;
         // Fold long logs into snapshots so the next start reads the saved index.
         let store = self.state.store.clone();
         let _ = tokio::task::spawn_blocking(move || checkpoint_all(&*store)).await;
@@ -78,6 +78,49 @@ fn checkpoint_all(store: &dyn kin_store::Backend) {
             tracing::warn!(collection = %name, %error, "not checkpointed at shutdown");
         }
     }
+}
+
+/// Accepts connections until SIGINT or SIGTERM, then lets each finish its request in flight.
+/// A connection must send each request's headers within `header_timeout` (hyper's timer
+/// closes it otherwise), so slow or silent clients do not pile up.
+async fn serve_connections(listener: TcpListener, app: axum::Router, header_timeout: std::time::Duration) {
+    let (closing, closed) = tokio::sync::watch::channel(());
+    let mut connections = tokio::task::JoinSet::new();
+    let mut stop = std::pin::pin!(shutdown());
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors, most often: wait for connections to close.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => break,
+        };
+        while connections.try_join_next().is_some() {}
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let mut closed = closed.clone();
+        connections.spawn(async move {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = closed.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    let _ = closing.send(());
+    while connections.join_next().await.is_some() {}
 }
 
 async fn shutdown() {

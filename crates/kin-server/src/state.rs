@@ -18,6 +18,8 @@ pub struct AppState {
     pub models: ModelPool,
     pub files: FileStore,
     pub metrics: Arc<Metrics>,
+    /// Multipart uploads in progress, at most `config.max_uploads`.
+    pub uploads: Arc<tokio::sync::Semaphore>,
     ready: AtomicBool,
 }
 
@@ -36,7 +38,8 @@ impl AppState {
         let metrics = Arc::new(Metrics::default());
         let models = ModelPool::new(loader, &config, metrics.clone());
         let ready = AtomicBool::new(config.models.is_empty());
-        Ok(Arc::new(AppState { config, store, models, files, metrics, ready }))
+        let uploads = Arc::new(tokio::sync::Semaphore::new(config.max_uploads));
+        Ok(Arc::new(AppState { config, store, models, files, metrics, uploads, ready }))
     }
 
     /// Whether the models named at start are loaded.

@@ -100,6 +100,19 @@ pub struct ServeArgs {
     /// How long a batch waits for other requests to join it, in milliseconds.
     #[arg(long, default_value_t = 2)]
     pub batch_wait_ms: u64,
+    /// A folder whose files items may name for the page's previews (`kin add` keeps each file's
+    /// path); repeatable; default: the folder `kin serve` starts in. Nothing outside is read.
+    #[arg(long = "files-from", value_name = "DIR")]
+    pub files_from: Vec<std::path::PathBuf>,
+    /// Multipart uploads handled at once (429 beyond).
+    #[arg(long, default_value_t = 4)]
+    pub max_uploads: usize,
+    /// Seconds a client may take to send a request's headers before its connection is closed.
+    #[arg(long, default_value_t = 10)]
+    pub header_timeout_s: u64,
+    /// Seconds a client may take to send a request's body (408 beyond).
+    #[arg(long, default_value_t = 60)]
+    pub body_timeout_s: u64,
 }
 
 #[derive(Subcommand)]

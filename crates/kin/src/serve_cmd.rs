@@ -28,7 +28,14 @@ pub fn run(store: Arc<dyn Backend>, data: &Path, args: ServeArgs) -> Result<()> 
         queue_inputs: args.queue,
         batch_wait: Duration::from_millis(args.batch_wait_ms),
         models: args.models,
+        max_uploads: args.max_uploads,
+        header_timeout: Duration::from_secs(args.header_timeout_s),
+        body_timeout: Duration::from_secs(args.body_timeout_s),
         ..ServerConfig::default()
+    };
+    let config = match args.files_from {
+        roots if roots.is_empty() => config,
+        file_roots => ServerConfig { file_roots, ..config },
     };
     let keyed = if config.keys.is_empty() { "no API key" } else { "API keys required" };
     let place = store.describe();

@@ -132,6 +132,13 @@ pub async fn upsert(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("multipart/form-data"));
+    // Held until the upload's items are stored: uploads are heavy (files decoded, embedded).
+    let _upload = match multipart {
+        true => Some(
+            state.uploads.clone().try_acquire_owned().map_err(|_| ApiError::uploads_busy(state.config.max_uploads))?,
+        ),
+        false => None,
+    };
     let incoming = if multipart {
         let form = Multipart::from_request(req, &()).await.map_err(|e| {
             ApiError::new(
@@ -476,7 +483,8 @@ pub async fn content(
         blocking(move || item_at(&*c, &id)).await?
     };
     let uploaded = item.payload.get("file").and_then(Value::as_str).and_then(|h| state.files.path(h));
-    let local = item.payload.get("path").and_then(Value::as_str).map(std::path::PathBuf::from).filter(|p| p.is_file());
+    let roots = &state.config.file_roots;
+    let local = item.payload.get("path").and_then(Value::as_str).and_then(|p| crate::files::within_roots(roots, p));
     let respond = |bytes: Vec<u8>, kind: &str| {
         Response::builder()
             .header(header::CONTENT_TYPE, kind)
@@ -494,6 +502,12 @@ pub async fn content(
     }
     if let Some(text) = item.payload.get("text").and_then(Value::as_str) {
         return respond(text.as_bytes().to_vec(), "text/plain; charset=utf-8");
+    }
+    if let Some(path) = item.payload.get("path").and_then(Value::as_str) {
+        return Err(ApiError::not_found(
+            "no_content",
+            format!("item {id:?} names the file {path:?}, which is not a file in the folders this server serves (kin serve --files-from)"),
+        ));
     }
     Err(ApiError::not_found("no_content", format!("item {id:?} keeps no content, only its vector")))
 }

@@ -15,7 +15,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::de::DeserializeOwned;
@@ -44,6 +44,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/collections/{name}/search", post(search::search))
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), body_deadline))
         .layer(middleware::from_fn_with_state(state.clone(), crate::auth::authorize))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes));
     if let Some(cors) = cors(&state.config.cors_origins) {
@@ -67,6 +68,23 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
             .allow_methods([Method::GET, Method::POST, Method::DELETE])
             .allow_headers([axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE]),
     )
+}
+
+/// Reads the request body within `body_timeout` (a slow client gets 408 and lets go of its
+/// connection) and at most `max_body_bytes` of it (413), before any handler sees it.
+async fn body_deadline(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let timeout = state.config.body_timeout;
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, state.config.max_body_bytes)).await;
+    match read {
+        Ok(Ok(bytes)) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Ok(Err(_)) => ApiError::too_large(format!(
+            "the request body is over {} bytes, or it was cut short",
+            state.config.max_body_bytes
+        ))
+        .into_response(),
+        Err(_) => ApiError::body_timeout(timeout.as_secs().max(1)).into_response(),
+    }
 }
 
 /// Counts and times every request by its route pattern (never the raw path, which holds ids).

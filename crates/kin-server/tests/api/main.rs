@@ -16,6 +16,7 @@ use tower::ServiceExt;
 
 mod fuzz;
 mod guards;
+mod hardening;
 mod openai;
 mod routes;
 
