@@ -34,7 +34,9 @@ pub fn read_f32(path: &Path) -> Result<Matrix> {
         [r, c] => (*r, *c),
         other => bail!("{}: expected a 1-D or 2-D array, found shape {other:?}", path.display()),
     };
-    let n = rows * cols;
+    let Some(n) = rows.checked_mul(cols).filter(|n| n.checked_mul(8).is_some()) else {
+        bail!("{}: shape {shape:?} holds more values than any file can", path.display());
+    };
     let values: Vec<f32> = match descr.as_str() {
         "<f4" if data.len() == n * 4 => {
             data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
@@ -84,14 +86,15 @@ fn split(bytes: &[u8]) -> Option<(&str, &[u8])> {
 }
 
 fn field(header: &str, key: &str) -> Option<String> {
-    let rest = &header[header.find(&format!("'{key}'"))? + key.len() + 2..];
+    let rest = header.get(header.find(&format!("'{key}'"))? + key.len() + 2..)?;
     let rest = rest[rest.find('\'')? + 1..].to_string();
     Some(rest[..rest.find('\'')?].to_string())
 }
 
 fn shape(header: &str) -> Option<Vec<usize>> {
     let rest = &header[header.find("'shape'")?..];
-    let inner = &rest[rest.find('(')? + 1..rest.find(')')?];
+    let open = rest.find('(')? + 1;
+    let inner = rest.get(open..open + rest[open..].find(')')?)?;
     inner.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| s.parse().ok()).collect()
 }
 
@@ -99,12 +102,10 @@ fn shape(header: &str) -> Option<Vec<usize>> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn reads_what_numpy_writes_and_names_problems() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v.npy");
+    /// A 2 × 3 float32 file as numpy writes it, with `shape` in its header.
+    fn npy(shape: &str) -> Vec<u8> {
         let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-        let mut header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }".to_vec();
+        let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}").into_bytes();
         header.resize(117, b' ');
         header.push(b'\n');
         bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
@@ -112,6 +113,67 @@ mod tests {
         for v in [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0] {
             bytes.extend_from_slice(&v.to_le_bytes());
         }
+        bytes
+    }
+
+    /// Found by `mutated_files_never_panic`: a `)` before the shape's `(` panicked.
+    #[test]
+    fn a_parenthesis_closed_before_the_shape_opens_does_not_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.npy");
+        let mut bytes = npy("(2, 3)");
+        let header = String::from_utf8_lossy(&bytes[10..]).into_owned();
+        let at = 10 + header.find("'shape'").unwrap() + "'shape'".len();
+        bytes[at] = b')';
+        fs::write(&path, &bytes).unwrap();
+        // The first parenthesised list after the key is the shape.
+        assert_eq!(read_f32(&path).unwrap().rows, 2);
+    }
+
+    /// Found by `mutated_files_never_panic`: a shape whose size overflows panicked.
+    #[test]
+    fn a_shape_whose_size_overflows_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.npy");
+        fs::write(&path, npy("(4294967296, 4294967296)")).unwrap();
+        assert!(read_f32(&path).unwrap_err().to_string().contains("more values"));
+    }
+
+    #[test]
+    fn mutated_files_never_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.npy");
+        let good = npy("(2, 3)");
+        let mut state = 0x1234_5678u64;
+        let mut next = move |n: usize| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 33) as usize) % n.max(1)
+        };
+        const DIGITS: &[u8] = b"0123456789(), '<f8i4";
+        for _ in 0..5000 {
+            let mut bytes = good.clone();
+            for _ in 0..1 + next(4) {
+                let at = next(bytes.len());
+                match next(4) {
+                    0 => bytes[at] ^= 1 << next(8),
+                    1 => bytes[at] = DIGITS[next(DIGITS.len())],
+                    2 => bytes.truncate(at),
+                    _ => bytes.insert(at, DIGITS[next(DIGITS.len())]),
+                }
+                if bytes.is_empty() {
+                    break;
+                }
+            }
+            fs::write(&path, &bytes).unwrap();
+            let _ = read_f32(&path);
+        }
+    }
+
+    #[test]
+    fn reads_what_numpy_writes_and_names_problems() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.npy");
+        let bytes = npy("(2, 3)");
         fs::write(&path, &bytes).unwrap();
         let m = read_f32(&path).unwrap();
         assert_eq!((m.rows, m.cols, m.row(1)), (2, 3, &[4.0, 5.0, 6.0][..]));
