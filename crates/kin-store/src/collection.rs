@@ -25,8 +25,11 @@ const SNAPSHOT_AFTER_BYTES: u64 = 256 << 20;
 /// or once it holds more records than this and than the collection has items (so that
 /// snapshots, which rewrite everything, cost a constant amount per write);
 const SNAPSHOT_AFTER_RECORDS: usize = 100_000;
-/// or, when a bulk write ends ([`Collection::checkpoint`]), more than this many.
+/// or, when a bulk write ends ([`Collection::checkpoint`]), more than this many;
 const CHECKPOINT_AFTER_RECORDS: usize = 1_000;
+/// or once a space holds more deleted slots than this and than live items (the snapshot
+/// compacts them away, so memory under churn stays within about twice the live items).
+const COMPACT_AFTER_DEAD: usize = 1_000;
 
 pub(crate) const CONFIG_FILE: &str = "collection.json";
 pub(crate) const WAL_FILE: &str = "wal.log";
@@ -350,6 +353,7 @@ impl Collection {
             per_space[place].push(write);
         }
         let mut items = 0;
+        let mut churned = false;
         for (space, writes) in self.spaces.iter().zip(per_space) {
             let mut state = space.state.write();
             state.next_lsn = log.next_lsn;
@@ -357,8 +361,11 @@ impl Collection {
                 state.apply_all(writes.into_iter())?;
             }
             items += state.ids.len();
+            let dead = state.slots.len() - state.ids.len();
+            churned |= dead > COMPACT_AFTER_DEAD.max(state.ids.len());
         }
-        if log.logged > SNAPSHOT_AFTER_RECORDS.max(items) || log.wal.len() > SNAPSHOT_AFTER_BYTES {
+        let long_log = log.logged > SNAPSHOT_AFTER_RECORDS.max(items) || log.wal.len() > SNAPSHOT_AFTER_BYTES;
+        if long_log || churned {
             // The write is durable and applied: a snapshot that fails (a full disk) is tried
             // again after a later write, and must not make this one look refused.
             if let Err(error) = self.snapshot_locked(&mut log) {

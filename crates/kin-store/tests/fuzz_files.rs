@@ -11,6 +11,9 @@ use std::path::Path;
 use kin_store::{CollectionConfig, Item, SearchParams, Store, SyncPolicy, TextConfig};
 use serde_json::json;
 
+mod common;
+use common::copy_dir;
+
 struct Lcg(u64);
 
 impl Lcg {
@@ -55,19 +58,6 @@ fn mutate(bytes: &mut Vec<u8>, rng: &mut Lcg) {
             let at = rng.below(len).min(bytes.len());
             let end = (at + 1 + rng.below(4096)).min(bytes.len());
             bytes[at..end].iter_mut().for_each(|b| *b = 0);
-        }
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).unwrap();
         }
     }
 }

@@ -9,6 +9,9 @@ use std::path::Path;
 use kin_store::{CollectionConfig, Health, Item, ItemId, SearchParams, Store, SyncPolicy, TextConfig};
 use serde_json::json;
 
+mod common;
+use common::copy_dir;
+
 /// A small deterministic generator (the tests need the same flips on every run).
 struct Lcg(u64);
 
@@ -83,19 +86,6 @@ fn config(text: bool) -> CollectionConfig {
 
 fn collection_dir(data: &Path) -> std::path::PathBuf {
     data.join("collections").join("docs")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 fn flip(path: &Path, at: usize) {

@@ -189,3 +189,22 @@ fn the_text_index_follows_writes_compaction_and_reopening() {
     }
     assert_eq!(expected[1].len(), 5);
 }
+
+#[test]
+fn churn_is_compacted_so_memory_follows_the_live_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_with(dir.path(), kin_store::SyncPolicy::Never).unwrap();
+    let c = store.create(CollectionConfig::new("c", 4)).unwrap();
+    // 100 live items at any time, 3,000 written: deleted nodes must not pile up in the index.
+    for i in 0..3000i64 {
+        c.upsert(vec![Item::new(i, unit(i as usize, 4))]).unwrap();
+        if i >= 100 {
+            c.delete(&[ItemId::Int(i - 100)]).unwrap();
+        }
+        let nodes = c.usage().unwrap().index_nodes;
+        assert!(nodes <= 100 + 1_001 + 1, "after write {i}: {nodes} index nodes for {} items", c.count());
+    }
+    assert_eq!(c.count(), 100);
+    let hits = c.search(&unit(2990, 4), &SearchParams { k: 1, exact: true, ..SearchParams::default() }).unwrap();
+    assert_eq!(hits[0].id, ItemId::Int(2990));
+}
