@@ -87,6 +87,9 @@ pub struct ServerConfig {
     pub body_timeout: Duration,
     /// Multipart uploads handled at once (429 beyond).
     pub max_uploads: usize,
+    /// Most bytes the uploaded files kept for previews may take on disk (507 beyond); `None`:
+    /// what the disk holds.
+    pub max_files_bytes: Option<u64>,
 }
 
 impl Default for ServerConfig {
@@ -107,6 +110,7 @@ impl Default for ServerConfig {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(60),
             max_uploads: 4,
+            max_files_bytes: None,
         }
     }
 }

@@ -214,7 +214,10 @@ pub async fn embed(
     let mut streams = Vec::new();
     for (i, modality, data) in files {
         let kept = if keep_files {
-            let files = state.files.put(&data).map_err(|e| ApiError::internal(format!("keeping input {i}: {e}")))?;
+            let files = state.files.put(&data).map_err(|e| match e.kind() {
+                std::io::ErrorKind::StorageFull => ApiError::storage_full(format!("keeping input {i}: {e}")),
+                _ => ApiError::internal(format!("keeping input {i}: {e}")),
+            })?;
             Some(files)
         } else {
             None

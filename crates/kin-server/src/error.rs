@@ -77,6 +77,11 @@ impl ApiError {
         }
     }
 
+    /// 507: no room is left for what the request would keep.
+    pub fn storage_full(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "storage_full", message)
+    }
+
     /// 408: the client did not send its request body in time.
     pub fn body_timeout(seconds: u64) -> Self {
         ApiError::new(

@@ -4,6 +4,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
@@ -11,27 +12,55 @@ use crate::{Error, Result};
 
 pub struct FileStore {
     dir: PathBuf,
+    /// Most bytes the kept files may take (`u64::MAX`: no limit but the disk's).
+    limit: u64,
+    /// Bytes they take now.
+    used: AtomicU64,
 }
 
 impl FileStore {
-    pub fn open(dir: &Path) -> Result<FileStore> {
+    /// The kept files under `dir`, which may take at most `limit` bytes in all.
+    pub fn open(dir: &Path, limit: Option<u64>) -> Result<FileStore> {
         fs::create_dir_all(dir).map_err(|e| Error::Config(format!("{}: {e}", dir.display())))?;
-        Ok(FileStore { dir: dir.to_path_buf() })
+        let entries = fs::read_dir(dir).map_err(|e| Error::Config(format!("{}: {e}", dir.display())))?;
+        let used = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().len() == 64)
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .sum();
+        Ok(FileStore { dir: dir.to_path_buf(), limit: limit.unwrap_or(u64::MAX), used: AtomicU64::new(used) })
     }
 
     /// Stores `bytes` durably (written, synced, renamed into place) and returns their sha256.
+    /// Refused with `StorageFull` past the limit (or when the disk is full), leaving nothing
+    /// behind.
     pub fn put(&self, bytes: &[u8]) -> std::io::Result<String> {
         let hash = hex(&Sha256::digest(bytes));
         let path = self.dir.join(&hash);
         if path.exists() {
             return Ok(hash);
         }
+        let size = bytes.len() as u64;
+        let used = self.used.load(Ordering::Relaxed);
+        if used.saturating_add(size) > self.limit {
+            let message = format!(
+                "the kept files take {used} bytes, and {size} more would pass the limit of {} (kin serve --max-files-mb)",
+                self.limit
+            );
+            return Err(std::io::Error::new(std::io::ErrorKind::StorageFull, message));
+        }
         let partial = self.dir.join(format!("{hash}.partial-{}", std::process::id()));
-        let mut file = fs::File::create(&partial)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&partial, &path)?;
+        let written = fs::File::create(&partial).and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        });
+        if let Err(e) = written.and_then(|()| fs::rename(&partial, &path)) {
+            let _ = fs::remove_file(&partial);
+            return Err(e);
+        }
         fs::File::open(&self.dir)?.sync_all()?;
+        self.used.fetch_add(size, Ordering::Relaxed);
         Ok(hash)
     }
 
@@ -106,7 +135,7 @@ mod tests {
     #[test]
     fn files_are_kept_by_hash_and_only_hashes_resolve() {
         let dir = tempfile::tempdir().unwrap();
-        let files = FileStore::open(dir.path()).unwrap();
+        let files = FileStore::open(dir.path(), None).unwrap();
         let hash = files.put(b"hello").unwrap();
         assert_eq!(hash, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
         assert_eq!(fs::read(files.path(&hash).unwrap()).unwrap(), b"hello");
@@ -121,5 +150,21 @@ mod tests {
         assert!(!p.exists());
         assert_eq!(media_type(b"\x89PNG\r\n"), "image/png");
         assert_eq!(media_type(b"RIFF\0\0\0\0WAVEfmt "), "audio/wav");
+    }
+
+    #[test]
+    fn kept_files_stay_within_their_limit_and_a_refusal_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = FileStore::open(dir.path(), Some(10)).unwrap();
+        let first = files.put(b"123456").unwrap();
+        let err = files.put(b"abcdef").unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::StorageFull);
+        assert!(err.to_string().contains("--max-files-mb"), "{err}");
+        assert_eq!(files.put(b"123456").unwrap(), first, "a file already kept takes no more room");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "nothing partial is left");
+        // The limit counts what an earlier run kept.
+        let again = FileStore::open(dir.path(), Some(10)).unwrap();
+        assert_eq!(again.put(b"abcdef").unwrap_err().kind(), std::io::ErrorKind::StorageFull);
+        assert!(FileStore::open(dir.path(), Some(12)).unwrap().put(b"abcdef").is_ok());
     }
 }

@@ -34,7 +34,7 @@ impl AppState {
     /// As `open`, over `store` (uploaded files still live under `config.data`).
     pub fn open_with(config: ServerConfig, store: Arc<dyn Backend>, loader: Loader) -> Result<Arc<AppState>> {
         config.validate()?;
-        let files = FileStore::open(&config.data.join("files"))?;
+        let files = FileStore::open(&config.data.join("files"), config.max_files_bytes)?;
         let metrics = Arc::new(Metrics::default());
         let models = ModelPool::new(loader, &config, metrics.clone());
         let ready = AtomicBool::new(config.models.is_empty());

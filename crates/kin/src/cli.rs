@@ -107,6 +107,10 @@ pub struct ServeArgs {
     /// Multipart uploads handled at once (429 beyond).
     #[arg(long, default_value_t = 4)]
     pub max_uploads: usize,
+    /// Most MiB the uploaded files kept for previews may take on disk (507 beyond; default:
+    /// what the disk holds).
+    #[arg(long)]
+    pub max_files_mb: Option<u64>,
     /// Seconds a client may take to send a request's headers before its connection is closed.
     #[arg(long, default_value_t = 10)]
     pub header_timeout_s: u64,

@@ -29,6 +29,7 @@ pub fn run(store: Arc<dyn Backend>, data: &Path, args: ServeArgs) -> Result<()> 
         batch_wait: Duration::from_millis(args.batch_wait_ms),
         models: args.models,
         max_uploads: args.max_uploads,
+        max_files_bytes: args.max_files_mb.map(|mb| mb.saturating_mul(1 << 20)),
         header_timeout: Duration::from_secs(args.header_timeout_s),
         body_timeout: Duration::from_secs(args.body_timeout_s),
         ..ServerConfig::default()
