@@ -6,9 +6,10 @@
 
 use std::sync::Arc;
 
-use crate::collection::{Collection, Hit, ScanCursor, SearchParams};
+use crate::collection::Collection;
 use crate::config::{CollectionConfig, TextConfig};
 use crate::fusion::{candidate_params, fuse, ranked, Query};
+use crate::hit::{Hit, ScanCursor, SearchParams};
 use crate::item::{Item, ItemId};
 use crate::store::Store;
 use crate::{Error, Result};

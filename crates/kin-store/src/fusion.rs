@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use kin_core::Metric;
 
-use crate::collection::{Found, Hit, Rank, SearchParams};
+use crate::hit::{Found, Hit, Rank, SearchParams};
 use crate::item::ItemId;
 use crate::{Error, Result};
 

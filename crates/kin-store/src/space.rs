@@ -8,10 +8,11 @@ use kin_core::Metric;
 use parking_lot::RwLock;
 
 use crate::backend::{CollectionRead, CollectionWrite, Usage};
-use crate::collection::{hits, score, validate_query, Collection, Found, Hit, ScanCursor, SearchParams};
+use crate::collection::Collection;
 use crate::collection::{INDEX_FILE, SNAPSHOT_FILE};
 use crate::config::CollectionConfig;
 use crate::fusion::{candidate_params, fuse_keys, ranked, Query};
+use crate::hit::{hits, score, validate_query, Found, Hit, ScanCursor, SearchParams};
 use crate::item::{Item, ItemId};
 use crate::snapshot;
 use crate::state::State;
