@@ -13,7 +13,7 @@
 
 use std::time::Instant;
 
-use kin_index::{simd_level, FlatIndex, HnswIndex, HnswParams, Metric, Quantization, SearchParams};
+use kin_index::{simd_level, simd_level_i8, FlatIndex, HnswIndex, HnswParams, Metric, Quantization, SearchParams};
 use rayon::prelude::*;
 
 fn read_npy(path: &str) -> (Vec<u8>, Vec<usize>) {
@@ -48,9 +48,10 @@ fn main() {
         _ => Quantization::None,
     };
     println!(
-        "{{\"cpu\": \"{}\", \"kernels\": \"{:?}\", \"walk\": \"{}\"}}",
+        "{{\"cpu\": \"{}\", \"kernels\": \"f32 {:?}, int8 {:?}\", \"walk\": \"{}\"}}",
         cpu_model(),
         simd_level(),
+        simd_level_i8(),
         if quantization == Quantization::None { "f32" } else { "int8" }
     );
     let repeat: usize = a.get(10).map_or(1, |r| r.parse().unwrap());

@@ -18,6 +18,8 @@ mod avx2;
 mod avx512;
 #[cfg(target_arch = "aarch64")]
 mod neon;
+#[cfg(target_arch = "x86_64")]
+mod vnni;
 
 use std::sync::OnceLock;
 
@@ -32,6 +34,8 @@ pub enum SimdLevel {
     Scalar,
     Avx2,
     Avx512,
+    /// AVX-512 with VNNI: int8 inner products 64 codes per instruction (int8 kernels only).
+    Avx512Vnni,
     Neon,
 }
 
@@ -57,8 +61,10 @@ fn detect() -> Dispatch {
 /// The kernels for the highest level kin may use (`kin_core::cpu::level`, which `KIN_CPU` lowers).
 #[cfg(target_arch = "x86_64")]
 fn detect_cpu(allowed: CpuLevel) -> Dispatch {
-    let i8 = if allowed >= CpuLevel::Avx2 { SimdLevel::Avx2 } else { SimdLevel::Scalar };
-    let f32 = if allowed >= CpuLevel::Avx512 { SimdLevel::Avx512 } else { i8 };
+    let avx2 = if allowed >= CpuLevel::Avx2 { SimdLevel::Avx2 } else { SimdLevel::Scalar };
+    let avx512 = allowed >= CpuLevel::Avx512;
+    let f32 = if avx512 { SimdLevel::Avx512 } else { avx2 };
+    let i8 = if avx512 && vnni::available() { SimdLevel::Avx512Vnni } else { avx2 };
     Dispatch { f32, i8 }
 }
 
@@ -228,6 +234,9 @@ where
 {
     let n = a.lanes().min(b.lanes());
     match dispatch().i8 {
+        // SAFETY: see `dot_lanes`; this level is chosen only where the CPU has VNNI.
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Avx512Vnni => unsafe { vnni::dot_i8(a.as_i8_ptr(), b.as_i8_ptr(), n) },
         // SAFETY: see `dot_lanes`.
         #[cfg(target_arch = "x86_64")]
         SimdLevel::Avx2 => unsafe { avx2::dot_i8(a.as_i8_ptr(), b.as_i8_ptr(), n) },
@@ -235,6 +244,26 @@ where
         #[cfg(target_arch = "aarch64")]
         SimdLevel::Neon => unsafe { neon::dot_i8(a.as_i8_ptr(), b.as_i8_ptr(), n) },
         _ => scalar::dot_i8(a, b, n),
+    }
+}
+
+/// Inner products of `query` with four rows at once. The VNNI kernel streams the four rows side
+/// by side; elsewhere it is four single calls.
+#[inline]
+pub(crate) fn dot_i8_4_lanes<A, B>(query: &A, rows: [&B; 4]) -> [i32; 4]
+where
+    A: I8Lanes + ?Sized,
+    B: I8Lanes + ?Sized,
+{
+    match dispatch().i8 {
+        // SAFETY: see `dot_lanes`; the query and every row cover `n` values, and this level is
+        // chosen only where the CPU has VNNI.
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Avx512Vnni => {
+            let n = rows.iter().fold(query.lanes(), |n, row| n.min(row.lanes()));
+            unsafe { vnni::dot_i8_4(query.as_i8_ptr(), rows.map(|row| row.as_i8_ptr()), n) }
+        }
+        _ => rows.map(|row| dot_i8_lanes(query, row)),
     }
 }
 
@@ -246,9 +275,9 @@ where
 {
     let n = a.lanes().min(b.lanes());
     match dispatch().i8 {
-        // SAFETY: see `dot_lanes`.
+        // SAFETY: see `dot_lanes`; a CPU with VNNI has AVX2.
         #[cfg(target_arch = "x86_64")]
-        SimdLevel::Avx2 => unsafe { avx2::l2_squared_i8(a.as_i8_ptr(), b.as_i8_ptr(), n) },
+        SimdLevel::Avx2 | SimdLevel::Avx512Vnni => unsafe { avx2::l2_squared_i8(a.as_i8_ptr(), b.as_i8_ptr(), n) },
         // SAFETY: see `dot_lanes`.
         #[cfg(target_arch = "aarch64")]
         SimdLevel::Neon => unsafe { neon::l2_squared_i8(a.as_i8_ptr(), b.as_i8_ptr(), n) },
@@ -293,6 +322,19 @@ mod tests {
                     let plain: Vec<f32> = row.iter().map(|x| f32::from_bits(x.load(Ordering::Relaxed))).collect();
                     assert_close(four[r], metric_distance(metric, &q[..], &row[..]), &q, &plain);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn four_int8_at_once_match_one_at_a_time() {
+        for (seed, &n) in LENGTHS.iter().enumerate() {
+            let q = random_i8(n, seed as u64);
+            let rows: Vec<Vec<AtomicI8>> =
+                (0..4).map(|r| random_i8(n, seed as u64 + 70 + r).into_iter().map(AtomicI8::new).collect()).collect();
+            let four = dot_i8_4_lanes(&q[..], [&rows[0][..], &rows[1][..], &rows[2][..], &rows[3][..]]);
+            for (r, row) in rows.iter().enumerate() {
+                assert_eq!(four[r], scalar::dot_i8(&q[..], &row[..], n), "len {n}, row {r}");
             }
         }
     }

@@ -68,10 +68,26 @@ impl CodeStore {
     }
 
     /// Code and l2 term of a node; only for nodes whose `CODED` bit was seen.
-    #[inline]
     pub(crate) fn get(&self, id: u32) -> Option<(&[AtomicI8], f32)> {
-        let term = f32::from_bits(self.terms.get(id)?[0].load(Ordering::Relaxed));
-        Some((self.codes.get(id)?, term))
+        Some((self.code(id)?, self.term(id)?))
+    }
+
+    /// Code of a node; only for nodes whose `CODED` bit was seen.
+    #[inline]
+    pub(crate) fn code(&self, id: u32) -> Option<&[AtomicI8]> {
+        self.codes.get(id)
+    }
+
+    /// L2 term of a node; only for nodes whose `CODED` bit was seen.
+    #[inline]
+    pub(crate) fn term(&self, id: u32) -> Option<f32> {
+        Some(f32::from_bits(self.terms.get(id)?[0].load(Ordering::Relaxed)))
+    }
+
+    /// Starts loading node `id`'s code (a walk measures it soon).
+    #[inline]
+    pub(crate) fn prefetch(&self, id: u32) {
+        self.codes.prefetch(id, 512);
     }
 }
 

@@ -1,6 +1,8 @@
 //! What a walk measures: the distance from its query to the nodes it reaches, exact on f32
 //! vectors or approximate on int8 codes, one node or four at a time.
 
+use std::sync::atomic::AtomicI8;
+
 use kin_core::Metric;
 
 use super::codes::CodeStore;
@@ -58,14 +60,48 @@ pub(crate) struct Coded<'a, 'q> {
     pub(crate) exact: &'a Exact<'q, [f32]>,
 }
 
+impl Coded<'_, '_> {
+    /// The code of node `id`, once it is written.
+    #[inline]
+    fn code(&self, id: u32) -> Option<&[AtomicI8]> {
+        if self.graph.state(id) & state::CODED == 0 {
+            return None;
+        }
+        self.codes.code(id)
+    }
+
+    /// The l2 term of node `id` where the metric uses it, else 0.
+    #[inline]
+    fn term(&self, id: u32) -> Option<f32> {
+        if self.query.uses_term() {
+            self.codes.term(id)
+        } else {
+            Some(0.0)
+        }
+    }
+}
+
 impl Distances for Coded<'_, '_> {
     #[inline]
     fn one(&self, id: u32) -> f32 {
-        if self.graph.state(id) & state::CODED != 0 {
-            if let Some((code, term)) = self.codes.get(id) {
-                return self.query.distance(code, term);
-            }
+        match (self.code(id), self.term(id)) {
+            (Some(code), Some(term)) => self.query.distance(code, term),
+            _ => self.exact.one(id),
         }
-        self.exact.one(id)
+    }
+
+    #[inline]
+    fn four(&self, ids: [u32; 4]) -> [f32; 4] {
+        match (ids.map(|id| self.code(id)), ids.map(|id| self.term(id))) {
+            ([Some(a), Some(b), Some(c), Some(d)], [Some(ta), Some(tb), Some(tc), Some(td)]) => {
+                self.query.distances_4([a, b, c, d], [ta, tb, tc, td])
+            }
+            _ => ids.map(|id| self.one(id)),
+        }
+    }
+
+    #[inline]
+    fn prefetch(&self, id: u32) {
+        self.codes.prefetch(id);
     }
 }

@@ -163,17 +163,7 @@ impl Graph {
     /// Asks the CPU to start loading node `id`'s list on layer 0 (a walk expands it soon).
     #[inline]
     pub(crate) fn prefetch_list(&self, id: u32) {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(list) = self.layer0.get(id) {
-            let base = list.as_ptr().cast::<i8>();
-            for offset in (0..std::mem::size_of_val(list)).step_by(64) {
-                // SAFETY: `base + offset` lies inside the list (offset < its size); a prefetch
-                // reads nothing architecturally and cannot fault.
-                unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(base.add(offset)) };
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = id;
+        self.layer0.prefetch(id, usize::MAX);
     }
 
     /// Replaces the neighbours of `id` on `layer` (truncated to the layer's capacity). The caller

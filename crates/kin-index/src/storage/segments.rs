@@ -76,6 +76,23 @@ impl<T: Default> Segments<T> {
         segment.get(start..start + self.stride)
     }
 
+    /// Asks the CPU to start loading the first `max_bytes` of row `id` (a walk reads it soon; the
+    /// hardware prefetcher follows a longer row on its own).
+    #[inline]
+    pub(crate) fn prefetch(&self, id: u32, max_bytes: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(row) = self.get(id) {
+            let base = row.as_ptr().cast::<i8>();
+            for offset in (0..std::mem::size_of_val(row).min(max_bytes)).step_by(64) {
+                // SAFETY: `base + offset` lies inside the row (offset < its size); a prefetch
+                // reads nothing architecturally and cannot fault.
+                unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(base.add(offset)) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (id, max_bytes);
+    }
+
     /// Row `id`, allocating its segment (filled with `T::default()`) when needed.
     pub(crate) fn get_or_alloc(&self, id: u32) -> &[T] {
         let alloc = |rows: usize| {

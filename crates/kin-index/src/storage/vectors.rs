@@ -36,18 +36,7 @@ impl VectorStore {
     /// distance shortly after; the hardware prefetcher follows the rest of the row).
     #[inline]
     pub(crate) fn prefetch(&self, id: u32) {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(row) = self.row(id) {
-            let base = row.as_ptr() as *const i8;
-            let bytes = std::mem::size_of_val(row).min(256);
-            for offset in (0..bytes).step_by(64) {
-                // SAFETY: `base + offset` lies inside the row (offset < its size); a prefetch
-                // reads nothing architecturally and cannot fault.
-                unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(base.add(offset)) };
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = id;
+        self.rows.prefetch(id, 256);
     }
 
     pub(crate) fn allocated_bytes(&self) -> usize {
