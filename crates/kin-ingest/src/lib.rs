@@ -14,6 +14,7 @@ mod media;
 mod pipeline;
 mod route;
 mod search;
+mod setup;
 
 pub use chunk::{Chunk, ChunkConfig, Chunker, Tokens};
 pub use document::{chunk_id, delete_document, document_items, stale_ids, DocumentChunks};
@@ -21,3 +22,4 @@ pub use error::{IngestError, Result};
 pub use pipeline::{Ingest, IngestOptions, Outcome, Summary, Timing};
 pub use route::{fuse_spaces, ingest_routes, merge_summaries, plan_spaces, preset, query_spaces, PRESETS};
 pub use search::{group_by_document, search_documents, search_many, DocumentHit};
+pub use setup::{list_files, model_choice, AddOptions, AddProgress, Adder, ModelChoice, Quiet};

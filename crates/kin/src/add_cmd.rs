@@ -3,99 +3,42 @@
 //! document per record, media become their items; unchanged files are skipped by hash, and a
 //! summary says what was skipped or failed and why.
 
-use std::fs;
-use std::path::{Path, PathBuf};
-
-use anyhow::{bail, Result};
+use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use kin_embed::LoadOptions;
-use kin_ingest::{ChunkConfig, Ingest, IngestOptions, Summary};
+use kin_ingest::{AddOptions, AddProgress, Summary};
 use kin_store::Backend;
 
 use crate::cli::AddArgs;
 
 pub fn run(store: &dyn Backend, args: AddArgs) -> Result<()> {
-    let collection = store.collection(&args.collection)?;
-    if collection.config().is_mixed() {
-        return run_mixed(store, &args, collection.config());
-    }
-    let Some(model_name) = collection.config().model.clone() else {
-        bail!("collection {:?} has no model (it holds bare vectors); use `kin import`", args.collection);
+    let files = kin_ingest::list_files(&args.paths)?;
+    let options = AddOptions {
+        batch_size: args.batch_size.max(1),
+        chunk_tokens: args.chunk_tokens,
+        chunk_overlap: args.chunk_overlap,
+        max_file_mb: args.max_file_mb,
     };
-    let files = listed(&args.paths)?;
-    let model = kin_embed::load_with(&model_name, &LoadOptions::from_env())?;
-    let mut options = IngestOptions { batch_chunks: args.batch_size.max(1), ..IngestOptions::default() };
-    if args.chunk_tokens.is_some() || args.chunk_overlap.is_some() {
-        let defaults = Ingest::default_chunking(model.as_ref())
-            .ok_or_else(|| anyhow::anyhow!("{model_name} takes no text: --chunk-tokens does not apply"))?;
-        options.chunking = Some(ChunkConfig {
-            target: args.chunk_tokens.unwrap_or(defaults.target),
-            overlap: args.chunk_overlap.unwrap_or(defaults.overlap),
-        });
-    }
-    if let Some(mb) = args.max_file_mb {
-        options.limits.max_bytes = mb << 20;
-    }
-    let ingest = Ingest::new(model.as_ref(), &*collection, options)?;
-    let progress = ProgressBar::with_draw_target(Some(files.len() as u64), ProgressDrawTarget::stderr());
-    progress.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} files ({per_sec}, eta {eta})")?);
-    let summary = ingest.add_files(&files, &|| progress.inc(1))?;
-    progress.finish_and_clear();
-    report(&args.collection, &summary, collection.count()?, args.timing);
+    let bar = Bar(ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()));
+    let summary = kin_ingest::Adder::new(store, &args.collection, &options)?.add(&files, &bar)?;
+    bar.0.finish_and_clear();
+    report(&args.collection, &summary, store.collection(&args.collection)?.count()?, args.timing);
     Ok(())
 }
 
-/// A mixed collection: each space's model takes its share of the files, one after the other.
-fn run_mixed(store: &dyn Backend, args: &AddArgs, config: &kin_store::CollectionConfig) -> Result<()> {
-    if args.chunk_tokens.is_some() || args.chunk_overlap.is_some() {
-        bail!("--chunk-tokens and --chunk-overlap apply to a collection of one model; a mixed collection's text space uses its model card's");
-    }
-    let files = listed(&args.paths)?;
-    let routes = kin_ingest::ingest_routes(config);
-    let progress =
-        ProgressBar::with_draw_target(Some((files.len() * routes.len()) as u64), ProgressDrawTarget::stderr());
-    progress.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} files × spaces ({per_sec}, eta {eta})")?);
-    let mut runs = Vec::with_capacity(routes.len());
-    for (space, only) in routes {
-        let target = store.space(&args.collection, &space)?;
-        let Some(model_name) = target.config().model.clone() else { bail!("space {space} names no model") };
-        let model = kin_embed::load_with(&model_name, &LoadOptions::from_env())?;
-        let mut options =
-            IngestOptions { batch_chunks: args.batch_size.max(1), only: Some(only), ..IngestOptions::default() };
-        if let Some(mb) = args.max_file_mb {
-            options.limits.max_bytes = mb << 20;
+/// The bar on stderr: files, or files × spaces for a mixed collection.
+struct Bar(ProgressBar);
+
+impl AddProgress for Bar {
+    fn start(&self, steps: u64) {
+        self.0.set_length(steps);
+        if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} files ({per_sec}, eta {eta})") {
+            self.0.set_style(style);
         }
-        let ingest = Ingest::new(model.as_ref(), &*target, options)?;
-        runs.push((space, ingest.add_files(&files, &|| progress.inc(1))?));
     }
-    progress.finish_and_clear();
-    let total = store.collection(&args.collection)?.count()?;
-    report(&args.collection, &kin_ingest::merge_summaries(runs), total, args.timing);
-    Ok(())
-}
 
-/// The files under `paths`, directories walked, in order.
-fn listed(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for p in paths {
-        walk(p, &mut files)?;
+    fn step(&self) {
+        self.0.inc(1);
     }
-    files.sort();
-    Ok(files)
-}
-
-fn walk(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let meta = fs::symlink_metadata(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    if meta.is_dir() {
-        let mut entries: Vec<_> = fs::read_dir(path)?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-        entries.sort();
-        for e in entries {
-            walk(&e, out)?;
-        }
-    } else if meta.is_file() {
-        out.push(path.to_path_buf());
-    }
-    Ok(())
 }
 
 fn report(collection: &str, s: &Summary, total: usize, timing: bool) {

@@ -7,9 +7,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use kin_core::Modality;
-use kin_embed::{LoadOptions, Precision};
-use kin_models::Registry;
-use kin_store::{Backend, CollectionConfig, IndexKind, Item, ItemId, Quantization, Repair, TextConfig};
+use kin_store::{Backend, CollectionConfig, IndexKind, Item, ItemId, Quantization, Repair};
 use serde_json::{json, Value};
 
 use crate::cli::{CollectionCommand, CreateArgs, ImportArgs};
@@ -256,33 +254,10 @@ fn describe(cfg: &CollectionConfig, items: usize) -> Value {
 }
 
 fn config_from(args: &CreateArgs, text_search: bool) -> Result<CollectionConfig> {
-    let text_only = TextConfig::by_default_for;
     let (model, dim, text_model) = match (&args.model, args.dim) {
         (Some(spec), _) => {
-            let (base, spec_precision) = Precision::split(spec);
-            let precision = args.precision.unwrap_or(spec_precision);
-            let registry = Registry::builtin();
-            let card = match registry.find(base) {
-                None if Path::new(base).is_dir() => None,
-                found => Some(found.map_or_else(|| registry.get(base), Ok)?),
-            };
-            let (name, dim, text) = match card {
-                Some(card) => {
-                    let local_text = card.api().is_none() && card.modalities == [Modality::Text];
-                    if precision == Precision::Int8 && !local_text {
-                        return Err(
-                            kin_embed::Error::UnsupportedPrecision { model: card.name.to_string(), precision }.into()
-                        );
-                    }
-                    (card.name.to_string(), card.dim, text_only(card.modalities))
-                }
-                None => {
-                    // A folder: loading it checks that it takes the precision.
-                    let model = kin_embed::load_with(&precision.apply(base), &LoadOptions::from_env())?;
-                    (base.to_string(), model.dim(), text_only(model.modalities()))
-                }
-            };
-            (precision.apply(&name), dim, text)
+            let choice = kin_ingest::model_choice(spec, args.precision)?;
+            (choice.model, choice.dim, choice.text_only)
         }
         (None, Some(dim)) => (String::new(), dim, false),
         (None, None) => bail!("give --model or --dim"),
