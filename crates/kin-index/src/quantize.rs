@@ -194,14 +194,14 @@ impl QueryCode {
     /// Approximate distance to the vector with this code and l2 term.
     #[inline]
     pub(crate) fn distance<C: I8Lanes + ?Sized>(&self, code: &C, term: f32) -> f32 {
-        self.from_dot(dot_i8_lanes(&self.weights[..], code), term)
+        self.finish(dot_i8_lanes(&self.weights[..], code), term)
     }
 
     /// [`QueryCode::distance`] to four codes at once.
     #[inline]
     pub(crate) fn distances_4<C: I8Lanes + ?Sized>(&self, codes: [&C; 4], terms: [f32; 4]) -> [f32; 4] {
         let dots = dot_i8_4_lanes(&self.weights[..], codes);
-        [0, 1, 2, 3].map(|r| self.from_dot(dots[r], terms[r]))
+        [0, 1, 2, 3].map(|r| self.finish(dots[r], terms[r]))
     }
 
     /// Whether distances need the vectors' l2 terms (only l2 does; they may be given as 0 otherwise).
@@ -211,7 +211,7 @@ impl QueryCode {
     }
 
     #[inline]
-    fn from_dot(&self, dot: i32, term: f32) -> f32 {
+    fn finish(&self, dot: i32, term: f32) -> f32 {
         let d = self.base + self.factor * dot as f32;
         if self.with_term {
             d + term

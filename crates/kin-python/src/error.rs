@@ -109,6 +109,20 @@ pub fn store(e: kin_store::Error) -> PyErr {
     raise(kind, e.to_string())
 }
 
+pub fn ingest(e: kin_ingest::IngestError) -> PyErr {
+    use kin_ingest::IngestError as E;
+    match e {
+        E::Embed(e) => embed(e),
+        E::Store(e) => store(e),
+        E::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            raise(Kind::NotFound, e.to_string())
+        }
+        E::Io { .. } => raise(Kind::Store, e.to_string()),
+        E::Settings(_) | E::Route(_) | E::NoModel { .. } => raise(Kind::InvalidInput, e.to_string()),
+        E::VectorCount { .. } => raise(Kind::Model, e.to_string()),
+    }
+}
+
 pub fn filter(expression: &str, e: kin_core::filter::FilterError) -> PyErr {
     raise(Kind::Filter, format!("filter {expression:?}: {e}"))
 }

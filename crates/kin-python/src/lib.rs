@@ -5,6 +5,7 @@
 //! gives them sentence-transformers' and pymilvus' faces. Every call that computes or touches
 //! the disk releases the GIL.
 
+mod documents;
 mod error;
 mod json;
 mod model;

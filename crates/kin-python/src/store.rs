@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use kin_core::filter::Filter;
 use kin_core::Metric;
-use kin_store::{Backend, CollectionConfig, CollectionWrite, IndexKind, Item, ItemId, SearchParams};
+use kin_store::{Backend, CollectionWrite, IndexKind, Item, ItemId, SearchParams};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyTuple};
 use serde_json::Value;
 
+use crate::documents::{self, Models};
 use crate::error::{self, raise, Kind};
 use crate::json::{to_json, to_py};
 use crate::pool::detach;
@@ -23,6 +24,8 @@ const SCAN_PAGE: usize = 1024;
 #[pyclass(frozen, weakref, module = "kin._kin")]
 pub struct Store {
     backend: Arc<dyn Backend>,
+    /// Models loaded to embed query texts.
+    models: Models,
 }
 
 #[pymethods]
@@ -31,7 +34,7 @@ impl Store {
     #[new]
     fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         let store = detach(py, || kin_store::Store::open(&path)).map_err(error::store)?;
-        Ok(Store { backend: Arc::new(store) })
+        Ok(Store { backend: Arc::new(store), models: Models::default() })
     }
 
     /// A Milvus server through kin-milvus: `milvus://[USER:PASSWORD@]HOST[:PORT][/DB][?token=]`
@@ -54,7 +57,7 @@ impl Store {
             kin_milvus::MilvusBackend::connect_with(&target, retry)
         })
         .map_err(error::store)?;
-        Ok(Store { backend: Arc::new(backend) })
+        Ok(Store { backend: Arc::new(backend), models: Models::default() })
     }
 
     /// Where the store lives, as kin describes it.
@@ -72,22 +75,26 @@ impl Store {
         Ok(self.names(py)?.iter().any(|n| n == name))
     }
 
-    /// Creates a collection of `dim`-dimensional vectors; `metric` is cosine, dot (ip) or l2,
-    /// `index` hnsw or flat.
+    /// Creates a collection of `dim`-dimensional vectors, or of `model`'s vectors (for `add` and
+    /// search by text); `metric` is cosine, dot (ip) or l2, `index` hnsw or flat; `text_index`
+    /// `None` gives a text-only model's collection a BM25 index.
     // The arguments are Python's keyword arguments, each with its default.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (name, dim, metric = "cosine", index = "hnsw", m = 16, ef_construction = 200))]
+    #[pyo3(signature = (name, dim = None, metric = "cosine", index = "hnsw", m = 16, ef_construction = 200, model = None, text_index = None))]
     fn create(
         &self,
         py: Python<'_>,
         name: &str,
-        dim: usize,
+        dim: Option<usize>,
         metric: &str,
         index: &str,
         m: usize,
         ef_construction: usize,
+        model: Option<&str>,
+        text_index: Option<bool>,
     ) -> PyResult<()> {
-        let mut config = CollectionConfig::new(name, dim);
+        let text_search = self.backend.text_search();
+        let mut config = detach(py, || documents::config(name, dim, model, text_index, text_search))?;
         config.metric = Metric::from_str(metric).map_err(|e| raise(Kind::InvalidInput, e.to_string()))?;
         config.index = match index.to_ascii_lowercase().as_str() {
             "hnsw" => IndexKind::Hnsw,
@@ -99,6 +106,71 @@ impl Store {
         let backend = self.backend.clone();
         detach(py, move || backend.create(config)).map_err(error::store)?;
         Ok(())
+    }
+
+    /// Adds files and folders through kin's ingestion pipeline, as `kin add` does: documents cut
+    /// into chunks, records one document each, media as their items, unchanged files skipped.
+    /// Returns what was added, skipped and failed (with reasons) and the items now stored.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (name, paths, batch_size = 0, chunk_tokens = None, chunk_overlap = None, max_file_mb = None))]
+    fn add<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        paths: Vec<PathBuf>,
+        batch_size: usize,
+        chunk_tokens: Option<usize>,
+        chunk_overlap: Option<usize>,
+        max_file_mb: Option<u64>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let options = kin_ingest::AddOptions { batch_size, chunk_tokens, chunk_overlap, max_file_mb };
+        documents::add(py, &self.backend, name, paths, options)
+    }
+
+    /// The best documents (or, with `documents=False`, chunks) for each query text: `mode`
+    /// dense, text (BM25) or hybrid (fused by reciprocal rank, or weighted by `alpha`). A mixed
+    /// collection is searched in one `space`. Per query a list of dicts: id, doc, score, chunks
+    /// (matching chunks of the document), found (each retriever's rank and score), payload.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (name, texts, k = 10, mode = "dense", filter = None, ef = None, documents = true, alpha = None, rrf_k = 60.0, space = None))]
+    fn find<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        texts: Vec<String>,
+        k: usize,
+        mode: &str,
+        filter: Option<&str>,
+        ef: Option<usize>,
+        documents: bool,
+        alpha: Option<f32>,
+        rrf_k: f32,
+        space: Option<&str>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let filter = parse_filter(filter)?;
+        let collection = self.open(py, name)?;
+        let collection = match (space, collection.config().is_mixed()) {
+            (Some(space), true) => {
+                let backend = self.backend.clone();
+                detach(py, move || backend.space(name, space)).map_err(error::store)?
+            }
+            (None, true) => {
+                let spaces: Vec<&str> = collection.config().spaces.iter().map(|s| s.settings.name.as_str()).collect();
+                return Err(raise(
+                    Kind::InvalidInput,
+                    format!("collection {name:?} is mixed: name one of its spaces ({}) with space=", spaces.join(", ")),
+                ));
+            }
+            (Some(_), false) => {
+                return Err(raise(
+                    Kind::InvalidInput,
+                    format!("collection {name:?} holds one model's vectors: space= is for mixed collections"),
+                ))
+            }
+            (None, false) => collection,
+        };
+        let how = documents::Find { k, mode, filter: filter.as_ref(), ef, documents, alpha, rrf_k };
+        documents::find(py, collection, &self.models, texts, &how)
     }
 
     fn drop(&self, py: Python<'_>, name: &str) -> PyResult<()> {
@@ -290,7 +362,7 @@ fn item_id(value: &Bound<'_, PyAny>, index: usize) -> PyResult<ItemId> {
     Err(raise(Kind::InvalidInput, format!("id {index}: expected an int or a string, got {type_name}")))
 }
 
-fn id_to_py<'py>(py: Python<'py>, id: &ItemId) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn id_to_py<'py>(py: Python<'py>, id: &ItemId) -> PyResult<Bound<'py, PyAny>> {
     Ok(match id {
         ItemId::Int(i) => i.into_pyobject(py)?.into_any(),
         ItemId::Str(s) => PyString::new(py, s).into_any(),

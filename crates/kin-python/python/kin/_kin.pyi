@@ -58,8 +58,38 @@ class Store:
     def names(self) -> List[str]: ...
     def has(self, name: str) -> bool: ...
     def create(
-        self, name: str, dim: int, metric: str = "cosine", index: str = "hnsw", m: int = 16, ef_construction: int = 200
+        self,
+        name: str,
+        dim: Optional[int] = None,
+        metric: str = "cosine",
+        index: str = "hnsw",
+        m: int = 16,
+        ef_construction: int = 200,
+        model: Optional[str] = None,
+        text_index: Optional[bool] = None,
     ) -> None: ...
+    def add(
+        self,
+        name: str,
+        paths: Sequence[Union[str, PathLike[str]]],
+        batch_size: int = 0,
+        chunk_tokens: Optional[int] = None,
+        chunk_overlap: Optional[int] = None,
+        max_file_mb: Optional[int] = None,
+    ) -> Dict[str, Any]: ...
+    def find(
+        self,
+        name: str,
+        texts: Sequence[str],
+        k: int = 10,
+        mode: str = "dense",
+        filter: Optional[str] = None,
+        ef: Optional[int] = None,
+        documents: bool = True,
+        alpha: Optional[float] = None,
+        rrf_k: float = 60.0,
+        space: Optional[str] = None,
+    ) -> List[List[Dict[str, Any]]]: ...
     def drop(self, name: str) -> None: ...
     def config(self, name: str) -> Dict[str, Any]: ...
     def count(self, name: str) -> int: ...

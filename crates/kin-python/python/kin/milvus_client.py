@@ -26,6 +26,7 @@ from typing import Any, Dict, List, Optional, Union
 import numpy as np
 
 from . import _kin
+from .documents import _Documents, _text_queries
 from .exceptions import CollectionNotFoundError, InvalidInputError
 from .milvus_rows import (
     _NORM,
@@ -91,7 +92,7 @@ def _server_url(uri: str, user: str, password: str, db_name: str, token: str) ->
     return url
 
 
-class MilvusClient:
+class MilvusClient(_Documents):
     """A store of collections with pymilvus' ``MilvusClient`` methods.
 
     ``uri`` is a folder of kin's embedded store (created when missing; ``"./kin.db"`` is a
@@ -120,14 +121,20 @@ class MilvusClient:
                           auto_id: bool = False, timeout: Optional[float] = None,
                           schema: Any = None, index_params: Any = None, **kwargs: Any) -> None:
         """A collection of ``dimension``-long vectors: quick setup (``"id"`` and ``"vector"``,
-        other fields dynamic), or from a pymilvus ``CollectionSchema`` and ``IndexParams``."""
+        other fields dynamic), or from a pymilvus ``CollectionSchema`` and ``IndexParams``.
+
+        kin's own keywords: ``model="all-MiniLM-L6-v2"`` (any model kin runs; ``dimension`` is
+        then the model's) makes a collection that ``add`` fills from files and that ``search``
+        and ``search_text`` query by text; ``text_index`` (default: on for a model that reads
+        text only) keeps a BM25 index for text and hybrid search."""
         index, m, ef_construction = "hnsw", 16, 200
+        model, text_index = kwargs.get("model"), kwargs.get("text_index")
         max_length = kwargs.get("max_length")
         if schema is not None:
             primary_field_name, vector_field_name, id_type, auto_id, dimension, max_length = _from_schema(schema)
         if index_params is not None:
             metric_type, index, m, ef_construction = _from_index_params(index_params, vector_field_name, metric_type)
-        if isinstance(dimension, bool) or not isinstance(dimension, int):
+        if isinstance(dimension, bool) or not (isinstance(dimension, int) or (dimension is None and model)):
             raise InvalidInputError(f"dimension {dimension!r}: expected an int")
         if id_type in ("int", DataType.INT64):
             id_type = "int"
@@ -137,7 +144,8 @@ class MilvusClient:
             raise InvalidInputError(f"id_type {id_type!r}: expected 'int' or 'string'")
         if id_type == "string" and auto_id:
             raise InvalidInputError("auto_id works with int primary keys only")
-        self._store.create(collection_name, dimension, _metric(metric_type), index, m, ef_construction)
+        self._store.create(collection_name, dimension, _metric(metric_type), index, m, ef_construction,
+                           model=model, text_index=text_index)
         schema_obj = _Schema(primary_field_name, vector_field_name, id_type, bool(auto_id), max_length,
                              kwargs.get("description", ""), **self._counters())
         self._save_schema(collection_name, schema_obj)
@@ -310,7 +318,11 @@ class MilvusClient:
                anns_field: Optional[str] = None, **kwargs: Any) -> List[List[Dict[str, Any]]]:
         """The ``limit`` nearest rows to each query vector in ``data``: per query a list of
         ``{"id", "distance", "entity"}``, best first. ``distance`` is Milvus's: the cosine or inner
-        product (higher is nearer), or the squared L2 distance (lower is nearer)."""
+        product (higher is nearer), or the squared L2 distance (lower is nearer).
+
+        In a collection of a model, ``data`` may be query texts: embedded with the model, or with
+        ``search_mode="text"`` or ``"hybrid"`` ranked by BM25 or both fused (the score is then
+        the fused one)."""
         for unsupported in ("group_by_field", "ranker", "highlighter"):
             if kwargs.get(unsupported) is not None:
                 raise InvalidInputError(f"search: {unsupported} is not supported by kin's store")
@@ -331,8 +343,14 @@ class MilvusClient:
         ef = inner.get("ef", kwargs.get("ef"))
         radius = inner.get("radius", kwargs.get("radius"))
         range_filter = inner.get("range_filter", kwargs.get("range_filter"))
-        hits = self._store.search(collection_name, data, limit + offset, filter or None,
-                                  None if ef is None else max(int(ef), limit + offset))
+        ef = None if ef is None else max(int(ef), limit + offset)
+        texts = _text_queries(data)
+        if texts is None:
+            hits = self._store.search(collection_name, data, limit + offset, filter or None, ef)
+        else:
+            found = self._store.find(collection_name, texts, k=limit + offset, mode=kwargs.get("search_mode", "dense"),
+                                     filter=filter or None, ef=ef, documents=False)
+            hits = [[(h["id"], h["score"], h["payload"]) for h in row] for row in found]
         vectors = self._vectors_for(collection_name, schema, hits, output_fields)
         results = []
         for query_hits in hits:
