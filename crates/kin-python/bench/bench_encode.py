@@ -1,13 +1,16 @@
-"""``encode`` throughput: kin.SentenceTransformer against sentence-transformers, in one process, on
-the same corpus, batch size and threads; tokens per second, the ratio, and the smallest cosine
-between the two sets of vectors.
+"""``encode`` throughput: kin.SentenceTransformer against sentence-transformers and fastembed, in one
+process, on the same corpus, batch size and threads; tokens per second, the ratios, and the
+smallest cosine between each peer's vectors and kin's.
 
     python3 scripts/bench/make_corpus.py --out corpus.txt --n 1200
-    pip install torch sentence-transformers   # the peer; kin's wheel installed beside it
+    pip install torch sentence-transformers fastembed onnx   # the peers; kin's wheel beside them
     python3 crates/kin-python/bench/bench_encode.py --corpus corpus.txt \\
         --model-dir ~/.cache/kin/models/all-MiniLM-L6-v2 [--threads 2] [--batch-size 32] [--runs 3]
 
-Both load the same local folder. Threads: torch.set_num_threads(T) and RAYON_NUM_THREADS=T (set
+sentence-transformers and kin load the same local folder. fastembed fetches its ONNX files from
+the Hugging Face Hub; where that is out of reach, the same checkpoint is exported to ONNX here
+(``scripts/bench/bench_text.py``'s exporter) into ``--onnx-dir`` and given to fastembed as a
+custom model (mean pooling, normalised) with ``specific_model_path``; ``--no-fastembed`` skips it. Threads: torch.set_num_threads(T) and RAYON_NUM_THREADS=T (set
 before kin computes). Tokens are counted once with the model's tokenizer, truncated at its
 max_seq_length, so both rates use the same count. Each side runs once untimed, then --runs
 times; the best run counts.
@@ -49,6 +52,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--onnx-dir", default="/tmp/kin-bench-onnx")
+    parser.add_argument("--no-fastembed", action="store_true")
     args = parser.parse_args()
     os.environ["RAYON_NUM_THREADS"] = str(args.threads)
 
@@ -69,17 +74,47 @@ def main() -> None:
     print(f"# CPU {cpu_model()}, {args.threads} threads, kin {kin.__version__} ({kin.threads()} threads), "
           f"sentence-transformers {sentence_transformers.__version__}, torch {torch.__version__}")
     print(f"# {len(texts)} texts, {tokens} tokens, batch_size {args.batch_size}, best of {args.runs}")
-    peer_s, peer_v = best_of(args.runs, lambda: peer.encode(texts, batch_size=args.batch_size))
-    kin_s, kin_v = best_of(args.runs, lambda: ours.encode(texts, batch_size=args.batch_size))
-    a, b = peer_v.astype(np.float64), kin_v.astype(np.float64)
-    cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    timed = {"sentence-transformers": best_of(args.runs, lambda: peer.encode(texts, batch_size=args.batch_size))}
+    if not args.no_fastembed:
+        fe = fastembed_model(args.model_dir, args.onnx_dir, peer.get_sentence_embedding_dimension(), args.threads)
+        timed["fastembed"] = best_of(args.runs, lambda: np.stack(list(fe.embed(texts, batch_size=args.batch_size))))
+    timed["kin"] = best_of(args.runs, lambda: ours.encode(texts, batch_size=args.batch_size))
+    kin_v = timed["kin"][1].astype(np.float64)
 
-    print("\n| engine | seconds | texts/s | tokens/s | vs sentence-transformers |")
-    print("|---|---:|---:|---:|---:|")
-    for name, secs in (("sentence-transformers", peer_s), ("kin", kin_s)):
-        print(f"| {name} | {secs:.2f} | {len(texts) / secs:.1f} | {tokens / secs:.0f} | {peer_s / secs:.2f}x |")
-    print(f"\nsmallest cosine between the two sets of vectors: {cos.min():.7f}; "
-          f"shapes {peer_v.shape} / {kin_v.shape}, dtypes {peer_v.dtype} / {kin_v.dtype}")
+    print("\n| engine | seconds | texts/s | tokens/s | kin is faster by | smallest cosine to kin |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, (secs, vectors) in timed.items():
+        a = vectors.astype(np.float64)
+        cos = ((a * kin_v).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(kin_v, axis=1))).min()
+        print(f"| {name} | {secs:.2f} | {len(texts) / secs:.1f} | {tokens / secs:.0f} | "
+              f"{secs / timed['kin'][0]:.2f}x | {cos:.7f} |")
+    shapes = ", ".join(f"{n} {v.shape} {v.dtype}" for n, (_, v) in timed.items())
+    print(f"\nshapes and dtypes: {shapes}")
+
+
+def fastembed_model(model_dir: str, onnx_dir: str, dim: int, threads: int):
+    """fastembed's TextEmbedding over the checkpoint in ``model_dir``, exported to ONNX once."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    from fastembed import TextEmbedding
+    from fastembed.common.model_description import ModelSource, PoolingType
+
+    model_dir, out = os.path.expanduser(model_dir), Path(onnx_dir)
+    if not (out / "model.onnx").exists():
+        sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts" / "bench"))
+        from bench_text import export_onnx
+
+        export_onnx(model_dir, out / "model.onnx", 17)
+        for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json", "vocab.txt"):
+            if (Path(model_dir) / name).exists():
+                shutil.copy(Path(model_dir) / name, out / name)
+    name = "kin-bench/" + Path(model_dir).name
+    TextEmbedding.add_custom_model(model=name, pooling=PoolingType.MEAN, normalization=True,
+                                   sources=ModelSource(hf="sentence-transformers/" + Path(model_dir).name), dim=dim,
+                                   model_file="model.onnx")
+    return TextEmbedding(model_name=name, specific_model_path=str(out), threads=threads)
 
 
 if __name__ == "__main__":
