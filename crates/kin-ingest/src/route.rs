@@ -4,12 +4,9 @@
 //! ([`fuse_spaces`]).
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use kin_core::Modality;
-use kin_embed::{LoadOptions, Precision};
-use kin_models::Registry;
-use kin_store::{CollectionConfig, SpaceConfig, TextConfig};
+use kin_store::{Backend, CollectionConfig, CollectionRead, SearchMode, SpaceConfig, TextConfig};
 
 use crate::pipeline::Summary;
 use crate::search::DocumentHit;
@@ -46,23 +43,8 @@ fn default_ingests(reads: &[Modality]) -> Vec<Modality> {
 
 /// What a model reads and its dimension: from its card, or from loading a local folder.
 fn model_shape(spec: &str) -> Result<(String, Vec<Modality>, usize)> {
-    let (base, precision) = Precision::split(spec);
-    let registry = Registry::builtin();
-    if let Some(card) = registry.find(base) {
-        let local_text = card.api().is_none() && card.modalities == [Modality::Text];
-        if precision == Precision::Int8 && !local_text {
-            let model = card.name.to_string();
-            return Err(kin_embed::Error::UnsupportedPrecision { model, precision }.into());
-        }
-        return Ok((precision.apply(card.name), card.modalities.to_vec(), card.dim));
-    }
-    if Path::new(base).is_dir() {
-        let model = kin_embed::load_with(spec, &LoadOptions::from_env())?;
-        return Ok((spec.to_string(), model.modalities().to_vec(), model.dim()));
-    }
-    // The registry's own error names the closest models.
-    registry.get(base).map_err(kin_embed::Error::from)?;
-    Err(IngestError::Route(format!("unknown model {base:?}")))
+    let choice = crate::model_choice(spec, None)?;
+    Ok((choice.model, choice.modalities, choice.dim))
 }
 
 /// The spaces of a new mixed collection from `(name, model)` pairs, each taking its model's
@@ -206,6 +188,57 @@ pub fn query_spaces(config: &CollectionConfig, modality: Modality, only: Option<
         )));
     }
     Ok(names)
+}
+
+/// How [`across_spaces`] asks and fuses: the retrieval mode, the `k` of reciprocal-rank
+/// fusion, each space's weight (1 unless given) and the documents kept per query.
+pub struct SpaceFusion<'a> {
+    pub mode: SearchMode,
+    pub rrf_k: f32,
+    pub weights: &'a HashMap<String, f32>,
+    pub limit: usize,
+}
+
+/// Every space of a mixed collection that reads `modality` answers (`each`, told the retrieval
+/// that fits the space: text and hybrid where it has a text index, dense elsewhere; text mode
+/// skips a space without one), and each query's lists are fused into one. Refused when no space
+/// can answer in the mode asked.
+pub fn across_spaces<E: From<IngestError>>(
+    store: &dyn Backend,
+    config: &CollectionConfig,
+    modality: Modality,
+    how: &SpaceFusion<'_>,
+    each: &mut dyn FnMut(&dyn CollectionRead, SearchMode) -> std::result::Result<Vec<Vec<DocumentHit>>, E>,
+) -> std::result::Result<Vec<Vec<DocumentHit>>, E> {
+    let mut lists: Vec<(String, Vec<Vec<DocumentHit>>)> = Vec::new();
+    for name in query_spaces(config, modality, None)? {
+        let has_text = config.space(&name).is_some_and(|(_, s)| s.settings.text.is_some());
+        let fitted = match how.mode {
+            SearchMode::Text if !has_text => continue,
+            SearchMode::Hybrid if !has_text => SearchMode::Dense,
+            mode => mode,
+        };
+        let space = store.space(&config.name, &name).map_err(IngestError::from)?;
+        lists.push((name, each(&*space, fitted)?));
+    }
+    if lists.is_empty() {
+        return Err(IngestError::Route(format!(
+            "no space of collection {:?} has a text index for {} search",
+            config.name,
+            how.mode.as_str()
+        ))
+        .into());
+    }
+    let queries = lists[0].1.len();
+    let mut per_space: Vec<(String, std::vec::IntoIter<Vec<DocumentHit>>)> =
+        lists.into_iter().map(|(name, results)| (name, results.into_iter())).collect();
+    Ok((0..queries)
+        .map(|_| {
+            let one: Vec<(String, Vec<DocumentHit>)> =
+                per_space.iter_mut().map(|(name, it)| (name.clone(), it.next().unwrap_or_default())).collect();
+            fuse_spaces(one, how.weights, how.rrf_k, how.limit)
+        })
+        .collect())
 }
 
 /// One ranking from each space's: reciprocal-rank fusion, `Σ weight / (k + rank)` over the

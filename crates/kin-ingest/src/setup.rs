@@ -22,8 +22,15 @@ pub struct ModelChoice {
     /// precision (`@int8`) where it is not float32.
     pub model: String,
     pub dim: usize,
+    /// What the model reads.
+    pub modalities: Vec<Modality>,
+}
+
+impl ModelChoice {
     /// The model reads text only, so its collection gets a text index unless told otherwise.
-    pub text_only: bool,
+    pub fn text_only(&self) -> bool {
+        TextConfig::by_default_for(&self.modalities)
+    }
 }
 
 /// Resolves `spec` (a card name or alias, or a local folder, optionally ending in `@int8`);
@@ -36,21 +43,21 @@ pub fn model_choice(spec: &str, precision: Option<Precision>) -> Result<ModelCho
         None if Path::new(base).is_dir() => None,
         found => Some(found.map_or_else(|| registry.get(base), Ok).map_err(kin_embed::Error::from)?),
     };
-    let (name, dim, text_only) = match card {
+    let (name, dim, modalities) = match card {
         Some(card) => {
             let local_text = card.api().is_none() && card.modalities == [Modality::Text];
             if precision == Precision::Int8 && !local_text {
                 return Err(kin_embed::Error::UnsupportedPrecision { model: card.name.to_string(), precision }.into());
             }
-            (card.name.to_string(), card.dim, TextConfig::by_default_for(card.modalities))
+            (card.name.to_string(), card.dim, card.modalities.to_vec())
         }
         None => {
             // A folder: loading it checks that it takes the precision.
             let model = kin_embed::load_with(&precision.apply(base), &LoadOptions::from_env())?;
-            (base.to_string(), model.dim(), TextConfig::by_default_for(model.modalities()))
+            (base.to_string(), model.dim(), model.modalities().to_vec())
         }
     };
-    Ok(ModelChoice { model: precision.apply(&name), dim, text_only })
+    Ok(ModelChoice { model: precision.apply(&name), dim, modalities })
 }
 
 /// How an [`Adder`] runs.
@@ -221,12 +228,12 @@ mod tests {
     #[test]
     fn a_card_gives_its_dimension_and_precision() -> Result<()> {
         let minilm = model_choice("all-MiniLM-L6-v2", None)?;
-        assert_eq!((minilm.dim, minilm.text_only), (384, true));
+        assert_eq!((minilm.dim, minilm.text_only()), (384, true));
         let int8 = model_choice("all-MiniLM-L6-v2@int8", None)?;
         assert!(int8.model.ends_with("@int8"), "{}", int8.model);
         assert_eq!(model_choice("all-MiniLM-L6-v2@int8", Some(Precision::Float32))?.model, minilm.model);
         let clip = model_choice("clip-vit-base-patch32", None)?;
-        assert!(!clip.text_only, "CLIP's items are mostly pictures");
+        assert!(!clip.text_only(), "CLIP's items are mostly pictures");
         assert!(matches!(model_choice("clip-vit-base-patch32@int8", None), Err(IngestError::Embed(_))));
         let unknown = model_choice("no-such-model-xyz", None).unwrap_err().to_string();
         assert!(unknown.contains("no-such-model-xyz"), "{unknown}");

@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use kin_core::Modality;
 use kin_embed::{Embedder, LoadOptions};
-use kin_ingest::{AddOptions, Adder, DocumentHit, Quiet, Summary};
-use kin_store::{Backend, CollectionConfig, CollectionWrite, Fusion, Query, SearchMode, SearchParams, TextConfig};
+use kin_ingest::{AddOptions, Adder, DocumentHit, IngestError, Quiet, SpaceFusion, Summary};
+use kin_store::{Backend, CollectionConfig, CollectionRead, Fusion, Query, SearchMode, SearchParams, TextConfig};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -20,40 +21,68 @@ use crate::store::id_to_py;
 /// Files handed to the pipeline between two looks for Ctrl-C.
 const FILES_PER_CALL: usize = 64;
 
-/// The settings of a new collection: of `dim` bare vectors, or of `model`'s vectors (`dim`, when
-/// given too, must be the model's). `text_index`: `None` gives one to a model that reads text
-/// only, where the backend has text search.
-pub fn config(
-    name: &str,
-    dim: Option<usize>,
-    model: Option<&str>,
-    text_index: Option<bool>,
-    text_search: bool,
-) -> PyResult<CollectionConfig> {
-    let Some(spec) = model else {
-        let Some(dim) = dim else {
-            return Err(raise(Kind::InvalidInput, format!("collection {name:?}: give its dimension or a model")));
-        };
-        if text_index == Some(true) {
-            return Err(raise(Kind::InvalidInput, "text_index: a text index needs a model that reads text"));
-        }
-        return Ok(CollectionConfig::new(name, dim));
-    };
-    let choice = kin_ingest::model_choice(spec, None).map_err(error::ingest)?;
-    if let Some(d) = dim.filter(|&d| d != choice.dim) {
-        return Err(raise(
-            Kind::InvalidInput,
-            format!("dimension {d} does not match model {}, whose vectors have {}", choice.model, choice.dim),
-        ));
-    }
-    if text_index == Some(true) && !text_search {
+/// What a new collection holds: bare vectors, one model's, or a mixed collection's spaces.
+pub struct Holds<'a> {
+    pub dim: Option<usize>,
+    pub model: Option<&'a str>,
+    /// `(name, model)` of each space of a mixed collection, and `(modality, space)` routes where
+    /// two models read one kind of content.
+    pub spaces: Option<Vec<(String, String)>>,
+    pub routes: Vec<(String, String)>,
+    /// `None` gives a text index to a model (or the spaces) that read text only, where the
+    /// backend has text search.
+    pub text_index: Option<bool>,
+}
+
+/// The settings of a new collection `name`.
+pub fn config(name: &str, holds: Holds<'_>, text_search: bool) -> PyResult<CollectionConfig> {
+    if holds.text_index == Some(true) && !text_search {
         return Err(raise(Kind::InvalidInput, "text_index: this backend has no text search"));
     }
-    let mut config = CollectionConfig::new(name, choice.dim);
-    config.model = Some(choice.model);
-    let wanted = text_index.unwrap_or(choice.text_only && text_search);
-    config.text = wanted.then(TextConfig::default);
-    Ok(config)
+    let text = |default_on: bool| holds.text_index.unwrap_or(default_on && text_search).then(TextConfig::default);
+    match (holds.model, holds.spaces) {
+        (Some(_), Some(_)) => {
+            Err(raise(Kind::InvalidInput, format!("collection {name:?}: give a model or spaces, not both")))
+        }
+        (None, Some(spaces)) => {
+            if holds.dim.is_some() {
+                return Err(raise(Kind::InvalidInput, "dimension: each space's comes from its model"));
+            }
+            let mut routes = Vec::with_capacity(holds.routes.len());
+            for (modality, space) in holds.routes {
+                let modality =
+                    modality.parse::<Modality>().map_err(|e| raise(Kind::InvalidInput, format!("routes: {e}")))?;
+                routes.push((modality, space));
+            }
+            let planned = kin_ingest::plan_spaces(&spaces, &routes, text(true).as_ref()).map_err(error::ingest)?;
+            Ok(CollectionConfig::mixed(name, planned))
+        }
+        (Some(spec), None) => {
+            let choice = kin_ingest::model_choice(spec, None).map_err(error::ingest)?;
+            if let Some(d) = holds.dim.filter(|&d| d != choice.dim) {
+                return Err(raise(
+                    Kind::InvalidInput,
+                    format!("dimension {d} does not match model {}, whose vectors have {}", choice.model, choice.dim),
+                ));
+            }
+            let mut config = CollectionConfig::new(name, choice.dim);
+            config.text = text(choice.text_only());
+            config.model = Some(choice.model);
+            Ok(config)
+        }
+        (None, None) => {
+            let Some(dim) = holds.dim else {
+                return Err(raise(
+                    Kind::InvalidInput,
+                    format!("collection {name:?}: give its dimension, a model or spaces"),
+                ));
+            };
+            if holds.text_index == Some(true) {
+                return Err(raise(Kind::InvalidInput, "text_index: a text index needs a model that reads text"));
+            }
+            Ok(CollectionConfig::new(name, dim))
+        }
+    }
 }
 
 /// Adds the files under `paths` to collection `name` (folders walked), Ctrl-C honoured between
@@ -97,6 +126,10 @@ pub struct Find<'a> {
     /// Hybrid: weighted fusion with this much dense; `None`: reciprocal rank with `rrf_k`.
     pub alpha: Option<f32>,
     pub rrf_k: f32,
+    /// A mixed collection: the one space to search (`None`: every space that reads text, fused)
+    /// and each space's weight in the fusion (1 unless given).
+    pub space: Option<&'a str>,
+    pub weights: HashMap<String, f32>,
 }
 
 /// Models loaded for query texts, by name, kept for the next search.
@@ -115,11 +148,13 @@ impl Models {
     }
 }
 
-/// The best documents (or chunks) for each query text in `collection`: dense search embeds the
-/// texts with the collection's model, text search reads its BM25 index, hybrid fuses both.
+/// The best documents (or chunks) for each query text in collection `name`: dense search embeds
+/// the texts with the collection's model, text search reads its BM25 index, hybrid fuses both. A
+/// mixed collection answers from one space, or from every space that reads text, fused.
 pub fn find<'py>(
     py: Python<'py>,
-    collection: Arc<dyn CollectionWrite>,
+    backend: &Arc<dyn Backend>,
+    name: &str,
     models: &Models,
     texts: Vec<String>,
     how: &Find<'_>,
@@ -133,27 +168,57 @@ pub fn find<'py>(
         None => Fusion::Rrf { k: how.rrf_k },
     };
     let params = SearchParams { k: how.k, ef: how.ef, filter: how.filter, exact: false };
-    let results: Vec<Vec<DocumentHit>> = detach(py, || -> PyResult<_> {
+    let collection = detach(py, || backend.collection(name)).map_err(error::store)?;
+    let config = collection.config().clone();
+    let spaces = || config.spaces.iter().map(|s| s.settings.name.as_str()).collect::<Vec<_>>().join(", ");
+    if let Some((space, weight)) =
+        how.weights.iter().find(|(s, w)| config.space(s).is_none() || !(w.is_finite() && **w >= 0.0))
+    {
+        let why = if config.space(space).is_none() {
+            format!("collection {name:?} has no such space ({})", spaces())
+        } else {
+            format!("{weight}: expected a weight of at least 0")
+        };
+        return Err(raise(Kind::InvalidInput, format!("space_weights[{space:?}]: {why}")));
+    }
+    let answer = |target: &dyn CollectionRead, mode: SearchMode| -> kin_ingest::Result<Vec<Vec<DocumentHit>>> {
         let vectors = if mode == SearchMode::Text {
             Vec::new()
         } else {
-            let Some(model) = collection.config().model.clone() else {
-                return Err(raise(
-                    Kind::InvalidInput,
-                    format!(
-                        "collection {:?} has no model (it holds bare vectors): search it with vectors",
-                        collection.name()
-                    ),
-                ));
+            let Some(model) = target.config().model.clone() else {
+                return Err(IngestError::Route(format!(
+                    "collection {:?} has no model (it holds bare vectors): search it with vectors",
+                    target.name()
+                )));
             };
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            models.get(&model).and_then(|m| m.embed_text(&refs)).map_err(error::embed)?
+            models.get(&model).and_then(|m| m.embed_text(&refs))?
         };
         let vector = |i: usize| vectors.get(i).map_or(&[][..], Vec::as_slice);
         let queries: Vec<Query<'_>> =
             texts.iter().enumerate().map(|(i, t)| Query::of(mode, vector(i), t, fusion)).collect();
-        kin_ingest::search_many(&*collection, &queries, &params, how.documents).map_err(error::ingest)
-    })?;
+        kin_ingest::search_many(target, &queries, &params, how.documents)
+    };
+    let results = match (how.space, config.is_mixed()) {
+        (None, false) => detach(py, || answer(&*collection, mode)),
+        (Some(_), false) => {
+            return Err(raise(
+                Kind::InvalidInput,
+                format!("collection {name:?} holds one model's vectors: space= is for mixed collections"),
+            ))
+        }
+        (Some(space), true) => detach(py, || {
+            kin_ingest::query_spaces(&config, Modality::Text, Some(space))?;
+            answer(&*backend.space(name, space)?, mode)
+        }),
+        (None, true) => detach(py, || {
+            let fuse = SpaceFusion { mode, rrf_k: how.rrf_k, weights: &how.weights, limit: how.k };
+            kin_ingest::across_spaces(&**backend, &config, Modality::Text, &fuse, &mut |space, mode| {
+                answer(space, mode)
+            })
+        }),
+    }
+    .map_err(error::ingest)?;
     let out = PyList::empty(py);
     for hits in results {
         let row = PyList::empty(py);
@@ -164,6 +229,7 @@ pub fn find<'py>(
             hit.set_item("score", h.best.score)?;
             hit.set_item("chunks", h.matched_chunks)?;
             hit.set_item("found", to_py(py, &h.best.found.to_json())?)?;
+            hit.set_item("space", h.best.space)?;
             hit.set_item("payload", to_py(py, &h.best.payload)?)?;
             row.append(hit)?;
         }

@@ -103,7 +103,8 @@ pub fn store(e: kin_store::Error) -> PyErr {
         | E::EmptyTextQuery
         | E::TextQueryTooLong { .. }
         | E::NoTextIndex { .. }
-        | E::StaleCursor { .. } => Kind::InvalidInput,
+        | E::StaleCursor { .. }
+        | E::UnknownSpace { .. } => Kind::InvalidInput,
         _ => Kind::Store,
     };
     raise(kind, e.to_string())

@@ -1,6 +1,7 @@
 //! `kin._kin.Store`: collections behind kin's storage seam (`kin_store::Backend`), each call
 //! with the GIL released. `kin.MilvusClient` speaks pymilvus over it.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -75,12 +76,14 @@ impl Store {
         Ok(self.names(py)?.iter().any(|n| n == name))
     }
 
-    /// Creates a collection of `dim`-dimensional vectors, or of `model`'s vectors (for `add` and
-    /// search by text); `metric` is cosine, dot (ip) or l2, `index` hnsw or flat; `text_index`
-    /// `None` gives a text-only model's collection a BM25 index.
+    /// Creates a collection of `dim`-dimensional vectors, of `model`'s vectors, or a mixed
+    /// collection of named `spaces` (`{name: model}`, with `routes` `{modality: space}` where two
+    /// models read one kind of content); `metric` is cosine, dot (ip) or l2, `index` hnsw or
+    /// flat; `text_index` `None` gives a text model's collection (a mixed one's text spaces) a
+    /// BM25 index.
     // The arguments are Python's keyword arguments, each with its default.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (name, dim = None, metric = "cosine", index = "hnsw", m = 16, ef_construction = 200, model = None, text_index = None))]
+    #[pyo3(signature = (name, dim = None, metric = "cosine", index = "hnsw", m = 16, ef_construction = 200, model = None, text_index = None, spaces = None, routes = None))]
     fn create(
         &self,
         py: Python<'_>,
@@ -92,17 +95,23 @@ impl Store {
         ef_construction: usize,
         model: Option<&str>,
         text_index: Option<bool>,
+        spaces: Option<Vec<(String, String)>>,
+        routes: Option<Vec<(String, String)>>,
     ) -> PyResult<()> {
         let text_search = self.backend.text_search();
-        let mut config = detach(py, || documents::config(name, dim, model, text_index, text_search))?;
-        config.metric = Metric::from_str(metric).map_err(|e| raise(Kind::InvalidInput, e.to_string()))?;
-        config.index = match index.to_ascii_lowercase().as_str() {
+        let holds = documents::Holds { dim, model, spaces, routes: routes.unwrap_or_default(), text_index };
+        let mut config = detach(py, || documents::config(name, holds, text_search))?;
+        let metric = Metric::from_str(metric).map_err(|e| raise(Kind::InvalidInput, e.to_string()))?;
+        let index = match index.to_ascii_lowercase().as_str() {
             "hnsw" => IndexKind::Hnsw,
             "flat" => IndexKind::Flat,
             _ => return Err(raise(Kind::InvalidInput, format!("unknown index {index:?}: expected hnsw or flat"))),
         };
-        config.m = m;
-        config.ef_construction = ef_construction;
+        let tune = |c: &mut kin_store::CollectionConfig| {
+            (c.metric, c.index, c.m, c.ef_construction) = (metric, index, m, ef_construction);
+        };
+        tune(&mut config);
+        config.spaces.iter_mut().for_each(|s| tune(&mut s.settings));
         let backend = self.backend.clone();
         detach(py, move || backend.create(config)).map_err(error::store)?;
         Ok(())
@@ -129,10 +138,11 @@ impl Store {
 
     /// The best documents (or, with `documents=False`, chunks) for each query text: `mode`
     /// dense, text (BM25) or hybrid (fused by reciprocal rank, or weighted by `alpha`). A mixed
-    /// collection is searched in one `space`. Per query a list of dicts: id, doc, score, chunks
-    /// (matching chunks of the document), found (each retriever's rank and score), payload.
+    /// collection answers from one `space`, or from every space that reads text, fused with
+    /// `space_weights`. Per query a list of dicts: id, doc, score, chunks (matching chunks of the
+    /// document), found (each retriever's rank and score), space, payload.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (name, texts, k = 10, mode = "dense", filter = None, ef = None, documents = true, alpha = None, rrf_k = 60.0, space = None))]
+    #[pyo3(signature = (name, texts, k = 10, mode = "dense", filter = None, ef = None, documents = true, alpha = None, rrf_k = 60.0, space = None, space_weights = None))]
     fn find<'py>(
         &self,
         py: Python<'py>,
@@ -146,31 +156,12 @@ impl Store {
         alpha: Option<f32>,
         rrf_k: f32,
         space: Option<&str>,
+        space_weights: Option<HashMap<String, f32>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let filter = parse_filter(filter)?;
-        let collection = self.open(py, name)?;
-        let collection = match (space, collection.config().is_mixed()) {
-            (Some(space), true) => {
-                let backend = self.backend.clone();
-                detach(py, move || backend.space(name, space)).map_err(error::store)?
-            }
-            (None, true) => {
-                let spaces: Vec<&str> = collection.config().spaces.iter().map(|s| s.settings.name.as_str()).collect();
-                return Err(raise(
-                    Kind::InvalidInput,
-                    format!("collection {name:?} is mixed: name one of its spaces ({}) with space=", spaces.join(", ")),
-                ));
-            }
-            (Some(_), false) => {
-                return Err(raise(
-                    Kind::InvalidInput,
-                    format!("collection {name:?} holds one model's vectors: space= is for mixed collections"),
-                ))
-            }
-            (None, false) => collection,
-        };
-        let how = documents::Find { k, mode, filter: filter.as_ref(), ef, documents, alpha, rrf_k };
-        documents::find(py, collection, &self.models, texts, &how)
+        let weights = space_weights.unwrap_or_default();
+        let how = documents::Find { k, mode, filter: filter.as_ref(), ef, documents, alpha, rrf_k, space, weights };
+        documents::find(py, &self.backend, name, &self.models, texts, &how)
     }
 
     fn drop(&self, py: Python<'_>, name: &str) -> PyResult<()> {

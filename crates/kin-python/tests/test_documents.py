@@ -68,7 +68,8 @@ def test_each_mode_finds_the_document_that_answers(client, corpus: Path, mode: s
     assert hits, mode
     assert hits[0]["doc"].endswith("volcano.md"), hits
     assert "lava" in hits[0]["payload"]["text"]
-    assert set(hits[0]) == {"id", "doc", "score", "chunks", "found", "payload"}
+    assert set(hits[0]) == {"id", "doc", "score", "chunks", "found", "space", "payload"}
+    assert hits[0]["space"] is None
     if mode == "hybrid":
         assert set(hits[0]["found"]) <= {"dense", "text"} and hits[0]["found"]
     else:
@@ -133,3 +134,24 @@ def test_bad_calls_name_what_is_wrong(client, corpus: Path, tmp_path: Path) -> N
     assert client.search_text("plain", "lava", mode="dense")[0][0]["doc"].endswith("volcano.md")
     with pytest.raises(InvalidInputError, match="text index"):
         client.search_text("plain", "lava", mode="text")
+
+
+def test_a_mixed_collection_routes_files_and_answers_text_from_its_text_space(tmp_path: Path, corpus: Path) -> None:
+    client = kin.MilvusClient(str(tmp_path / "mixed.db"))
+    client.create_collection("media", spaces={"text": "all-MiniLM-L6-v2", "audio": "whisper-base"})
+    summary = client.add("media", corpus)
+    assert summary["added"] == len(DOCS) and summary["failed"] == [], summary
+    for mode in ("dense", "text", "hybrid"):
+        [hits] = client.search_text("media", "knight and castling", limit=2, mode=mode)
+        assert hits[0]["doc"].endswith("chess.txt") and hits[0]["space"] == "text", (mode, hits)
+    [one] = client.search_text("media", "knight and castling", limit=2, space="text", space_weights={"text": 2.0})
+    assert one[0]["doc"].endswith("chess.txt")
+    with pytest.raises(InvalidInputError, match="does not read text"):
+        client.search_text("media", "knight", space="audio")
+    with pytest.raises(InvalidInputError, match="no such space"):
+        client.search_text("media", "knight", space_weights={"photos": 1.0})
+    with pytest.raises(InvalidInputError, match="not both"):
+        client.create_collection("both", model="all-MiniLM-L6-v2", spaces={"text": "all-MiniLM-L6-v2"})
+    with pytest.raises(InvalidInputError, match="nope"):
+        client.search_text("media", "x", space="nope")
+    client.close()

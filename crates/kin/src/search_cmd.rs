@@ -183,8 +183,8 @@ pub fn space_weights(config: &CollectionConfig, specs: &[String]) -> Result<Hash
 }
 
 /// Every space of a mixed collection that reads `modality` answers (`each`, with the retrieval
-/// that fits it: text and hybrid modes where it has a text index, vectors elsewhere), and each
-/// query's lists are fused, `k` documents kept.
+/// that fits it: see [`kin_ingest::across_spaces`]), and each query's lists are fused, `k`
+/// documents kept.
 pub fn across_spaces(
     store: &dyn Backend,
     config: &CollectionConfig,
@@ -194,31 +194,10 @@ pub fn across_spaces(
     k: usize,
     each: &mut dyn FnMut(&dyn CollectionRead, &RetrievalArgs) -> Result<Vec<Vec<DocumentHit>>>,
 ) -> Result<Vec<Vec<DocumentHit>>> {
-    let mode = retrieval.mode;
-    let mut lists: Vec<(String, Vec<Vec<DocumentHit>>)> = Vec::new();
-    for name in kin_ingest::query_spaces(config, modality, None)? {
-        let has_text = config.space(&name).is_some_and(|(_, s)| s.settings.text.is_some());
-        let fitted = match mode {
-            SearchMode::Text if !has_text => continue,
-            SearchMode::Hybrid if !has_text => RetrievalArgs { mode: SearchMode::Dense, ..*retrieval },
-            _ => *retrieval,
-        };
-        let space = store.space(&config.name, &name)?;
-        lists.push((name, each(&*space, &fitted)?));
-    }
-    if lists.is_empty() {
-        bail!("no space of collection {:?} has a text index for --mode {}", config.name, mode.as_str());
-    }
-    let queries = lists[0].1.len();
-    let mut per_space: Vec<(String, std::vec::IntoIter<Vec<DocumentHit>>)> =
-        lists.into_iter().map(|(name, results)| (name, results.into_iter())).collect();
-    Ok((0..queries)
-        .map(|_| {
-            let one: Vec<(String, Vec<DocumentHit>)> =
-                per_space.iter_mut().map(|(name, it)| (name.clone(), it.next().unwrap_or_default())).collect();
-            kin_ingest::fuse_spaces(one, weights, retrieval.rrf_k, k)
-        })
-        .collect())
+    let how = kin_ingest::SpaceFusion { mode: retrieval.mode, rrf_k: retrieval.rrf_k, weights, limit: k };
+    kin_ingest::across_spaces(store, config, modality, &how, &mut |space, mode| {
+        each(space, &RetrievalArgs { mode, ..*retrieval })
+    })
 }
 
 /// A TREC run file: `qid Q0 docid rank score kin`, documents (or chunks) in rank order.

@@ -257,7 +257,8 @@ fn config_from(args: &CreateArgs, text_search: bool) -> Result<CollectionConfig>
     let (model, dim, text_model) = match (&args.model, args.dim) {
         (Some(spec), _) => {
             let choice = kin_ingest::model_choice(spec, args.precision)?;
-            (choice.model, choice.dim, choice.text_only)
+            let text_only = choice.text_only();
+            (choice.model, choice.dim, text_only)
         }
         (None, Some(dim)) => (String::new(), dim, false),
         (None, None) => bail!("give --model or --dim"),

@@ -67,6 +67,8 @@ class Store:
         ef_construction: int = 200,
         model: Optional[str] = None,
         text_index: Optional[bool] = None,
+        spaces: Optional[Sequence[Tuple[str, str]]] = None,
+        routes: Optional[Sequence[Tuple[str, str]]] = None,
     ) -> None: ...
     def add(
         self,
@@ -89,6 +91,7 @@ class Store:
         alpha: Optional[float] = None,
         rrf_k: float = 60.0,
         space: Optional[str] = None,
+        space_weights: Optional[Dict[str, float]] = None,
     ) -> List[List[Dict[str, Any]]]: ...
     def drop(self, name: str) -> None: ...
     def config(self, name: str) -> Dict[str, Any]: ...

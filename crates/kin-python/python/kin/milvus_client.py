@@ -125,16 +125,19 @@ class MilvusClient(_Documents):
 
         kin's own keywords: ``model="all-MiniLM-L6-v2"`` (any model kin runs; ``dimension`` is
         then the model's) makes a collection that ``add`` fills from files and that ``search``
-        and ``search_text`` query by text; ``text_index`` (default: on for a model that reads
-        text only) keeps a BM25 index for text and hybrid search."""
+        and ``search_text`` query by text; ``spaces={"text": "all-MiniLM-L6-v2", "image":
+        "clip-vit-base-patch32"}`` (with ``routes={"video": "image"}`` where two models read one
+        kind of content) makes a mixed collection, each file to the model that reads it;
+        ``text_index`` (default: on for a model that reads text only) keeps a BM25 index for
+        text and hybrid search."""
         index, m, ef_construction = "hnsw", 16, 200
-        model, text_index = kwargs.get("model"), kwargs.get("text_index")
+        model, text_index, spaces = kwargs.get("model"), kwargs.get("text_index"), kwargs.get("spaces")
         max_length = kwargs.get("max_length")
         if schema is not None:
             primary_field_name, vector_field_name, id_type, auto_id, dimension, max_length = _from_schema(schema)
         if index_params is not None:
             metric_type, index, m, ef_construction = _from_index_params(index_params, vector_field_name, metric_type)
-        if isinstance(dimension, bool) or not (isinstance(dimension, int) or (dimension is None and model)):
+        if isinstance(dimension, bool) or not (isinstance(dimension, int) or (dimension is None and (model or spaces))):
             raise InvalidInputError(f"dimension {dimension!r}: expected an int")
         if id_type in ("int", DataType.INT64):
             id_type = "int"
@@ -144,8 +147,11 @@ class MilvusClient(_Documents):
             raise InvalidInputError(f"id_type {id_type!r}: expected 'int' or 'string'")
         if id_type == "string" and auto_id:
             raise InvalidInputError("auto_id works with int primary keys only")
+        routes = kwargs.get("routes")
         self._store.create(collection_name, dimension, _metric(metric_type), index, m, ef_construction,
-                           model=model, text_index=text_index)
+                           model=model, text_index=text_index,
+                           spaces=None if spaces is None else list(dict(spaces).items()),
+                           routes=None if routes is None else list(dict(routes).items()))
         schema_obj = _Schema(primary_field_name, vector_field_name, id_type, bool(auto_id), max_length,
                              kwargs.get("description", ""), **self._counters())
         self._save_schema(collection_name, schema_obj)
