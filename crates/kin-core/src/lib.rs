@@ -3,6 +3,7 @@
 
 pub mod cpu;
 pub mod filter;
+pub mod mutate;
 mod metric;
 mod modality;
 

@@ -19,6 +19,8 @@
 mod document;
 mod docx;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod html;
 mod isolate;
 mod limits;

@@ -8,58 +8,15 @@ use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
+use kin_core::mutate::Mutator;
 use kin_store::{CollectionConfig, Item, SearchParams, Store, SyncPolicy, TextConfig};
 use serde_json::json;
 
 mod common;
 use common::copy_dir;
 
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() as usize) % n.max(1)
-    }
-}
-
 fn runs() -> usize {
     std::env::var("KIN_FUZZ_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(40)
-}
-
-/// One random change to `bytes`.
-fn mutate(bytes: &mut Vec<u8>, rng: &mut Lcg) {
-    let len = bytes.len().max(1);
-    match rng.below(5) {
-        0 => {
-            for _ in 0..1 + rng.below(8) {
-                let at = rng.below(len).min(bytes.len().saturating_sub(1));
-                if let Some(b) = bytes.get_mut(at) {
-                    *b ^= 1 << rng.below(8);
-                }
-            }
-        }
-        1 => bytes.truncate(rng.below(len)),
-        2 => {
-            let at = rng.below(len).min(bytes.len());
-            let junk: Vec<u8> = (0..1 + rng.below(64)).map(|_| rng.next() as u8).collect();
-            bytes.splice(at..at, junk);
-        }
-        3 => {
-            let at = rng.below(len).min(bytes.len());
-            let end = (at + 1 + rng.below(256)).min(bytes.len());
-            bytes[at..end].iter_mut().for_each(|b| *b = rng.next() as u8);
-        }
-        _ => {
-            let at = rng.below(len).min(bytes.len());
-            let end = (at + 1 + rng.below(4096)).min(bytes.len());
-            bytes[at..end].iter_mut().for_each(|b| *b = 0);
-        }
-    }
 }
 
 /// A collection with a text index: 120 items in a snapshot (with its graph and text index),
@@ -87,7 +44,7 @@ fn pristine(dir: &Path) {
 fn mutated_files_never_panic_and_repair_always_leaves_a_collection_that_opens() {
     let base = tempfile::tempdir().unwrap();
     pristine(base.path());
-    let mut rng = Lcg(0x5EED);
+    let mut rng = Mutator::new(0x5EED);
     let mut executions = 0;
     for file in ["wal.log", "snapshot.bin", "index.hnsw", "text.idx"] {
         for run in 0..runs() {
@@ -95,7 +52,7 @@ fn mutated_files_never_panic_and_repair_always_leaves_a_collection_that_opens() 
             copy_dir(base.path(), data.path());
             let path = data.path().join("collections/c").join(file);
             let mut bytes = fs::read(&path).unwrap();
-            mutate(&mut bytes, &mut rng);
+            rng.mutate(&mut bytes);
             fs::write(&path, &bytes).unwrap();
             let outcome = catch_unwind(AssertUnwindSafe(|| {
                 let store = Store::open(data.path()).unwrap();

@@ -6,21 +6,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
+use kin_core::mutate::Mutator;
 use kin_store::{CollectionConfig, Health, Item, ItemId, SearchParams, Store, SyncPolicy, TextConfig};
 use serde_json::json;
 
 mod common;
 use common::copy_dir;
-
-/// A small deterministic generator (the tests need the same flips on every run).
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((self.0 >> 33) as usize) % n
-    }
-}
 
 fn vector(i: usize) -> Vec<f32> {
     (0..8).map(|d| ((i * 31 + d * 7) % 17) as f32 - 8.0 + 0.5).collect()
@@ -109,7 +100,7 @@ fn a_byte_flipped_anywhere_in_the_log_loses_only_the_records_it_hit() {
         writes.iter().for_each(|&w| apply(&c, w));
     }
     let log_len = fs::metadata(collection_dir(pristine.path()).join("wal.log")).unwrap().len() as usize;
-    let mut rng = Lcg(7);
+    let mut rng = Mutator::new(7);
     for round in 0..40 {
         let data = tempfile::tempdir().unwrap();
         copy_dir(pristine.path(), data.path());
@@ -165,7 +156,7 @@ fn a_byte_flipped_in_a_snapshot_loses_only_the_items_it_hit() {
     let dir = collection_dir(pristine.path());
     let snap_len = fs::metadata(dir.join("snapshot.bin")).unwrap().len() as usize;
     let in_snapshot = model(snapshotted.iter().copied());
-    let mut rng = Lcg(11);
+    let mut rng = Mutator::new(11);
     for round in 0..30 {
         let data = tempfile::tempdir().unwrap();
         copy_dir(pristine.path(), data.path());
