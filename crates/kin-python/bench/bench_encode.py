@@ -76,7 +76,8 @@ def main() -> None:
     print(f"# {len(texts)} texts, {tokens} tokens, batch_size {args.batch_size}, best of {args.runs}")
     timed = {"sentence-transformers": best_of(args.runs, lambda: peer.encode(texts, batch_size=args.batch_size))}
     if not args.no_fastembed:
-        fe = fastembed_model(args.model_dir, args.onnx_dir, peer.get_sentence_embedding_dimension(), args.threads)
+        fe = fastembed_model(args.model_dir, args.onnx_dir, peer.get_sentence_embedding_dimension(), limit,
+                             args.threads)
         timed["fastembed"] = best_of(args.runs, lambda: np.stack(list(fe.embed(texts, batch_size=args.batch_size))))
     timed["kin"] = best_of(args.runs, lambda: ours.encode(texts, batch_size=args.batch_size))
     kin_v = timed["kin"][1].astype(np.float64)
@@ -92,8 +93,10 @@ def main() -> None:
     print(f"\nshapes and dtypes: {shapes}")
 
 
-def fastembed_model(model_dir: str, onnx_dir: str, dim: int, threads: int):
-    """fastembed's TextEmbedding over the checkpoint in ``model_dir``, exported to ONNX once."""
+def fastembed_model(model_dir: str, onnx_dir: str, dim: int, max_length: int, threads: int):
+    """fastembed's TextEmbedding over the checkpoint in ``model_dir``, exported to ONNX once, its
+    inputs cut at ``max_length`` tokens as sentence-transformers cuts them."""
+    import json
     import shutil
     import sys
     from pathlib import Path
@@ -110,6 +113,11 @@ def fastembed_model(model_dir: str, onnx_dir: str, dim: int, threads: int):
         for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json", "vocab.txt"):
             if (Path(model_dir) / name).exists():
                 shutil.copy(Path(model_dir) / name, out / name)
+    # fastembed cuts at the tokenizer's model_max_length (512 here); the model card says 256.
+    config_path = out / "tokenizer_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.exists() else {}
+    config["model_max_length"] = max_length
+    config_path.write_text(json.dumps(config), encoding="utf-8")
     name = "kin-bench/" + Path(model_dir).name
     TextEmbedding.add_custom_model(model=name, pooling=PoolingType.MEAN, normalization=True,
                                    sources=ModelSource(hf="sentence-transformers/" + Path(model_dir).name), dim=dim,

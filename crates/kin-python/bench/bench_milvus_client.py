@@ -33,6 +33,14 @@ def run(client, vectors, queries, batch, limit):
     return insert_s, search_s, found, batch_s
 
 
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "?")
+    except OSError:
+        return "?"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=20000)
@@ -59,6 +67,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         results["kin"] = run(kin.MilvusClient(f"{tmp}/kin.db"), vectors, queries, args.batch, 10)
         results["milvus-lite"] = run(MilvusClient(f"{tmp}/milvus.db"), vectors, queries, args.batch, 10)
+    print(f"# CPU {cpu_model()}, kin {kin.__version__} on {kin.threads()} threads")
     print(f"{args.n} vectors of {args.dim} dimensions, {args.queries} queries one at a time, top 10, COSINE")
     for name, (insert_s, search_s, found, batch_s) in results.items():
         recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth.tolist())])
