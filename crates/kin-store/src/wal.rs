@@ -33,6 +33,22 @@ pub struct Wal {
     sync: SyncPolicy,
     len: u64,
     buf: Vec<u8>,
+    /// The open file's device and inode, to notice the path no longer leading to it.
+    identity: Option<(u64, u64)>,
+}
+
+/// Device and inode of a file (unix); `None` elsewhere, where the check is not made.
+fn identity(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        None
+    }
 }
 
 impl Wal {
@@ -85,13 +101,19 @@ impl Wal {
             file.sync_all().map_err(|e| Error::io(path, e))?;
         }
         file.seek(SeekFrom::Start(pos as u64)).map_err(|e| Error::io(path, e))?;
-        let wal = Wal { file, path: path.to_path_buf(), sync, len: pos as u64, buf: Vec::new() };
+        let identity = file.metadata().ok().as_ref().and_then(identity);
+        let wal = Wal { file, path: path.to_path_buf(), sync, len: pos as u64, buf: Vec::new(), identity };
         Ok((wal, records))
     }
 
     /// Appends records with consecutive sequence numbers from `first_lsn`; durable on return
     /// under [`SyncPolicy::Always`].
+    ///
+    /// Refused when the log's path no longer leads to the file opened (the data directory
+    /// deleted or moved, the file replaced): appending to the orphan would succeed, and the write
+    /// would be gone on the next open.
     pub fn append(&mut self, first_lsn: u64, records: &[Record]) -> Result<()> {
+        self.check_still_there()?;
         self.buf.clear();
         for (i, r) in records.iter().enumerate() {
             encode(first_lsn + i as u64, r, &mut self.buf);
@@ -108,6 +130,21 @@ impl Wal {
         }
         self.len += self.buf.len() as u64;
         Ok(())
+    }
+
+    fn check_still_there(&self) -> Result<()> {
+        let Some(opened) = self.identity else {
+            return Ok(());
+        };
+        let now = std::fs::metadata(&self.path).ok().as_ref().and_then(identity);
+        if now == Some(opened) {
+            return Ok(());
+        }
+        let why = concat!(
+            "the log file was deleted, moved or replaced since the collection was opened ",
+            "(is the data directory still there?); the write is refused, as it would not survive a restart"
+        );
+        Err(Error::io(&self.path, std::io::Error::new(std::io::ErrorKind::NotFound, why)))
     }
 
     /// Bytes in the log.
@@ -143,6 +180,25 @@ mod tests {
 
     fn upsert(i: i64) -> Record {
         Record::Upsert(Item::new(i, vec![i as f32; 4]))
+    }
+
+    #[test]
+    fn appends_are_refused_once_the_log_is_gone_or_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.log");
+        let (mut wal, _) = Wal::open(&path, SyncPolicy::Never, 1).unwrap();
+        wal.append(1, &[upsert(1)]).unwrap();
+        std::fs::rename(&path, dir.path().join("moved.log")).unwrap();
+        let err = wal.append(2, &[upsert(2)]).unwrap_err().to_string();
+        assert!(err.contains("wal.log") && err.contains("deleted, moved or replaced"), "{err}");
+        std::fs::write(&path, b"").unwrap();
+        assert!(wal.append(2, &[upsert(2)]).is_err(), "a new file at the path is not the log");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::rename(dir.path().join("moved.log"), &path).unwrap();
+        wal.append(2, &[upsert(2)]).unwrap();
+        drop(wal);
+        let (_, records) = Wal::open(&path, SyncPolicy::Never, 1).unwrap();
+        assert_eq!(records.len(), 2, "nothing refused was written, nothing accepted was lost");
     }
 
     #[test]

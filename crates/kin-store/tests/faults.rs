@@ -1,4 +1,9 @@
-//! I/O faults: a disk that fills up. A child process runs under a file-size limit (`ulimit -f`,
+//! I/O faults: a data directory that vanishes under an open store, and a disk that fills up.
+//!
+//! A vanished directory: writes are refused with an error naming the log, searches go on from
+//! memory, and a directory put back takes writes again with nothing lost.
+//!
+//! A full disk: a child process runs under a file-size limit (`ulimit -f`,
 //! with SIGXFSZ ignored, so a write past the limit fails with EFBIG as a full disk fails with
 //! ENOSPC): a log append and a snapshot are refused with an error naming the file, nothing
 //! refused is acknowledged or visible, reads go on working, no partial file is left, and once the
@@ -101,4 +106,29 @@ fn a_full_disk_refuses_writes_clearly_and_loses_nothing() {
     let c = store.collection("c").unwrap();
     assert_eq!(c.count(), ITEMS + 1);
     assert_eq!(c.search_text("number", &SearchParams { k: 1000, ..SearchParams::default() }).unwrap().len(), ITEMS + 1);
+}
+
+#[test]
+fn a_vanished_data_directory_refuses_writes_instead_of_losing_them() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let store = Store::open(&data).unwrap();
+    let c = store.create(CollectionConfig::new("c", DIM)).unwrap();
+    c.upsert((0..10).map(item).collect()).unwrap();
+
+    let moved = root.path().join("moved");
+    std::fs::rename(&data, &moved).unwrap();
+    let err = c.upsert(vec![item(10)]).unwrap_err().to_string();
+    assert!(err.contains("wal.log") && err.contains("deleted, moved or replaced"), "{err}");
+    assert!(c.delete(&[ItemId::Int(1)]).is_err(), "deletes are refused too");
+    let hits = c.search(&item(3).vector, &SearchParams { k: 1, exact: true, ..SearchParams::default() }).unwrap();
+    assert_eq!(hits[0].id, ItemId::Int(3), "searches go on from memory");
+    assert_eq!(c.count(), 10, "nothing refused became visible");
+
+    std::fs::rename(&moved, &data).unwrap();
+    c.upsert(vec![item(10)]).unwrap();
+    drop(c);
+    drop(store);
+    let c = Store::open(&data).unwrap().collection("c").unwrap();
+    assert_eq!(c.count(), 11, "every acknowledged write is there after reopening");
 }
