@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use kin_core::Modality;
-use kin_embed::Embedder;
-use kin_embed::{LoadOptions, Precision};
+use kin_embed::{Embedder, LoadOptions, Precision};
 use kin_models::Registry;
 use kin_store::{Backend, CollectionWrite, TextConfig};
 
