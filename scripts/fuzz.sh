@@ -3,8 +3,7 @@
 # text index) on RUNS mutations each (default 1,500; the test suite runs 40), every document
 # parser and record reader on RUNS mutations per format (the suite runs 60), then the other
 # parsers' mutation tests (filter grammar, .npy reader, image and audio decoders, HTTP bodies and
-# multipart uploads),
-# which run at their suite sizes.
+# multipart uploads), which run at their suite sizes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KIN_FUZZ_RUNS="${1:-1500}" cargo test -p kin-store --test fuzz_files -- --nocapture
