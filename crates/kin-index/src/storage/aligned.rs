@@ -4,6 +4,11 @@
 //! 16 bytes past a page boundary. Rows whose length is a multiple of 64 bytes (a 384-d f32
 //! vector is 1,536 bytes) then straddle one cache line more than they need, and every other
 //! 32-byte load in a distance kernel splits across two lines. Segments are allocated here instead.
+//!
+//! A block of 2 MiB or more starts on a 2 MiB boundary and, on Linux, is marked for transparent
+//! huge pages (`madvise(MADV_HUGEPAGE)`, which takes effect where the system's setting is
+//! `madvise` or `always`) before it is first written. A graph walk reads rows scattered over the
+//! whole index: with 4 KiB pages nearly every row is also a TLB miss, with 2 MiB pages few are.
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::ops::Deref;
@@ -11,6 +16,8 @@ use std::ptr::NonNull;
 
 /// Bytes of a cache line, the alignment of every block.
 const LINE: usize = 64;
+/// Bytes of a huge page: the alignment of blocks at least this large.
+const HUGE: usize = 2 << 20;
 
 pub(crate) struct AlignedBlock<T> {
     ptr: NonNull<T>,
@@ -25,9 +32,9 @@ unsafe impl<T: Sync> Sync for AlignedBlock<T> {}
 
 impl<T> AlignedBlock<T> {
     fn layout(len: usize) -> Layout {
-        let align = LINE.max(std::mem::align_of::<T>());
         let size = std::mem::size_of::<T>().checked_mul(len).expect("a block fits in the address space");
-        Layout::from_size_align(size, align).expect("a block's layout is valid")
+        let line = if size >= HUGE { HUGE } else { LINE };
+        Layout::from_size_align(size, line.max(std::mem::align_of::<T>())).expect("a block's layout is valid")
     }
 }
 
@@ -40,7 +47,11 @@ impl<T: Default> AlignedBlock<T> {
         } else {
             // SAFETY: the layout has a non-zero size.
             let raw = unsafe { alloc(layout) }.cast::<T>();
-            NonNull::new(raw).unwrap_or_else(|| handle_alloc_error(layout))
+            let ptr = NonNull::new(raw).unwrap_or_else(|| handle_alloc_error(layout));
+            if layout.size() >= HUGE {
+                advise_huge_pages(ptr.as_ptr().cast(), layout.size());
+            }
+            ptr
         };
         for i in 0..len {
             // SAFETY: `i < len`, so the slot lies inside the block just allocated for `len`
@@ -50,6 +61,19 @@ impl<T: Default> AlignedBlock<T> {
         }
         AlignedBlock { ptr, len }
     }
+}
+
+/// Asks Linux to back `len` bytes from `ptr` with huge pages; advice only, so a refusal (an old
+/// kernel, huge pages off) changes nothing.
+fn advise_huge_pages(ptr: *mut u8, len: usize) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: `ptr..ptr + len` is one live allocation of this process; `madvise` with
+    // `MADV_HUGEPAGE` changes how it is backed, never its contents or its validity.
+    unsafe {
+        libc::madvise(ptr.cast(), len, libc::MADV_HUGEPAGE);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (ptr, len);
 }
 
 impl<T> Deref for AlignedBlock<T> {
