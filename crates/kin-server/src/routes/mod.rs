@@ -3,6 +3,7 @@
 mod collections;
 mod documents;
 mod embeddings;
+mod incoming;
 mod items;
 mod search;
 mod system;
