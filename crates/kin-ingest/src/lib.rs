@@ -20,6 +20,8 @@ pub use chunk::{Chunk, ChunkConfig, Chunker, Tokens};
 pub use document::{chunk_id, delete_document, document_items, stale_ids, DocumentChunks};
 pub use error::{IngestError, Result};
 pub use pipeline::{Ingest, IngestOptions, Outcome, Summary, Timing};
-pub use route::{across_spaces, fuse_spaces, ingest_routes, merge_summaries, plan_spaces, preset, query_spaces, SpaceFusion, PRESETS};
+pub use route::{
+    across_spaces, fuse_spaces, ingest_routes, merge_summaries, plan_spaces, preset, query_spaces, SpaceFusion, PRESETS,
+};
 pub use search::{group_by_document, search_documents, search_many, DocumentHit};
 pub use setup::{list_files, model_choice, AddOptions, AddProgress, Adder, ModelChoice, Quiet};

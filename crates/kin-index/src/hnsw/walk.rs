@@ -8,13 +8,7 @@ use super::scratch::Scratch;
 use crate::topk::Scored;
 
 /// Moves from `start` to a nearer neighbour on `layer` until there is none.
-pub(crate) fn greedy(
-    graph: &Graph,
-    start: Scored,
-    layer: usize,
-    dist: &impl Distances,
-    buf: &mut Vec<u32>,
-) -> Scored {
+pub(crate) fn greedy(graph: &Graph, start: Scored, layer: usize, dist: &impl Distances, buf: &mut Vec<u32>) -> Scored {
     let mut best = start;
     loop {
         let from = best.id;
