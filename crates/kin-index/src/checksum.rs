@@ -9,6 +9,8 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
+use kin_core::fault;
+
 use crate::{Error, Result};
 
 const BUFFER: usize = 1 << 20;
@@ -69,7 +71,7 @@ impl Encoder {
         let path = self.path;
         let HashingWriter { mut file, hasher } = self.out.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
         file.write_all(&hasher.finalize().to_le_bytes()).map_err(|e| Error::io(&path, e))?;
-        file.sync_all().map_err(|e| Error::io(&path, e))
+        fault::io_point("index.sync").and_then(|()| file.sync_all()).map_err(|e| Error::io(&path, e))
     }
 }
 

@@ -4,6 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use kin_core::fault;
 use parking_lot::Mutex;
 
 use crate::backend::Usage;
@@ -337,7 +338,9 @@ impl Collection {
         for space in &self.spaces {
             compacted.push(space.save(lsn)?);
         }
+        fault::crash_point("snapshot.saved");
         log.wal.clear()?;
+        fault::crash_point("snapshot.log_cleared");
         log.logged = 0;
         for (space, fresh) in self.spaces.iter().zip(compacted) {
             if let Some(fresh) = fresh {

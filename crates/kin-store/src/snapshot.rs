@@ -10,6 +10,8 @@ use std::fs::{self, File};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
+use kin_core::fault;
+
 use crate::item::Item;
 use crate::record::{decode, encode, Frame, Record, MAX_BODY};
 use crate::{Error, Result};
@@ -41,7 +43,9 @@ pub fn write(path: &Path, lsn: u64, count: usize, items: impl Iterator<Item = It
         let _ = fs::remove_file(&partial);
     }
     written?;
+    fault::crash_point("snapshot.partial");
     fs::rename(&partial, path).map_err(|e| Error::io(path, e))?;
+    fault::crash_point("snapshot.renamed");
     sync_dir(path.parent().unwrap_or(Path::new(".")))
 }
 
@@ -61,12 +65,13 @@ fn write_partial(partial: &Path, lsn: u64, count: usize, items: impl Iterator<It
         out.write_all(&frame).map_err(|e| Error::io(partial, e))?;
         written += 1;
     }
+    fault::io_point("snapshot.write").map_err(|e| Error::io(partial, e))?;
     if written != count {
         let source = std::io::Error::other(format!("{written} items written where {count} were announced"));
         return Err(Error::io(partial, source));
     }
     let file = out.into_inner().map_err(|e| Error::io(partial, e.into_error()))?;
-    file.sync_all().map_err(|e| Error::io(partial, e))
+    fault::io_point("snapshot.sync").and_then(|()| file.sync_all()).map_err(|e| Error::io(partial, e))
 }
 
 /// Reads a snapshot, one frame in memory at a time; `None` when there is none yet.

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use kin_core::Metric;
+use kin_core::{fault, Metric};
 use parking_lot::RwLock;
 
 use crate::backend::{CollectionRead, CollectionWrite, Usage};
@@ -54,6 +54,7 @@ impl Space {
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         let state = self.state.read();
         let compacted = state.compacted(&self.dir)?;
+        fault::crash_point("compaction.done");
         let current = compacted.as_ref().unwrap_or(&state);
         // The index first: a crash before the snapshot's rename leaves an index file whose tag
         // the old snapshot does not match, and opening rebuilds it.

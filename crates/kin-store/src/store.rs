@@ -42,7 +42,7 @@ impl Store {
 
     pub fn open_with(dir: &Path, sync: SyncPolicy) -> Result<Store> {
         let collections_dir = dir.join("collections");
-        fs::create_dir_all(&collections_dir).map_err(|e| Error::io(&collections_dir, e))?;
+        fs::create_dir_all(&collections_dir).map_err(|e| Error::io(&collections_dir, unwritable(e)))?;
         let lock_path = dir.join("LOCK");
         let mut lock = OpenOptions::new()
             .read(true)
@@ -50,7 +50,7 @@ impl Store {
             .create(true)
             .truncate(false)
             .open(&lock_path)
-            .map_err(|e| Error::io(&lock_path, e))?;
+            .map_err(|e| Error::io(&lock_path, unwritable(e)))?;
         if lock.try_lock().is_err() {
             let mut pid = String::new();
             let _ = lock.read_to_string(&mut pid);
@@ -186,5 +186,17 @@ impl Store {
         let doomed = self.dir.join("collections").join(format!(".dropped-{name}-{}", std::process::id()));
         fs::rename(&dir, &doomed).map_err(|e| Error::io(&dir, e))?;
         fs::remove_dir_all(&doomed).map_err(|e| Error::io(&doomed, e))
+    }
+}
+
+/// A data directory kin cannot write gets an error that says why it must.
+fn unwritable(e: std::io::Error) -> std::io::Error {
+    use std::io::ErrorKind::{PermissionDenied, ReadOnlyFilesystem};
+    match e.kind() {
+        ReadOnlyFilesystem | PermissionDenied => std::io::Error::new(
+            e.kind(),
+            format!("{e}: kin keeps its lock and its logs in the data directory, so it needs one it can write"),
+        ),
+        _ => e,
     }
 }

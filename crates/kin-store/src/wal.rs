@@ -15,6 +15,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use kin_core::fault;
+
 use crate::record::{decode, encode, resync, Frame, Record, MIN_FRAME};
 use crate::{Error, Result};
 
@@ -118,10 +120,12 @@ impl Wal {
         for (i, r) in records.iter().enumerate() {
             encode(first_lsn + i as u64, r, &mut self.buf);
         }
-        let result = self.file.write_all(&self.buf).and_then(|_| match self.sync {
-            SyncPolicy::Always => self.file.sync_data(),
-            SyncPolicy::Never => Ok(()),
-        });
+        fault::crash_point("wal.write");
+        let result =
+            fault::io_point("wal.write").and_then(|()| self.file.write_all(&self.buf)).and_then(|()| match self.sync {
+                SyncPolicy::Always => fault::io_point("wal.sync").and_then(|()| self.file.sync_data()),
+                SyncPolicy::Never => Ok(()),
+            });
         if let Err(e) = result {
             // Leave no partial frame behind for the next append to follow.
             let _ = self.file.set_len(self.len);
@@ -129,6 +133,7 @@ impl Wal {
             return Err(Error::io(&self.path, e));
         }
         self.len += self.buf.len() as u64;
+        fault::crash_point("wal.synced");
         Ok(())
     }
 
@@ -154,6 +159,7 @@ impl Wal {
 
     /// Empties the log once a snapshot holds everything in it.
     pub fn clear(&mut self) -> Result<()> {
+        fault::io_point("wal.clear").map_err(|e| Error::io(&self.path, e))?;
         self.file.set_len(0).map_err(|e| Error::io(&self.path, e))?;
         self.file.seek(SeekFrom::Start(0)).map_err(|e| Error::io(&self.path, e))?;
         self.file.sync_all().map_err(|e| Error::io(&self.path, e))?;

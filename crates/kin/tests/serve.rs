@@ -2,11 +2,14 @@
 //! official `openai` Python client gets `kin embed`'s vectors; the search page works in headless
 //! Chromium.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::Served;
 
 use serde_json::{json, Value};
 
@@ -23,54 +26,6 @@ fn pull_minilm() {
         let out = kin().args(["models", "pull", "all-MiniLM-L6-v2"]).output().unwrap();
         assert!(out.status.success(), "pull failed: {}", String::from_utf8_lossy(&out.stderr));
     });
-}
-
-/// A running `kin serve`, killed with SIGKILL when dropped.
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Served {
-    fn start(data: &Path, extra: &[&str]) -> Served {
-        let mut child = kin()
-            .args(["serve", "--addr", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        let served = Served { child, url };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while ureq::get(&format!("{}/readyz", served.url)).call().is_err() {
-            assert!(Instant::now() < deadline, "kin serve never became ready");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        served
-    }
-
-    fn post(&self, path: &str, body: Value) -> Result<Value, ureq::Error> {
-        Ok(ureq::post(&format!("{}{path}", self.url)).send_json(body)?.into_json().unwrap())
-    }
-
-    fn get(&self, path: &str) -> Result<Value, ureq::Error> {
-        Ok(ureq::get(&format!("{}{path}", self.url)).call()?.into_json().unwrap())
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn vector_of(id: i64) -> Vec<f32> {

@@ -21,7 +21,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
-use kin_core::Metric;
+use kin_core::{fault, Metric};
 
 use super::codes::CodeStore;
 use super::graph::{level_of, state, MAX_LEVEL};
@@ -81,13 +81,16 @@ impl HnswIndex {
         let _exclusive = self.writers.write();
         let written = Encoder::create(&partial).and_then(|mut out| {
             self.encode(&mut out, with_vectors, tag)?;
+            fault::io_point("index.write").map_err(|e| Error::io(&partial, e))?;
             out.finish()
         });
         if let Err(error) = written {
             let _ = std::fs::remove_file(&partial);
             return Err(error);
         }
+        fault::crash_point("index.partial");
         std::fs::rename(&partial, path).map_err(|e| Error::io(path, e))?;
+        fault::crash_point("index.renamed");
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))?;
         tracing::debug!(path = %path.display(), nodes = self.id_bound(), "hnsw index saved");

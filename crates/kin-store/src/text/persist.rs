@@ -16,6 +16,8 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::Path;
 
+use kin_core::fault;
+
 use super::{Analyzer, Field, Posting, TextIndex};
 use crate::config::TextConfig;
 use crate::{Error, Result};
@@ -66,7 +68,9 @@ impl TextIndex {
             let mut file = File::create(&partial)?;
             file.write_all(MAGIC)?;
             file.write_all(&body)?;
+            fault::io_point("text.write")?;
             file.write_all(&crc32fast::hash(&body).to_le_bytes())?;
+            fault::io_point("text.sync")?;
             file.sync_all()
         };
         if let Err(e) = write() {
@@ -74,7 +78,9 @@ impl TextIndex {
             let _ = fs::remove_file(&partial);
             return Err(Error::io(&partial, e));
         }
+        fault::crash_point("text.partial");
         fs::rename(&partial, path).map_err(|e| Error::io(path, e))?;
+        fault::crash_point("text.renamed");
         crate::snapshot::sync_dir(path.parent().unwrap_or(Path::new(".")))
     }
 

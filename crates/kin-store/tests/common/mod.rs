@@ -1,4 +1,7 @@
-//! What the store's damage tests share.
+//! What the store's damage and crash tests share.
+#![allow(dead_code)]
+
+pub mod writer;
 
 use std::fs;
 use std::path::Path;

@@ -2,14 +2,73 @@
 //! Each test binary uses part of it.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 /// `kin` on the embedded store in `data`, untouched by the caller's environment.
 pub fn kin(data: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kin"));
     cmd.env_remove("KIN_LOG").env_remove("KIN_MODEL").env_remove("KIN_BACKEND").env("KIN_DATA", data);
     cmd
+}
+
+/// A running `kin serve` on a free port of loopback, killed with SIGKILL when dropped.
+pub struct Served {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Served {
+    pub fn start(data: &Path, extra: &[&str]) -> Served {
+        Served::start_with(data, extra, &[])
+    }
+
+    /// With environment variables of its own (`KIN_FAULTS`).
+    pub fn start_with(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Served {
+        let mut child = kin(data)
+            .env_remove("KIN_API_KEYS")
+            .envs(env.iter().copied())
+            .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        let served = Served { child, url };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while ureq::get(&format!("{}/readyz", served.url)).call().is_err() {
+            assert!(Instant::now() < deadline, "kin serve never became ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        served
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> Result<Value, ureq::Error> {
+        Ok(ureq::post(&format!("{}{path}", self.url)).send_json(body)?.into_json().unwrap())
+    }
+
+    pub fn get(&self, path: &str) -> Result<Value, ureq::Error> {
+        Ok(ureq::get(&format!("{}{path}", self.url)).call()?.into_json().unwrap())
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// The standard output of a run that must succeed.
