@@ -30,7 +30,8 @@ const DIM: usize = 32;
 const ITEMS: usize = 600;
 
 fn item(i: usize) -> Item {
-    let vector = (0..DIM).map(|d| ((i * 13 + d * 7) % 29) as f32 + 1.0).collect();
+    // The first component makes every vector its own (the rest repeat every 29 items).
+    let vector = (0..DIM).map(|d| if d == 0 { i as f32 + 1.0 } else { ((i * 13 + d * 7) % 29) as f32 + 1.0 }).collect();
     Item::new(i as i64, vector).with_payload(json!({"text": format!("item number {i}")}))
 }
 
@@ -163,11 +164,8 @@ fn faults_io_point_child() {
     say("upsert 2", c.upsert(vec![item(ITEMS + 1)]));
     say("snapshot 2", c.snapshot());
     println!("visible: {} {}", c.get(&ItemId::Int(ITEMS as i64)).is_some(), c.get(&ItemId::Int(3)).is_some());
-    // (Items 7 and 36 have the same vector.)
-    let hits = c.search(&item(7).vector, &SearchParams { k: 2, ..SearchParams::default() }).unwrap();
-    let mut found: Vec<String> = hits.iter().map(|h| h.id.to_string()).collect();
-    found.sort();
-    println!("search finds: {}", found.join(" "));
+    let hits = c.search(&item(7).vector, &SearchParams::default()).unwrap();
+    println!("search finds: {}", hits[0].id);
 }
 
 #[test]
@@ -214,7 +212,7 @@ fn a_failing_call_at_every_io_point_is_refused_clearly_and_loses_nothing() {
         assert!(why.contains(file) && why.contains(&named), "{rule}: the error names the file and fault: {why}");
         let first_kept = step != "upsert 1:";
         assert_eq!(line("visible:"), Some(format!("{first_kept} false")), "{rule}: {stdout}");
-        assert_eq!(line("search finds:").as_deref(), Some("36 7"), "{rule}: reads go on");
+        assert_eq!(line("search finds:").as_deref(), Some("7"), "{rule}: reads go on");
         let files = dir.path().join("collections").join("c");
         let leftovers: Vec<_> = std::fs::read_dir(&files)
             .unwrap()

@@ -334,6 +334,10 @@ pub struct ImportArgs {
     /// One JSON object per line, the payload of the item on the same row.
     #[arg(long)]
     pub payloads: Option<PathBuf>,
+    /// Items per write. Each batch is one atomic, durable change: a run cut short by a crash
+    /// leaves the batches before it whole and none of the rest.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: u32,
 }
 
 #[derive(Args)]

@@ -13,9 +13,6 @@ use serde_json::{json, Value};
 use crate::cli::{CollectionCommand, CreateArgs, ImportArgs};
 use crate::npy;
 
-/// Items written (and fsynced) together by `kin import`.
-const IMPORT_BATCH: usize = 10_000;
-
 pub fn run(store: &dyn Backend, cmd: CollectionCommand) -> Result<()> {
     match cmd {
         CollectionCommand::Create(args) if !args.spaces.is_empty() || args.preset.is_some() => {
@@ -347,10 +344,11 @@ pub fn import(store: &dyn Backend, args: ImportArgs) -> Result<()> {
         bail!("{} payloads for {} vectors", payloads.len(), matrix.rows);
     }
     let mut done = 0;
-    let mut batch = Vec::with_capacity(IMPORT_BATCH);
+    let batch_size = args.batch_size as usize;
+    let mut batch = Vec::with_capacity(batch_size.min(matrix.rows));
     for (row, (id, payload)) in ids.into_iter().zip(payloads).enumerate() {
         batch.push(Item::new(id, matrix.row(row).to_vec()).with_payload(payload));
-        if batch.len() == IMPORT_BATCH || row + 1 == matrix.rows {
+        if batch.len() == batch_size || row + 1 == matrix.rows {
             done += batch.len();
             collection.upsert(std::mem::take(&mut batch))?;
         }
