@@ -26,27 +26,12 @@ use std::time::{Duration, Instant};
 
 use common::{kin, ok, write_npy, Served};
 use kin_core::fault::CRASH_POINTS;
+use kin_core::mutate::Mutator;
 use kin_store::{ItemId, SearchParams, Store};
 use serde_json::{json, Value};
 
 fn cycles(default: u64) -> u64 {
     std::env::var("KIN_CRASH_CYCLES").ok().and_then(|c| c.parse().ok()).unwrap_or(default)
-}
-
-/// A small xorshift generator: the harness is random but repeatable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 const DIM: usize = 8;
@@ -120,7 +105,7 @@ struct Client {
 
 /// Runs one client until the server stops answering.
 fn client_loop(url: &str, first_id: i64, seed: u64, version: &mut i64, client: &Mutex<Client>) {
-    let mut rng = Rng(seed | 1);
+    let mut rng = Mutator::new(seed);
     let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(20)).build();
     loop {
         let ids: Vec<i64> = (0..1 + rng.below(3)).map(|_| first_id + rng.below(50) as i64).collect();
@@ -169,7 +154,7 @@ fn sigkill_during_concurrent_http_writes() {
     drop(server);
     let clients: Vec<Arc<Mutex<Client>>> = (0..CLIENTS).map(|_| Arc::default()).collect();
     let mut versions = vec![0i64; CLIENTS as usize];
-    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let mut rng = Mutator::new(0x2545_F491_4F6C_DD1D);
     let (cycles, mut at_point, mut writes) = (cycles(50), 0, 0);
     let snapshot_points: Vec<&str> = CRASH_POINTS.iter().copied().filter(|p| !p.starts_with("wal.")).collect();
     for cycle in 0..cycles {
@@ -193,7 +178,7 @@ fn sigkill_during_concurrent_http_writes() {
             })
             .collect();
         // Kill it after a while, unless its fault point killed it first.
-        let deadline = Instant::now() + Duration::from_millis(200 + rng.below(1200));
+        let deadline = Instant::now() + Duration::from_millis(200 + rng.below(1200) as u64);
         let mut died_at_point = false;
         while Instant::now() < deadline {
             if let Some(status) = server.child.try_wait().unwrap() {
@@ -249,7 +234,7 @@ fn sigkill_during_cli_imports_and_deletes() {
     let ids_file = dir.path().join("ids.txt");
     std::fs::write(&ids_file, (0..N).map(|i| format!("{i}\n")).collect::<String>()).unwrap();
     let mut state: HashMap<i64, Version> = (0..N).map(|i| (i, None)).collect();
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Mutator::new(0x9E37_79B9_7F4A_7C15);
     let (cycles, mut whole, mut cut) = (cycles(16), 0, 0);
     for cycle in 0..cycles as i64 {
         let v = cycle + 1;
@@ -273,7 +258,7 @@ fn sigkill_during_cli_imports_and_deletes() {
         // Every fourth import runs to the end; the others are killed within a second (an
         // import of 3,000 items in three batches, then a checkpoint, takes about that here).
         if cycle % 4 != 3 {
-            std::thread::sleep(Duration::from_millis(rng.below(1000)));
+            std::thread::sleep(Duration::from_millis(rng.below(1000) as u64));
             let _ = import.kill();
         }
         let finished = import.wait().unwrap().success();
@@ -296,7 +281,7 @@ fn sigkill_during_cli_imports_and_deletes() {
         state = now;
 
         // A delete of a few ids, killed at once or let run: all of them go, or none does.
-        let doomed: Vec<i64> = (0..20).map(|_| rng.below(N as u64) as i64).collect();
+        let doomed: Vec<i64> = (0..20).map(|_| rng.below(N as usize) as i64).collect();
         let mut delete = kin(&data)
             .args(["delete", "c"])
             .args(doomed.iter().map(i64::to_string))
@@ -304,7 +289,7 @@ fn sigkill_during_cli_imports_and_deletes() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.below(60)));
+        std::thread::sleep(Duration::from_millis(rng.below(60) as u64));
         let _ = delete.kill();
         let deleted = delete.wait().unwrap().success();
         let now = stored(&data, 0..N, &label);
