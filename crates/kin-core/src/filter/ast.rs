@@ -1,8 +1,12 @@
 //! The parsed form of a filter, public so that other backends (a vector database's own
 //! expression language, for one) can translate it instead of re-parsing the text.
 
-/// A field path: the keys to follow through nested JSON objects, outermost first.
-/// `meta.author.name` is `["meta", "author", "name"]`.
+/// A field path: the keys to follow through nested JSON values, outermost first.
+/// `meta.author.name` and `meta["author"]["name"]` are `["meta", "author", "name"]`.
+///
+/// A key that is an array index written in decimal (`"0"`, `"12"`, not `"012"`) selects that
+/// element when the value it is applied to is an array, as in JSON Pointer (and Milvus): `tags[0]`
+/// is `["tags", "0"]`.
 pub type FieldPath = Vec<String>;
 
 /// A filter expression.
@@ -17,6 +21,17 @@ pub enum Expr {
     In { path: FieldPath, values: Vec<Literal>, negated: bool },
     /// `exists(path)`: the path leads to a value (`null` included).
     Exists { path: FieldPath },
+    /// `path like "pattern"`: `%` matches any run of characters, `_` one character, and a
+    /// backslash makes the next character literal. `path not like "..."` parses as `Not(Like)`.
+    Like { path: FieldPath, pattern: String },
+    /// `array_contains(path, value)`: the path leads to an array with an element equal to `value`.
+    ArrayContains { path: FieldPath, value: Literal },
+    /// `array_contains_all(path, [values])`: the path leads to an array holding every value.
+    ArrayContainsAll { path: FieldPath, values: Vec<Literal> },
+    /// `array_contains_any(path, [values])`: the path leads to an array holding at least one value.
+    ArrayContainsAny { path: FieldPath, values: Vec<Literal> },
+    /// `array_length(path) op length`, e.g. `array_length(tags) >= 2`.
+    ArrayLength { path: FieldPath, op: CompareOp, length: i64 },
     /// Every operand matches.
     And(Vec<Expr>),
     /// At least one operand matches.
@@ -44,6 +59,31 @@ impl Expr {
     /// `exists(path)`.
     pub fn exists(path: &[&str]) -> Self {
         Expr::Exists { path: owned_path(path) }
+    }
+
+    /// `path like "pattern"`.
+    pub fn like(path: &[&str], pattern: &str) -> Self {
+        Expr::Like { path: owned_path(path), pattern: pattern.to_string() }
+    }
+
+    /// `array_contains(path, value)`.
+    pub fn array_contains(path: &[&str], value: impl Into<Literal>) -> Self {
+        Expr::ArrayContains { path: owned_path(path), value: value.into() }
+    }
+
+    /// `array_contains_all(path, [values])`.
+    pub fn array_contains_all(path: &[&str], values: impl IntoIterator<Item = Literal>) -> Self {
+        Expr::ArrayContainsAll { path: owned_path(path), values: values.into_iter().collect() }
+    }
+
+    /// `array_contains_any(path, [values])`.
+    pub fn array_contains_any(path: &[&str], values: impl IntoIterator<Item = Literal>) -> Self {
+        Expr::ArrayContainsAny { path: owned_path(path), values: values.into_iter().collect() }
+    }
+
+    /// `array_length(path) op length`.
+    pub fn array_length(path: &[&str], op: CompareOp, length: i64) -> Self {
+        Expr::ArrayLength { path: owned_path(path), op, length }
     }
 
     /// `not self`.
@@ -145,6 +185,15 @@ mod tests {
             Expr::In { path: vec!["tag".into()], values: vec![Literal::from("a"), Literal::Null], negated: true }
         );
         assert_eq!(Expr::exists(&["x"]).negate(), Expr::Not(Box::new(Expr::Exists { path: vec!["x".into()] })));
+        assert_eq!(Expr::like(&["s"], "a%"), Expr::Like { path: vec!["s".into()], pattern: "a%".into() });
+        assert_eq!(
+            Expr::array_contains_any(&["t"], [1_i64.into()]),
+            Expr::ArrayContainsAny { path: vec!["t".into()], values: vec![Literal::Int(1)] }
+        );
+        assert_eq!(
+            Expr::array_length(&["t"], CompareOp::Lt, 3),
+            Expr::ArrayLength { path: vec!["t".into()], op: CompareOp::Lt, length: 3 }
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::fmt::{self, Display, Formatter, Write};
 
 use super::ast::{CompareOp, Expr, Literal};
+use super::eval::array_index;
 use super::lexer::{is_ident_continue, is_ident_start, Keyword};
 
 impl Display for CompareOp {
@@ -37,16 +38,21 @@ impl Display for Expr {
         match self {
             Expr::Compare { path, op, value } => write!(f, "{} {op} {value}", Path(path)),
             Expr::In { path, values, negated } => {
-                write!(f, "{} {}[", Path(path), if *negated { "not in " } else { "in " })?;
-                for (i, value) in values.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{value}")?;
-                }
-                f.write_str("]")
+                write!(f, "{} {}{}", Path(path), if *negated { "not in " } else { "in " }, List(values))
             }
             Expr::Exists { path } => write!(f, "exists({})", Path(path)),
+            Expr::Like { path, pattern } => {
+                write!(f, "{} like ", Path(path))?;
+                write_quoted(f, pattern, '"')
+            }
+            Expr::ArrayContains { path, value } => write!(f, "array_contains({}, {value})", Path(path)),
+            Expr::ArrayContainsAll { path, values } => {
+                write!(f, "array_contains_all({}, {})", Path(path), List(values))
+            }
+            Expr::ArrayContainsAny { path, values } => {
+                write!(f, "array_contains_any({}, {})", Path(path), List(values))
+            }
+            Expr::ArrayLength { path, op, length } => write!(f, "array_length({}) {op} {length}", Path(path)),
             Expr::And(operands) => write_joined(f, operands, " and ", |e| matches!(e, Expr::And(_) | Expr::Or(_))),
             Expr::Or(operands) => write_joined(f, operands, " or ", |e| matches!(e, Expr::Or(_))),
             Expr::Not(operand) => {
@@ -77,12 +83,33 @@ fn write_operand(f: &mut Formatter<'_>, operand: &Expr, parens: bool) -> fmt::Re
     }
 }
 
-/// A field path: bare names where they lex as names, backquoted otherwise.
+/// `[v1, v2]`.
+struct List<'a>(&'a [Literal]);
+
+impl Display for List<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_char('[')?;
+        for (i, value) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{value}")?;
+        }
+        f.write_char(']')
+    }
+}
+
+/// A field path: dotted bare names where they lex as names, `[n]` for a key that reads as an
+/// array index, backquoted names otherwise.
 struct Path<'a>(&'a [String]);
 
 impl Display for Path<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         for (i, name) in self.0.iter().enumerate() {
+            if i > 0 && array_index(name).is_some() {
+                write!(f, "[{name}]")?;
+                continue;
+            }
             if i > 0 {
                 f.write_char('.')?;
             }
@@ -145,6 +172,22 @@ mod tests {
         assert_eq!(path(&["meta", "author", "name"]), "meta.author.name");
         assert_eq!(path(&["weird key", "x"]), "`weird key`.x");
         assert_eq!(path(&["in", "9lives", "", "a`b", "é_1"]), r"`in`.`9lives`.``.`a\`b`.é_1");
+        assert_eq!(path(&["0", "1", "012", "x", "10"]), "`0`[1].`012`.x[10]");
+        assert_eq!(path(&["AND", "like", "True", "And"]), "`AND`.`like`.`True`.And");
+    }
+
+    #[test]
+    fn milvus_forms() {
+        let tags = ["tags"];
+        assert_eq!(shown(Expr::like(&["s"], r"a\%_\\")), r#"s like "a\\%_\\\\""#);
+        assert_eq!(shown(Expr::like(&["s"], "x%").negate()), r#"not s like "x%""#);
+        assert_eq!(shown(Expr::array_contains(&tags, "x")), r#"array_contains(tags, "x")"#);
+        assert_eq!(
+            shown(Expr::array_contains_all(&tags, [1_i64.into(), Literal::Null])),
+            "array_contains_all(tags, [1, null])"
+        );
+        assert_eq!(shown(Expr::array_contains_any(&tags, [])), "array_contains_any(tags, [])");
+        assert_eq!(shown(Expr::array_length(&["m", "0"], CompareOp::Le, -2)), "array_length(m[0]) <= -2");
     }
 
     #[test]

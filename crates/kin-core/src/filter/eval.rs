@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use serde_json::{Number, Value as Json};
 
 use super::ast::{CompareOp, Expr, Literal};
+use super::like;
 
 impl Expr {
     /// Whether `payload` satisfies this expression.
@@ -17,6 +18,21 @@ impl Expr {
                 values.iter().any(|value| compare(found, CompareOp::Eq, value)) != *negated
             }
             Expr::Exists { path } => lookup(payload, path).is_some(),
+            Expr::Like { path, pattern } => match lookup(payload, path) {
+                Some(Json::String(text)) => like::matches(pattern, text),
+                Some(Json::Array(items)) => {
+                    items.iter().any(|item| item.as_str().is_some_and(|text| like::matches(pattern, text)))
+                }
+                _ => false,
+            },
+            Expr::ArrayContains { path, value } => array_at(payload, path).is_some_and(|items| contains(items, value)),
+            Expr::ArrayContainsAll { path, values } => {
+                array_at(payload, path).is_some_and(|items| values.iter().all(|value| contains(items, value)))
+            }
+            Expr::ArrayContainsAny { path, values } => {
+                array_at(payload, path).is_some_and(|items| values.iter().any(|value| contains(items, value)))
+            }
+            Expr::ArrayLength { path, op, length } => length_holds(array_at(payload, path), *op, *length),
             Expr::And(operands) => operands.iter().all(|e| e.matches(payload)),
             Expr::Or(operands) => operands.iter().any(|e| e.matches(payload)),
             Expr::Not(operand) => !operand.matches(payload),
@@ -24,9 +40,47 @@ impl Expr {
     }
 }
 
-/// Follows `path` through nested objects; `None` when a key is missing or a step is not an object.
+/// Follows `path` through nested objects, and into arrays where a key is an index; `None` when a
+/// key is missing, an index is out of range or a step is neither.
 fn lookup<'a>(payload: &'a Json, path: &[String]) -> Option<&'a Json> {
-    path.iter().try_fold(payload, |value, key| value.as_object()?.get(key))
+    path.iter().try_fold(payload, |value, key| match value {
+        Json::Object(fields) => fields.get(key),
+        Json::Array(items) => items.get(array_index(key)?),
+        _ => None,
+    })
+}
+
+/// The array index a path key stands for, when the key is one in canonical decimal (`0`, `12`;
+/// not `012`, `+1` or `-1`), as JSON Pointer reads it; see [`FieldPath`](super::FieldPath).
+pub fn array_index(key: &str) -> Option<usize> {
+    let canonical =
+        key == "0" || (key.starts_with(|c: char| matches!(c, '1'..='9')) && key.bytes().all(|b| b.is_ascii_digit()));
+    if canonical {
+        key.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// The array `path` leads to; `None` when it leads to anything else or nowhere.
+fn array_at<'a>(payload: &'a Json, path: &[String]) -> Option<&'a [Json]> {
+    lookup(payload, path)?.as_array().map(Vec::as_slice)
+}
+
+/// `array_length(...) op length` for the array found, if any; like a comparison, `!=` is the
+/// negation of `==`, so it holds where no array is found.
+fn length_holds(items: Option<&[Json]>, op: CompareOp, length: i64) -> bool {
+    match (op, items) {
+        (CompareOp::Ne, _) => !length_holds(items, CompareOp::Eq, length),
+        (_, None) => false,
+        // A usize always fits an i128.
+        (_, Some(items)) => holds(op, (items.len() as i128).cmp(&i128::from(length))),
+    }
+}
+
+/// Whether an element of `items` equals `value` (elements are not searched recursively).
+fn contains(items: &[Json], value: &Literal) -> bool {
+    items.iter().any(|item| equals(item, value))
 }
 
 /// `found op value`; `!=` is exactly the negation of `==`, and an array matches when any
@@ -44,10 +98,19 @@ fn compare_scalar(found: &Json, op: CompareOp, value: &Literal) -> bool {
     match op {
         CompareOp::Eq => equals(found, value),
         CompareOp::Ne => !equals(found, value),
-        CompareOp::Lt => order(found, value) == Some(Ordering::Less),
-        CompareOp::Le => matches!(order(found, value), Some(Ordering::Less | Ordering::Equal)),
-        CompareOp::Gt => order(found, value) == Some(Ordering::Greater),
-        CompareOp::Ge => matches!(order(found, value), Some(Ordering::Greater | Ordering::Equal)),
+        _ => order(found, value).is_some_and(|ordering| holds(op, ordering)),
+    }
+}
+
+/// Whether `a op b` holds when `a` compares to `b` as `ordering`.
+fn holds(op: CompareOp, ordering: Ordering) -> bool {
+    match op {
+        CompareOp::Eq => ordering == Ordering::Equal,
+        CompareOp::Ne => ordering != Ordering::Equal,
+        CompareOp::Lt => ordering == Ordering::Less,
+        CompareOp::Le => ordering != Ordering::Greater,
+        CompareOp::Gt => ordering == Ordering::Greater,
+        CompareOp::Ge => ordering != Ordering::Less,
     }
 }
 
@@ -210,6 +273,19 @@ mod tests {
         assert!(!check(cmp(&["empty"], CompareOp::Eq, "x"), &doc));
         assert!(check(cmp(&["empty"], CompareOp::Ne, "x"), &doc));
         assert!(!check(cmp(&["nested"], CompareOp::Eq, "x"), &doc));
+    }
+
+    #[test]
+    fn decimal_keys_index_arrays_and_name_object_keys() {
+        let doc = json!({"a": ["x", ["y", "z"]], "o": {"0": "key", "01": "other"}});
+        assert!(check(cmp(&["a", "0"], CompareOp::Eq, "x"), &doc));
+        assert!(check(cmp(&["a", "1", "1"], CompareOp::Eq, "z"), &doc));
+        assert!(check(cmp(&["o", "0"], CompareOp::Eq, "key"), &doc));
+        assert!(check(cmp(&["o", "01"], CompareOp::Eq, "other"), &doc));
+        assert!(!check(Expr::exists(&["a", "2"]), &doc));
+        assert!(!check(Expr::exists(&["a", "01"]), &doc));
+        assert_eq!(["0", "7", "12"].map(array_index), [Some(0), Some(7), Some(12)]);
+        assert_eq!(["", "01", "+1", "-1", "1a", "99999999999999999999999"].map(array_index), [None; 6]);
     }
 
     #[test]

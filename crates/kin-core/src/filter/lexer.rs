@@ -11,6 +11,7 @@ pub(super) enum Keyword {
     Or,
     Not,
     In,
+    Like,
     Exists,
     True,
     False,
@@ -18,15 +19,18 @@ pub(super) enum Keyword {
 }
 
 impl Keyword {
+    /// The keyword `word` spells: lowercase, or all uppercase as Milvus also accepts (`AND`,
+    /// `LIKE`; `True` and `TRUE` too). `null` is kin's own and lowercase only.
     pub(super) fn from_word(word: &str) -> Option<Keyword> {
         Some(match word {
-            "and" => Keyword::And,
-            "or" => Keyword::Or,
-            "not" => Keyword::Not,
-            "in" => Keyword::In,
-            "exists" => Keyword::Exists,
-            "true" => Keyword::True,
-            "false" => Keyword::False,
+            "and" | "AND" => Keyword::And,
+            "or" | "OR" => Keyword::Or,
+            "not" | "NOT" => Keyword::Not,
+            "in" | "IN" => Keyword::In,
+            "like" | "LIKE" => Keyword::Like,
+            "exists" | "EXISTS" => Keyword::Exists,
+            "true" | "True" | "TRUE" => Keyword::True,
+            "false" | "False" | "FALSE" => Keyword::False,
             "null" => Keyword::Null,
             _ => return None,
         })
@@ -74,11 +78,19 @@ pub(super) struct Lexer<'a> {
     source: &'a str,
     chars: Vec<char>,
     pos: usize,
+    /// The next string is a `like` pattern: `\%` and `\_` are kept, backslash included, for the
+    /// pattern to read as literal `%` and `_` (as Milvus does); elsewhere they are unknown escapes.
+    like_pattern: bool,
 }
 
 impl<'a> Lexer<'a> {
     pub(super) fn new(source: &'a str) -> Self {
-        Lexer { source, chars: source.chars().collect(), pos: 0 }
+        Lexer { source, chars: source.chars().collect(), pos: 0, like_pattern: false }
+    }
+
+    /// Whether the next token is read as a `like` pattern (see the `like_pattern` field).
+    pub(super) fn set_like_pattern(&mut self, on: bool) {
+        self.like_pattern = on;
     }
 
     /// A syntax error at character `position`, carrying the whole expression.
@@ -246,6 +258,10 @@ impl<'a> Lexer<'a> {
                 Some('b') => '\u{8}',
                 Some('f') => '\u{c}',
                 Some(c @ ('\\' | '/' | '"' | '\'' | '`')) => c,
+                Some(c @ ('%' | '_')) if self.like_pattern && quote != '`' => {
+                    out.push('\\');
+                    c
+                }
                 Some('u') => {
                     self.pos += 1;
                     out.push(self.lex_unicode_escape(escape)?);
@@ -350,11 +366,12 @@ mod tests {
     fn words_keywords_and_quoted_names() {
         use TokenKind::*;
         assert_eq!(
-            kinds("not_a and AND _x9 `weird key`.é"),
+            kinds("not_a and AND And _x9 `weird key`.é"),
             vec![
                 Ident("not_a".into()),
                 Keyword(super::Keyword::And),
-                Ident("AND".into()),
+                Keyword(super::Keyword::And),
+                Ident("And".into()),
                 Ident("_x9".into()),
                 Quoted("weird key".into()),
                 Dot,
@@ -381,6 +398,27 @@ mod tests {
         assert_eq!(kinds(r#""\u00e9\ud83d\ude00\/""#), vec![Str("é😀/".into())]);
         assert_eq!(kinds(r"`a\`b`"), vec![Quoted("a`b".into())]);
         assert_eq!(kinds("\"multi\nline ✓\""), vec![Str("multi\nline ✓".into())]);
+    }
+
+    #[test]
+    fn uppercase_keywords_as_milvus_spells_them() {
+        use super::Keyword as K;
+        let words = "OR NOT IN LIKE like EXISTS True TRUE False FALSE";
+        let expected = [K::Or, K::Not, K::In, K::Like, K::Like, K::Exists, K::True, K::True, K::False, K::False];
+        assert_eq!(kinds(words), expected.map(TokenKind::Keyword).to_vec());
+        assert_eq!(kinds("NULL Null tRUE"), ["NULL", "Null", "tRUE"].map(|w| TokenKind::Ident(w.into())).to_vec());
+    }
+
+    #[test]
+    fn like_patterns_keep_escaped_wildcards() {
+        let mut lexer = Lexer::new(r#""50\%" "50\%""#);
+        let mut read = |like: bool| {
+            lexer.set_like_pattern(like);
+            lexer.next_token().map(|token| token.kind)
+        };
+        assert_eq!(read(true), Ok(TokenKind::Str(r"50\%".into())));
+        assert!(read(false).is_err());
+        assert_eq!(error_at(r#"x == "a\_""#), (7, "unknown escape '\\_'".into()));
     }
 
     #[test]

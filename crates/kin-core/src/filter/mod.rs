@@ -6,23 +6,39 @@
 //! ```text
 //! year >= 2020
 //! meta.author.name == "Ada Lovelace"
+//! meta["author"]["name"] like "Ada%" AND tags[0] == "rust"
 //! lang in ["en", "fr"] and not draft == true
 //! (score > 0.5 || pinned == true) && !exists(deleted_at)
 //! tags not in ['spam', 'nsfw']
+//! array_contains_any(tags, ["db", "search"]) and array_length(tags) >= 2
 //! `weird key`.x != -1.5e3
 //! ```
+//!
+//! The forms follow Milvus's boolean expressions, so filters written for pymilvus work unchanged.
 //!
 //! * **Comparisons**: `field == value`, `!=`, `<`, `<=`, `>`, `>=`.
 //! * **Membership**: `field in [v1, v2, …]` and `field not in [...]`; the list may be empty and
 //!   may end with a comma.
+//! * **Patterns**: `field like "pattern"` and `field not like "pattern"`: `%` matches any run of
+//!   characters (none included), `_` exactly one character, anything else itself
+//!   (case-sensitively); `\%`, `\_` and `\\\\` match `%`, `_` and a backslash (a backslash in the
+//!   pattern makes the next character literal, and `"\\%"` is read as `"\%"`, as Milvus does).
 //! * **Existence**: `exists(field)`.
+//! * **Arrays**: `array_contains(field, value)`, `array_contains_all(field, [values])`,
+//!   `array_contains_any(field, [values])` and `array_length(field) op n` (`op` a comparison,
+//!   `n` an integer). `json_contains`, `json_contains_all` and `json_contains_any` are the same
+//!   functions. A function name followed by anything but `(` is a plain field name.
 //! * **Boolean logic**: `and`, `or`, `not` (also `&&`, `||`, `!`) and parentheses. `not` binds
 //!   tightest, then `and`, then `or`: `a == 1 or b == 2 and not c == 3` is
-//!   `a == 1 or (b == 2 and (not c == 3))`. Keywords are lowercase.
-//! * **Fields** are dotted paths into nested JSON objects: `meta.author.name`. A key that is not
-//!   a plain name (letters, digits, `_`, not starting with a digit) or that is a keyword goes in
-//!   backquotes: `` `weird key`.x ``, `` `in` ``. After a dot, keywords are plain keys
-//!   (`meta.in`).
+//!   `a == 1 or (b == 2 and (not c == 3))`. Keywords and function names are lowercase or all
+//!   uppercase (`AND`, `NOT IN`, `LIKE`, `ARRAY_LENGTH`; `True`, `TRUE`), not mixed.
+//! * **Fields** are paths into nested JSON: `meta.author.name`, or `meta["author"]["name"]`, or a
+//!   mix (`meta["author"].name`). A key that is not a plain name (letters, digits, `_`, not
+//!   starting with a digit) or that is a keyword goes in backquotes (`` `weird key`.x ``,
+//!   `` `in` ``) or brackets (`meta["weird key"]`). After a dot, keywords are plain keys
+//!   (`meta.in`). `tags[0]` is the first element of an array: a key written as a decimal index
+//!   (`[0]`, `["0"]` or `` .`0` ``, all one path) selects an element when the value is an array
+//!   and a key when it is an object, as in Milvus and JSON Pointer.
 //! * **Values**: strings in double or single quotes with the escapes `\\`, `\"`, `\'`, `` \` ``,
 //!   `\/`, `\n`, `\r`, `\t`, `\b`, `\f`, `\0` and `\uXXXX` (a surrogate pair as two `\uXXXX`);
 //!   integers (64-bit signed); floats with a fraction, an exponent or both (`-0.5`, `1e-3`,
@@ -36,7 +52,8 @@
 //!
 //! [`Filter::matches`] evaluates a filter against a JSON payload:
 //!
-//! * A path that does not lead to a value (a key is missing, or a step is not an object) makes
+//! * A path that does not lead to a value (a key is missing, an index is past the end, or a step
+//!   is a scalar) makes
 //!   `==`, `<`, `<=`, `>`, `>=` and `in` false. `!=` is always the negation of `==`, and
 //!   `not in` the negation of `in`, so both are true for a missing field. To tell "missing"
 //!   from "different", add `exists(field)`.
@@ -48,6 +65,12 @@
 //!   `tags == "x"` means "tags contains x", `scores > 8` means "some score exceeds 8", and
 //!   `tags != "x"` means "tags does not contain x". Arrays are not searched recursively.
 //! * `exists(field)` is true when the path leads to any value, `null` included.
+//! * `like` holds for a string that matches, or an array with a string element that matches;
+//!   never for other values or a missing field. `not like` is its negation.
+//! * `array_contains*` and `array_length` hold only where the path leads to an array (a scalar is
+//!   not a one-element array). Elements compare as `==` does (`1` equals `1.0`);
+//!   `array_contains_all(f, [])` holds for any array and `array_contains_any(f, [])` for none.
+//!   `array_length(f) != n` is the negation of `== n`, so it holds where `f` is no array.
 //!
 //! The parsed tree is public ([`Expr`]) so backends can translate it; its `Display` is a
 //! canonical text that parses back to the same tree.
@@ -69,6 +92,7 @@ mod display;
 mod error;
 mod eval;
 mod lexer;
+mod like;
 mod parser;
 #[cfg(test)]
 mod tests;
@@ -80,6 +104,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use ast::{CompareOp, Expr, FieldPath, Literal};
 pub use error::{FilterError, MAX_DEPTH, MAX_EXPRESSION_LEN, MAX_LIST_LEN};
+pub use eval::array_index;
+pub use like::literal_text as like_literal;
 
 /// A parsed payload filter. Serializes as its canonical text.
 #[derive(Debug, Clone, PartialEq)]

@@ -69,7 +69,9 @@ fn text_search_finds_the_same_documents_on_both_for_every_term_and_filter() {
     for (_, _, c, _) in &sides {
         c.upsert(data.clone()).unwrap();
     }
-    let filters = [None, Some(Filter::parse("half == 'even'").unwrap()), Some(Filter::parse("n >= 30").unwrap())];
+    let filters =
+        ["half == 'even'", "n >= 30", "title like 'a%' OR half LIKE 'o_d'"].map(|f| Some(Filter::parse(f).unwrap()));
+    let filters: Vec<Option<Filter>> = [None].into_iter().chain(filters).collect();
     for (name, _, c, _) in &sides {
         for word in WORDS.iter().copied().chain([RARE]) {
             for filter in &filters {

@@ -5,8 +5,9 @@
 shapes: quick-setup collections of an ``"id"`` primary key and a ``"vector"`` field with every
 other key of a row kept as a dynamic field, COSINE by default; ``insert`` answering
 ``{"insert_count": n, "ids": [...]}``; ``search`` a list per query of
-``{"id", "distance", "entity"}`` dicts, best first; filters in kin's grammar, which reads like
-Milvus's (``subject == "history" and year >= 2020``, ``id in [1, 2]``).
+``{"id", "distance", "entity"}`` dicts, best first; filters in kin's grammar, which takes
+Milvus's boolean expressions (``subject == "history" AND year >= 2020``, ``id in [1, 2]``,
+``title like "Intro%"``, ``meta["lang"] == "en"``, ``array_contains_any(tags, ["db", "ml"])``).
 
 How rows are kept: each row is one kin item, its primary key the item id, its vector the item
 vector, every other field (the primary key again, so that filters can name it) in the item's

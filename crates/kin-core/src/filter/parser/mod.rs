@@ -1,20 +1,33 @@
 //! Recursive descent over the tokens, one level per precedence: `or` < `and` < `not` < atoms.
+//! Paths are read in `path.rs`, `exists(...)` and the `array_*` functions in `calls.rs`.
 //!
 //! ```text
 //! expr      := or
 //! or        := and (("or" | "||") and)*
 //! and       := unary (("and" | "&&") unary)*
 //! unary     := ("not" | "!") unary | primary
-//! primary   := "(" expr ")" | "exists" "(" path ")" | predicate
-//! predicate := path (cmp_op value | "in" list | "not" "in" list)
-//! path      := name ("." name)*          name := ident | `backquoted`
+//! primary   := "(" expr ")" | call | predicate
+//! call      := "exists" "(" path ")"
+//!            | ("array_contains" | "json_contains") "(" path "," value ")"
+//!            | ("array_contains_all" | "array_contains_any" | "json_…") "(" path "," list ")"
+//!            | "array_length" "(" path ")" cmp_op integer
+//! predicate := path (cmp_op value | "not"? "in" list | "not"? "like" string)
+//! path      := name ("." name | "[" (string | integer) "]")*    name := ident | `backquoted`
 //! list      := "[" (value ("," value)* ","?)? "]"
 //! value     := string | number | "true" | "false" | "null"
 //! ```
+//!
+//! Keywords are lowercase or all uppercase (`AND`, `LIKE`), function names too (`ARRAY_LENGTH`).
 
-use super::ast::{Expr, FieldPath, Literal};
-use super::error::{FilterError, MAX_DEPTH, MAX_EXPRESSION_LEN, MAX_LIST_LEN};
+mod calls;
+mod path;
+mod values;
+
+use super::ast::{Expr, FieldPath};
+use super::error::{FilterError, MAX_DEPTH, MAX_EXPRESSION_LEN};
 use super::lexer::{Keyword, Lexer, Token, TokenKind};
+use super::like;
+use calls::Function;
 
 /// Parses a whole expression; see the [module documentation](super) for the language.
 pub(super) fn parse(source: &str) -> Result<Expr, FilterError> {
@@ -102,7 +115,7 @@ impl Parser<'_> {
     }
 
     fn parse_primary(&mut self) -> Result<Expr, FilterError> {
-        match self.current.kind {
+        match &self.current.kind {
             TokenKind::LParen => {
                 let open = self.advance()?;
                 self.enter(open.pos)?;
@@ -111,17 +124,26 @@ impl Parser<'_> {
                 self.depth -= 1;
                 Ok(inner)
             }
-            TokenKind::Keyword(Keyword::Exists) => {
-                self.advance()?;
-                if self.current.kind != TokenKind::LParen {
-                    return self.expected("'(' after 'exists'");
+            TokenKind::Keyword(Keyword::Exists) => self.parse_exists(),
+            TokenKind::Ident(word) => {
+                let start = self.current.pos;
+                let Some(function) = Function::named(word) else {
+                    let path = self.parse_path()?;
+                    return self.parse_predicate(path, start);
+                };
+                // A function name is a field name too unless a '(' follows it.
+                let name = self.advance()?;
+                if self.current.kind == TokenKind::LParen {
+                    return self.parse_call(function, &name);
                 }
-                let open = self.advance()?;
-                let path = self.parse_path()?;
-                self.close(&open, "'exists('")?;
-                Ok(Expr::Exists { path })
+                let path = self.parse_path_steps(vec![self.lexer.text(name.pos, name.end)])?;
+                self.parse_predicate(path, start)
             }
-            TokenKind::Ident(_) | TokenKind::Quoted(_) => self.parse_predicate(),
+            TokenKind::Quoted(_) => {
+                let start = self.current.pos;
+                let path = self.parse_path()?;
+                self.parse_predicate(path, start)
+            }
             _ => self.expected("a field name, 'not', 'exists(' or '('"),
         }
     }
@@ -135,14 +157,19 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn parse_predicate(&mut self) -> Result<Expr, FilterError> {
-        let path = self.parse_path()?;
+    /// What follows a field path that starts at character `start`.
+    fn parse_predicate(&mut self, path: FieldPath, start: usize) -> Result<Expr, FilterError> {
         match self.current.kind {
             TokenKind::Op(op) => {
                 let op_token = self.advance()?;
                 let Some(value) = self.take_literal()? else {
                     let after = self.lexer.text(op_token.pos, op_token.end);
-                    return self.expected(&format!("a value (string, number, true, false or null) after '{after}'"));
+                    let message = format!(
+                        "expected a value (string, number, true, false or null) after '{after}', found {}{}",
+                        self.describe(&self.current),
+                        self.keyword_hint()
+                    );
+                    return self.error(self.current.pos, message);
                 };
                 Ok(Expr::Compare { path, op, value })
             }
@@ -150,17 +177,26 @@ impl Parser<'_> {
                 self.advance()?;
                 Ok(Expr::In { path, values: self.parse_list()?, negated: false })
             }
+            TokenKind::Keyword(Keyword::Like) => self.parse_like(path),
             TokenKind::Keyword(Keyword::Not) => {
                 self.advance()?;
+                if self.at_keyword(Keyword::Like) {
+                    return Ok(self.parse_like(path)?.negate());
+                }
                 if !self.at_keyword(Keyword::In) {
-                    return self.expected("'in' after 'not'");
+                    return self.expected("'in' or 'like' after 'not'");
                 }
                 self.advance()?;
                 Ok(Expr::In { path, values: self.parse_list()?, negated: true })
             }
+            TokenKind::LParen if path.len() == 1 => {
+                let message = format!("unknown function '{}'; the functions are {}", path[0], Function::NAMES);
+                self.error(start, message)
+            }
             _ => {
                 let message = format!(
-                    "expected a comparison (==, !=, <, <=, >, >=), 'in' or 'not in' after the field name, found {}{}",
+                    "expected a comparison (==, !=, <, <=, >, >=), 'in', 'not in', 'like' or 'not like' after the \
+                     field name, found {}{}",
                     self.describe(&self.current),
                     self.keyword_hint()
                 );
@@ -169,83 +205,25 @@ impl Parser<'_> {
         }
     }
 
-    fn parse_path(&mut self) -> Result<FieldPath, FilterError> {
-        let mut path = vec![self.parse_name(false)?];
-        while self.current.kind == TokenKind::Dot {
-            self.advance()?;
-            path.push(self.parse_name(true)?);
-        }
-        Ok(path)
-    }
-
-    /// One key of a path; after a dot, reserved words are keys too (`meta.in`).
-    fn parse_name(&mut self, after_dot: bool) -> Result<String, FilterError> {
-        let is_name = match self.current.kind {
-            TokenKind::Ident(_) | TokenKind::Quoted(_) => true,
-            TokenKind::Keyword(_) => after_dot,
-            _ => false,
+    /// `like "pattern"`, at `like`; the pattern is read with `\%` and `\_` kept as escapes.
+    fn parse_like(&mut self, path: FieldPath) -> Result<Expr, FilterError> {
+        self.lexer.set_like_pattern(true);
+        let like = self.advance();
+        self.lexer.set_like_pattern(false);
+        let like = like?;
+        let pattern = match &mut self.current.kind {
+            TokenKind::Str(pattern) => std::mem::take(pattern),
+            _ => {
+                let after = self.lexer.text(like.pos, like.end);
+                return self.expected(&format!("a pattern string after '{after}'"));
+            }
         };
-        if !is_name {
-            return self.expected(if after_dot { "a field name after '.'" } else { "a field name" });
+        if like::has_dangling_escape(&pattern) {
+            let message = r#"the pattern ends with a '\' that escapes nothing; "\\\\" matches a backslash"#;
+            return self.error(self.current.pos, message.to_string());
         }
-        let token = self.advance()?;
-        Ok(match token.kind {
-            TokenKind::Ident(name) | TokenKind::Quoted(name) => name,
-            _ => self.lexer.text(token.pos, token.end),
-        })
-    }
-
-    /// `[v, ...]`, after `in`.
-    fn parse_list(&mut self) -> Result<Vec<Literal>, FilterError> {
-        if self.current.kind != TokenKind::LBracket {
-            return self.expected("'[' to start the list");
-        }
-        let open = self.advance()?;
-        let mut values = Vec::new();
-        loop {
-            if self.current.kind == TokenKind::RBracket {
-                self.advance()?;
-                return Ok(values);
-            }
-            let position = self.current.pos;
-            let Some(value) = self.take_literal()? else {
-                return self.expected("a value or ']'");
-            };
-            if values.len() == MAX_LIST_LEN {
-                let expression = self.lexer.source().to_string();
-                return Err(FilterError::ListTooLong { position, max: MAX_LIST_LEN, expression });
-            }
-            values.push(value);
-            match self.current.kind {
-                TokenKind::Comma => {
-                    self.advance()?;
-                }
-                TokenKind::RBracket => {}
-                _ => return self.expected(&format!("',' or ']' in the list opened at column {}", open.pos + 1)),
-            }
-        }
-    }
-
-    /// Consumes the current token when it is a value.
-    fn take_literal(&mut self) -> Result<Option<Literal>, FilterError> {
-        let is_literal = matches!(
-            self.current.kind,
-            TokenKind::Str(_)
-                | TokenKind::Int(_)
-                | TokenKind::Float(_)
-                | TokenKind::Keyword(Keyword::True | Keyword::False | Keyword::Null)
-        );
-        if !is_literal {
-            return Ok(None);
-        }
-        Ok(match self.advance()?.kind {
-            TokenKind::Str(s) => Some(Literal::String(s)),
-            TokenKind::Int(i) => Some(Literal::Int(i)),
-            TokenKind::Float(f) => Some(Literal::Float(f)),
-            TokenKind::Keyword(Keyword::True) => Some(Literal::Bool(true)),
-            TokenKind::Keyword(Keyword::False) => Some(Literal::Bool(false)),
-            _ => Some(Literal::Null),
-        })
+        self.advance()?;
+        Ok(Expr::Like { path, pattern })
     }
 
     /// How a token reads in a message: `')'`, `string "abc"`, `number 12`, `end of input`.
@@ -265,11 +243,12 @@ impl Parser<'_> {
         }
     }
 
-    /// "; keywords are lowercase: did you mean 'and'?" when the current token is `AND` or alike.
+    /// "; did you mean 'and'?" when the current token is `And` or alike: keywords are lowercase or
+    /// all uppercase.
     fn keyword_hint(&self) -> String {
         match &self.current.kind {
             TokenKind::Ident(word) => match Keyword::from_word(&word.to_lowercase()) {
-                Some(_) => format!("; keywords are lowercase: did you mean '{}'?", word.to_lowercase()),
+                Some(_) => format!("; did you mean '{}'?", word.to_lowercase()),
                 None => String::new(),
             },
             _ => String::new(),
@@ -290,7 +269,8 @@ fn collapse(mut operands: Vec<Expr>, make: fn(Vec<Expr>) -> Expr) -> Expr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filter::ast::CompareOp;
+    use crate::filter::ast::{CompareOp, Literal};
+    use crate::filter::error::MAX_LIST_LEN;
 
     fn ok(source: &str) -> Expr {
         match parse(source) {
@@ -346,21 +326,6 @@ mod tests {
     }
 
     #[test]
-    fn paths() {
-        let path = |source: &str| match ok(&format!("{source} == 1")) {
-            Expr::Compare { path, .. } => path,
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(path("meta.author.name"), ["meta", "author", "name"]);
-        assert_eq!(path("`weird key`.x"), ["weird key", "x"]);
-        assert_eq!(path("a . b"), ["a", "b"]);
-        assert_eq!(path("meta.in.not.exists"), ["meta", "in", "not", "exists"]);
-        assert_eq!(path(r"`a\`b`.``.`in`"), ["a`b", "", "in"]);
-        assert_eq!(path("_x.é9.日本"), ["_x", "é9", "日本"]);
-        assert_eq!(path("AND"), ["AND"]);
-    }
-
-    #[test]
     fn membership_and_existence() {
         assert_eq!(
             ok("t in [1, 'a', null, 2.5]"),
@@ -368,9 +333,22 @@ mod tests {
         );
         assert_eq!(ok("t not in []"), Expr::not_in(&["t"], []));
         assert_eq!(ok("t in [1,]"), Expr::is_in(&["t"], [1_i64.into()]));
-        assert_eq!(ok("exists(a.b)"), Expr::exists(&["a", "b"]));
-        assert_eq!(ok("exists ( `x y` )"), Expr::exists(&["x y"]));
         assert_eq!(ok("!exists(a)"), Expr::exists(&["a"]).negate());
+    }
+
+    #[test]
+    fn like_and_not_like() {
+        assert_eq!(ok("name like 'Prod%'"), Expr::like(&["name"], "Prod%"));
+        assert_eq!(ok(r#"m["n"] LIKE "_a\%""#), Expr::like(&["m", "n"], r"_a\%"));
+        assert_eq!(ok(r#"n like "50\%" and n like "50\\%""#), ok(r#"n like "50\%" and n like "50\%""#));
+        assert_eq!(ok("n not like 'a%'"), Expr::like(&["n"], "a%").negate());
+        assert_eq!(ok("n NOT LIKE 'a%'"), ok("not (n like 'a%')"));
+    }
+
+    #[test]
+    fn uppercase_keywords() {
+        assert_eq!(ok("a == 1 AND b == 2 OR NOT c == 3"), ok("a == 1 and b == 2 or not c == 3"));
+        assert_eq!(ok("t IN [1] && u NOT IN [TRUE, False]"), ok("t in [1] and u not in [true, false]"));
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! Tests across the whole filter: error positions through the public entry point, round trips
-//! through `Display`, and random inputs that must never panic.
+//! through `Display`, and random inputs that must never panic. How Milvus's forms evaluate is in
+//! `milvus_forms.rs`.
+
+mod milvus_forms;
 
 use serde_json::json;
 
@@ -52,14 +55,16 @@ fn malformed_inputs_report_where() {
         ("a == b", 5, "found field name 'b'"),
         ("year = 2020", 5, "unknown operator '='"),
         ("year <> 2020", 5, "unknown operator '<>'"),
-        ("year 2020", 5, "expected a comparison (==, !=, <, <=, >, >=), 'in' or 'not in' after the field name"),
-        ("a not 1", 6, "expected 'in' after 'not', found number 1"),
+        ("year 2020", 5, "expected a comparison (==, !=, <, <=, >, >=), 'in', 'not in', 'like' or 'not like' after"),
+        ("a not 1", 6, "expected 'in' or 'like' after 'not', found number 1"),
         ("year >= 2020 )", 13, "unexpected ')'"),
         ("a == 1)(", 6, "unexpected ')'"),
         ("(year >= 2020", 13, "expected ')' to close the '(' at column 1, found end of input"),
         ("()", 1, "found ')'"),
         ("year >= 2020 extra", 13, "unexpected field name 'extra'"),
-        ("year >= 2020 AND x == 1", 13, "keywords are lowercase: did you mean 'and'?"),
+        ("year >= 2020 And x == 1", 13, "unexpected field name 'And'; did you mean 'and'?"),
+        ("x Like 'a%'", 2, "found field name 'Like'; did you mean 'like'?"),
+        ("x == NULL", 5, "found field name 'NULL'; did you mean 'null'?"),
         ("tags in [1, 2", 13, "expected ',' or ']' in the list opened at column 9, found end of input"),
         ("tags in [1 2]", 11, "expected ',' or ']'"),
         ("tags in [1, ,]", 12, "expected a value or ']', found ','"),
@@ -71,6 +76,32 @@ fn malformed_inputs_report_where() {
         ("x == 1e", 5, "invalid number '1e'"),
         ("x == 99999999999999999999", 5, "out of range"),
         ("é == \"x\" )", 9, "unexpected ')'"),
+        // Brackets in paths.
+        (r#"meta["a" == 1"#, 9, "expected ']' to close the '[' at column 5, found '=='"),
+        ("meta[", 5, "expected a quoted key or an array index after '[', found end of input"),
+        ("meta[] == 1", 5, "expected a quoted key or an array index after '[', found ']'"),
+        ("meta[a] == 1", 5, "found field name 'a'"),
+        ("tags[-1] == 1", 5, "an array index cannot be negative"),
+        ("tags[1.5] == 1", 5, "found number 1.5"),
+        ("tags[0 == 1", 7, "expected ']' to close the '[' at column 5"),
+        (r#"["a"] == 1"#, 0, "expected a field name, 'not', 'exists(' or '(', found '['"),
+        // like.
+        ("x like 5", 7, "expected a pattern string after 'like', found number 5"),
+        ("x LIKE", 6, "expected a pattern string after 'LIKE', found end of input"),
+        ("x like name", 7, "found field name 'name'"),
+        ("x not like", 10, "expected a pattern string after 'like'"),
+        (r#"x like "ab\\""#, 7, r#"the pattern ends with a '\' that escapes nothing; "\\\\" matches a backslash"#),
+        (r#"x like "a\q""#, 9, "unknown escape '\\q'"),
+        (r#"x == "50\%""#, 8, "unknown escape '\\%'"),
+        ("`x` like 'a' like 'b'", 13, "unexpected 'like'"),
+        // Array functions.
+        ("array_contains(tags)", 19, "expected ',' after the field name in 'array_contains('"),
+        ("array_contains(tags, 1, 2)", 22, "expected ')' to close the 'array_contains(' at column 15, found ','"),
+        ("array_contains_all(tags, 'x')", 25, "expected '[' to start the list, found string 'x'"),
+        ("array_length(tags) == 1.0", 22, "expected an integer after '=='"),
+        ("array_length(tags)", 18, "expected a comparison"),
+        ("array_length(tags[0) > 1", 19, "expected ']' to close the '[' at column 18, found ')'"),
+        ("Array_Contains(tags, 1)", 0, "unknown function 'Array_Contains'"),
     ];
     for &(source, position, message) in cases {
         let (got_position, got_message) = syntax_error(source);
@@ -102,6 +133,18 @@ fn canonical_text() {
         ("(a == 1 or b == 2) or c == 3", "(a == 1 or b == 2) or c == 3"),
         ("s == 'tab\\there'", r#"s == "tab\there""#),
         ("x == 1e-7", "x == 1e-7"),
+        ("a==1 AND b==2 OR NOT c==3", "a == 1 and b == 2 or not c == 3"),
+        ("x IN [TRUE, False] and y NOT IN []", "x in [true, false] and y not in []"),
+        (r#"meta["author"]['name'] LIKE 'Ada%'"#, r#"meta.author.name like "Ada%""#),
+        (r#"m["weird key"][2].x == 1"#, "m.`weird key`[2].x == 1"),
+        (r#"tags["0"] == 'x' or m.`12`[3] == 1"#, r#"tags[0] == "x" or m[12][3] == 1"#),
+        (r#"n NOT LIKE "50\%""#, r#"not n like "50\\%""#),
+        (r#"n like "a\\_""#, r#"n like "a\\_""#),
+        ("ARRAY_CONTAINS(tags, 'x')", r#"array_contains(tags, "x")"#),
+        ("json_contains_any(t, [1,'a',])", r#"array_contains_any(t, [1, "a"])"#),
+        ("ARRAY_CONTAINS_ALL(m[0], [])", "array_contains_all(m[0], [])"),
+        ("ARRAY_LENGTH(tags)>=2", "array_length(tags) >= 2"),
+        ("`like` == 1 and array_length == 2", "`like` == 1 and array_length == 2"),
     ];
     for (source, canonical) in cases {
         let filter = Filter::parse(source).unwrap();
@@ -166,25 +209,63 @@ fn random_literal(rng: &mut XorShift) -> Literal {
 }
 
 fn random_path(rng: &mut XorShift) -> FieldPath {
-    let names = ["a", "b_c", "weird key", "in", "", "é", "x`y", "9lives", "AND", "null"];
+    let names = [
+        "a",
+        "b_c",
+        "weird key",
+        "in",
+        "",
+        "é",
+        "x`y",
+        "9lives",
+        "AND",
+        "null",
+        "0",
+        "12",
+        "012",
+        "like",
+        "True",
+        "array_length",
+        "ARRAY_CONTAINS",
+    ];
     (0..1 + rng.below(3)).map(|_| rng.pick(&names).to_string()).collect()
+}
+
+/// A `like` pattern with wildcards, escapes and quotes, never ending in a lone backslash.
+fn random_pattern(rng: &mut XorShift) -> String {
+    let pieces = ["a", "%", "_", "\\%", "\\_", "\\\\", "\\a", "é", "\"", "'", "\n"];
+    (0..rng.below(6)).map(|_| *rng.pick(&pieces)).collect()
+}
+
+fn random_list(rng: &mut XorShift) -> Vec<Literal> {
+    (0..rng.below(4)).map(|_| random_literal(rng)).collect()
 }
 
 /// A tree of the shape the parser builds: `and`/`or` with two or more operands, finite floats.
 fn random_expr(rng: &mut XorShift, depth: usize) -> Expr {
     let leaf = depth == 0 || rng.chance(3);
-    match if leaf { rng.below(3) } else { 3 + rng.below(3) } {
+    const LEAVES: usize = 8;
+    match if leaf { rng.below(LEAVES) } else { LEAVES + rng.below(3) } {
         0 => {
             let ops = [CompareOp::Eq, CompareOp::Ne, CompareOp::Lt, CompareOp::Le, CompareOp::Gt, CompareOp::Ge];
             Expr::Compare { path: random_path(rng), op: *rng.pick(&ops), value: random_literal(rng) }
         }
-        1 => {
-            let values = (0..rng.below(4)).map(|_| random_literal(rng)).collect();
-            Expr::In { path: random_path(rng), values, negated: rng.chance(2) }
-        }
+        1 => Expr::In { path: random_path(rng), values: random_list(rng), negated: rng.chance(2) },
         2 => Expr::Exists { path: random_path(rng) },
-        3 => Expr::And((0..2 + rng.below(3)).map(|_| random_expr(rng, depth - 1)).collect()),
-        4 => Expr::Or((0..2 + rng.below(3)).map(|_| random_expr(rng, depth - 1)).collect()),
+        3 => Expr::Like { path: random_path(rng), pattern: random_pattern(rng) },
+        4 => Expr::ArrayContains { path: random_path(rng), value: random_literal(rng) },
+        5 => Expr::ArrayContainsAll { path: random_path(rng), values: random_list(rng) },
+        6 => Expr::ArrayContainsAny { path: random_path(rng), values: random_list(rng) },
+        7 => {
+            let ops = [CompareOp::Eq, CompareOp::Ne, CompareOp::Lt, CompareOp::Le, CompareOp::Gt, CompareOp::Ge];
+            Expr::ArrayLength {
+                path: random_path(rng),
+                op: *rng.pick(&ops),
+                length: rng.next_u64() as i64 >> rng.below(64),
+            }
+        }
+        8 => Expr::And((0..2 + rng.below(3)).map(|_| random_expr(rng, depth - 1)).collect()),
+        9 => Expr::Or((0..2 + rng.below(3)).map(|_| random_expr(rng, depth - 1)).collect()),
         _ => random_expr(rng, depth - 1).negate(),
     }
 }
@@ -223,7 +304,7 @@ fn parse_anything(source: &str, payload: &serde_json::Value) {
 fn random_bytes_never_panic() {
     let mut rng = XorShift(0xDEAD_BEEF_CAFE_F00D);
     let payload = json!({"a": 1, "b_c": ["x", 2.5], "weird key": {"in": null}});
-    let alphabet = b" ()[],.=!<>&|\"'`\\-+eE0123456789abnotiruxsd_\n\t";
+    let alphabet = b" ()[],.=!<>&|\"'`\\-+eE0123456789abnotiruxsd_\n\t%klLIKE";
     for _ in 0..4000 {
         let len = rng.below(48);
         let bytes: Vec<u8> = if rng.chance(2) {
@@ -241,7 +322,9 @@ fn random_token_soups_never_panic() {
     let payload = json!({"a": [1, "s"], "b": {"c": true}, "x-y": -3});
     let tokens: Vec<&str> = concat!(
         r#"a b.c `x-y` meta.in == != < <= > >= = <> in not and or && || ! & | ( ) [ ] , . exists exists( "#,
-        r#""s" 't\'' "\u00e9" "open ' ` \ 1 -2.5e3 1e999 - 0. true false null AND @ é"#
+        r#""s" 't\'' "\u00e9" "open ' ` \ 1 -2.5e3 1e999 - 0. true false null AND @ é "#,
+        r#"like LIKE NOT OR True "a%" '5\%' "x\\" % _ [0] ["k"] a[1] b["c"] array_contains( ARRAY_LENGTH( "#,
+        r#"array_contains_all( array_contains_any( json_contains( Array_Length( array_length"#
     )
     .split_whitespace()
     .collect();
@@ -264,7 +347,29 @@ fn random_token_soups_never_panic() {
 fn mutated_expressions_never_panic() {
     let mut rng = XorShift(0x5EED_F00D_F117_E125);
     let payload = json!({"a": [1, "s"], "b_c": {"in": true}, "weird key": -3});
-    let inserts = ["(", ")", "[", "]", ",", ".", "not ", " and ", " or ", "==", "in", "\"", "'", "`", "\\", "-", "1"];
+    let inserts = [
+        "(",
+        ")",
+        "[",
+        "]",
+        ",",
+        ".",
+        "not ",
+        " and ",
+        " or ",
+        "==",
+        "in",
+        "\"",
+        "'",
+        "`",
+        "\\",
+        "-",
+        "1",
+        " like ",
+        "%",
+        "[0]",
+        "array_length(",
+    ];
     for _ in 0..3000 {
         let mut chars: Vec<char> = random_expr(&mut rng, 3).to_string().chars().collect();
         for _ in 0..1 + rng.below(3) {
