@@ -25,7 +25,7 @@ def scenario(client) -> list:
          "year": 1990 + i % 30, "score": float(i) / 7}
         for i in range(80)
     ]
-    for name in ("demo", "demo_ip", "demo_l2"):  # what an earlier run left on a server
+    for name in ("demo", "demo_ip", "demo_l2", "demo_filters"):  # what an earlier run left on a server
         if client.has_collection(name):
             client.drop_collection(name)
     client.create_collection(collection_name="demo", dimension=DIM)
@@ -61,6 +61,25 @@ def scenario(client) -> list:
         out.append((metric, "insert", client.insert(name, named)))
         out.append((metric, "search", client.search(name, data=[vectors[9].tolist()], limit=4, output_fields=["n"])))
         out.append((metric, "query", client.query(name, filter="n < 3", output_fields=["n"])))
+    # Milvus's filter forms: like, JSON keys and array indexes, the array functions, && || and
+    # upper-case keywords, over dynamic fields holding objects and lists.
+    client.create_collection("demo_filters", dimension=DIM)
+    tagged = [
+        {"id": i, "vector": vectors[i].tolist(), "text": f"document {i}", "meta": {"tag": "xy"[i % 2], "n": i},
+         "tags": [["red", "blue"], ["green"], ["red"]][i % 3]}
+        for i in range(24)
+    ]
+    client.insert("demo_filters", tagged)
+    for expr in ['text like "document 1%"', 'text like "%ent 3"', 'text like "document _"',
+                 'not (text like "document 1%")', 'meta["tag"] == "x"', 'meta["n"] > 20', 'tags[0] == "green"',
+                 'array_contains(tags, "red")', 'json_contains(tags, "blue")',
+                 'array_contains_any(tags, ["green", "blue"])', 'array_contains_all(tags, ["red", "blue"])',
+                 'array_length(tags) == 2', 'meta["tag"] == "y" && id > 15 || id == 0', 'NOT meta["n"] < 20 AND id != 22']:
+        found = client.query("demo_filters", filter=expr, output_fields=["id"])
+        out.append(("filter", expr, sorted(r["id"] for r in found)))
+    out.append(("filter search", client.search(
+        "demo_filters", data=[vectors[2].tolist()], filter='text like "document 1%" and array_contains(tags, "red")',
+        limit=3, output_fields=["meta", "tags"])))
     described = client.describe_collection("demo_l2")
     out.append(("describe", {k: described[k] for k in ("collection_name", "auto_id", "enable_dynamic_field")},
                 [(f["name"], int(f["type"]), f.get("params"), f.get("is_primary", False)) for f in described["fields"]]))
@@ -119,7 +138,7 @@ def test_the_same_script_through_kin_on_a_milvus_server(tmp_path):
     reference = plain(scenario(pymilvus.MilvusClient(str(tmp_path / "milvus.db"))))
     client = kin.MilvusClient(f"http://{address}")
     ours = plain(scenario(client))
-    for name in ("demo", "demo_l2"):
+    for name in ("demo", "demo_l2", "demo_filters"):
         client.drop_collection(name)
     for want, got in zip(reference, ours):
         same(want, got, str(want[0]) if isinstance(want, list) and want else "")
