@@ -32,13 +32,25 @@ use milvus::v2::prelude::*;
 use parking_lot::Mutex;
 
 use crate::collection::MilvusCollection;
+use crate::layout::Layout;
 use crate::link::{Failure, Link};
 use crate::target::MilvusTarget;
-use crate::text::{lacking, schema_parts, sparse_index, SPARSE_FIELD, TEXT_FEATURE, TEXT_FIELD};
+use crate::text::{lacking, schema_parts, sparse_index, TEXT_FEATURE};
 
 /// The collection property holding kin's `CollectionConfig` as JSON.
 const CONFIG_PROPERTY: &str = "kin.config";
 const MAX_ID_BYTES: u32 = 1024;
+/// A mixed collection's keys: the space's name (at most 128 bytes), `/`, the id.
+const MAX_KEY_BYTES: u32 = MAX_ID_BYTES + 129;
+
+/// The settings of each space's vectors: the collection's own for a collection of one model.
+fn space_settings(config: &CollectionConfig) -> Vec<&CollectionConfig> {
+    if config.is_mixed() {
+        config.spaces.iter().map(|s| &s.settings).collect()
+    } else {
+        vec![config]
+    }
+}
 
 /// A Milvus server holding kin's collections.
 pub struct MilvusBackend {
@@ -148,19 +160,33 @@ impl MilvusBackend {
             desc.get_properties().get(CONFIG_PROPERTY).and_then(|json| serde_json::from_str(json).ok()).ok_or_else(
                 || incompatible(format!("it was not created by kin (it has no {CONFIG_PROPERTY:?} property)")),
             )?;
+        let layout = Layout::of(&config).map_err(|e| incompatible(e.to_string()))?;
         let fields: HashMap<&str, &FieldSchema> =
             desc.get_schema().get_fields().iter().map(|f| (f.get_name(), f)).collect();
-        let expect = [
+        let mut expect: Vec<(&str, DataType)> = vec![
             ("id", DataType::VarChar),
             ("int_id", DataType::Bool),
-            ("vector", DataType::FloatVector),
             ("payload", DataType::Json),
             ("source", DataType::VarChar),
             ("content_hash", DataType::VarChar),
         ];
+        if layout.mixed {
+            expect.extend([("key", DataType::VarChar), ("space", DataType::VarChar)]);
+        }
+        for space in &layout.spaces {
+            expect.push((&space.vector, DataType::FloatVector));
+            if let Some(text) = &space.text {
+                expect.extend([
+                    (text.text.as_str(), DataType::VarChar),
+                    (text.sparse.as_str(), DataType::SparseFloatVector),
+                ]);
+            }
+        }
         for (field, kind) in expect {
             match fields.get(field) {
-                None => return Err(incompatible(format!("it has no field {field:?}"))),
+                None => {
+                    return Err(incompatible(format!("it has no field {field:?}, which kin's settings for it need")))
+                }
                 Some(f) if f.get_data_type() != kind => {
                     return Err(incompatible(format!(
                         "field {field:?} is {:?}, kin writes {kind:?}",
@@ -170,35 +196,45 @@ impl MilvusBackend {
                 _ => {}
             }
         }
-        if config.text.is_some() {
-            for (field, kind) in [(TEXT_FIELD, DataType::VarChar), (SPARSE_FIELD, DataType::SparseFloatVector)] {
-                match fields.get(field) {
-                    Some(f) if f.get_data_type() == kind => {}
-                    _ => {
-                        return Err(incompatible(format!(
-                            "its settings name a text index, but it has no {kind:?} field {field:?}"
-                        )))
-                    }
-                }
+        let key = layout.key_field();
+        if !fields[key].is_primary_key() {
+            return Err(incompatible(format!("field {key:?} is not the primary key")));
+        }
+        for space in &layout.spaces {
+            let dim = fields[space.vector.as_str()].get_type_params().get("dim").and_then(|d| d.parse::<usize>().ok());
+            if dim != Some(space.dim) {
+                return Err(incompatible(format!(
+                    "the vector field {:?} has dimension {dim:?}, kin's settings say {}",
+                    space.vector, space.dim
+                )));
             }
-        }
-        if !fields["id"].is_primary_key() {
-            return Err(incompatible("field \"id\" is not the primary key".into()));
-        }
-        let dim = fields["vector"].get_type_params().get("dim").and_then(|d| d.parse::<usize>().ok());
-        if dim != Some(config.dim) {
-            return Err(incompatible(format!(
-                "the vector field has dimension {dim:?}, kin's settings say {}",
-                config.dim
-            )));
         }
         Ok(config)
     }
 
-    fn handle(&self, config: CollectionConfig) -> Arc<MilvusCollection> {
-        let c = Arc::new(MilvusCollection { config, link: self.link.clone(), backend: self.target.to_string() });
+    fn handle(&self, config: CollectionConfig) -> Result<Arc<MilvusCollection>> {
+        let layout = Layout::of(&config)?;
+        let c =
+            Arc::new(MilvusCollection { config, link: self.link.clone(), backend: self.target.to_string(), layout });
         self.open.lock().insert(c.config.name.clone(), c.clone());
-        c
+        Ok(c)
+    }
+
+    /// The open collection `name` with kin's settings.
+    fn open_collection(&self, name: &str) -> Result<Arc<MilvusCollection>> {
+        if let Some(c) = self.open.lock().get(name) {
+            return Ok(c.clone());
+        }
+        kin_store::validate_name(name)?;
+        let existing = self.list()?;
+        if !existing.iter().any(|n| n == name) {
+            let mut kin: Vec<String> = existing.into_iter().filter(|n| self.describe_collection(n).is_ok()).collect();
+            kin.sort();
+            return Err(Error::UnknownCollection { name: name.to_string(), existing: kin });
+        }
+        let config = self.describe_collection(name)?;
+        self.link.load(name)?;
+        self.handle(config)
     }
 }
 
@@ -218,34 +254,65 @@ impl Backend for MilvusBackend {
         if self.list()?.contains(&config.name) {
             return Err(Error::CollectionExists(config.name.clone()));
         }
+        let layout = Layout::of(&config)?;
         let settings = serde_json::to_string(&config).map_err(|e| Error::InvalidSettings(e.to_string()))?;
-        let description = format!("kin collection of {}", config.model.as_deref().unwrap_or("bare vectors"));
-        let (metric, index) = (metric_type(config.metric), config.index);
-        let (name, dim, m, efc) = (config.name.clone(), config.dim as u32, config.m, config.ef_construction);
-        let text = config.text.clone();
+        let description = match config.is_mixed() {
+            false => format!("kin collection of {}", config.model.as_deref().unwrap_or("bare vectors")),
+            true => {
+                let spaces: Vec<String> = space_settings(&config)
+                    .iter()
+                    .map(|s| format!("{} ({})", s.name, s.model.as_deref().unwrap_or("bare vectors")))
+                    .collect();
+                format!("kin collection of spaces {}", spaces.join(", "))
+            }
+        };
+        let mut schema = CollectionSchema::new().description(description.clone()).enable_dynamic_field(false);
+        if layout.mixed {
+            schema = schema
+                .add_field(
+                    FieldSchema::new()
+                        .name("key")
+                        .data_type(DataType::VarChar)
+                        .max_length(MAX_KEY_BYTES)
+                        .primary_key(true),
+                )
+                .add_field(FieldSchema::new().name("space").data_type(DataType::VarChar).max_length(128));
+        }
+        let id = FieldSchema::new().name("id").data_type(DataType::VarChar).max_length(MAX_ID_BYTES);
+        schema = schema
+            .add_field(if layout.mixed { id } else { id.primary_key(true) })
+            .add_field(FieldSchema::new().name("int_id").data_type(DataType::Bool))
+            .add_field(FieldSchema::new().name("payload").data_type(DataType::Json))
+            .add_field(FieldSchema::new().name("source").data_type(DataType::VarChar).max_length(4096))
+            .add_field(FieldSchema::new().name("content_hash").data_type(DataType::VarChar).max_length(128));
+        let mut indexes = Vec::new();
+        for (space, settings) in layout.spaces.iter().zip(space_settings(&config)) {
+            schema = schema.add_field(
+                FieldSchema::new()
+                    .name(space.vector.as_str())
+                    .data_type(DataType::FloatVector)
+                    .dimension(space.dim as u32),
+            );
+            let param = match settings.index {
+                IndexKind::Hnsw => IndexParam::new().index_type(IndexType::Hnsw).extra_params(HashMap::from([
+                    ("M".to_string(), settings.m.to_string()),
+                    ("efConstruction".to_string(), settings.ef_construction.to_string()),
+                ])),
+                IndexKind::Flat => IndexParam::new().index_type(IndexType::Flat),
+            };
+            indexes.push(param.field_name(space.vector.as_str()).metric_type(metric_type(settings.metric)));
+            if let Some(text) = &space.text {
+                let (field, sparse, function) = schema_parts(text);
+                schema = schema.add_field(field).add_field(sparse).add_function(function);
+                indexes.push(sparse_index(text));
+            }
+        }
+        let has_text = layout.spaces.iter().any(|s| s.text.is_some());
+        let name = config.name.clone();
         let made = self.link.call("creating a collection", move |c| {
-            let (name, description, settings, text) =
-                (name.clone(), description.clone(), settings.clone(), text.clone());
+            let (name, description, settings, schema, indexes) =
+                (name.clone(), description.clone(), settings.clone(), schema.clone(), indexes.clone());
             async move {
-                let mut schema = CollectionSchema::new()
-                    .description(description.clone())
-                    .enable_dynamic_field(false)
-                    .add_field(
-                        FieldSchema::new()
-                            .name("id")
-                            .data_type(DataType::VarChar)
-                            .max_length(MAX_ID_BYTES)
-                            .primary_key(true),
-                    )
-                    .add_field(FieldSchema::new().name("int_id").data_type(DataType::Bool))
-                    .add_field(FieldSchema::new().name("vector").data_type(DataType::FloatVector).dimension(dim))
-                    .add_field(FieldSchema::new().name("payload").data_type(DataType::Json))
-                    .add_field(FieldSchema::new().name("source").data_type(DataType::VarChar).max_length(4096))
-                    .add_field(FieldSchema::new().name("content_hash").data_type(DataType::VarChar).max_length(128));
-                if let Some(text) = &text {
-                    let (field, sparse, function) = schema_parts(text);
-                    schema = schema.add_field(field).add_field(sparse).add_function(function);
-                }
                 c.create_collection(
                     sdk::request::collection::CreateCollectionRequest::builder()
                         .collection_name(name.clone())
@@ -256,26 +323,11 @@ impl Backend for MilvusBackend {
                         .build()?,
                 )
                 .await?;
-                let param = match index {
-                    IndexKind::Hnsw => IndexParam::new().index_type(IndexType::Hnsw).extra_params(HashMap::from([
-                        ("M".to_string(), m.to_string()),
-                        ("efConstruction".to_string(), efc.to_string()),
-                    ])),
-                    IndexKind::Flat => IndexParam::new().index_type(IndexType::Flat),
-                };
-                c.create_index(
-                    sdk::request::index::CreateIndexRequest::builder()
-                        .collection_name(name.clone())
-                        .index_param(param.field_name("vector").metric_type(metric))
-                        .sync(false)
-                        .build()?,
-                )
-                .await?;
-                if let Some(text) = &text {
+                for index in indexes {
                     c.create_index(
                         sdk::request::index::CreateIndexRequest::builder()
                             .collection_name(name.clone())
-                            .index_param(sparse_index(text))
+                            .index_param(index)
                             .sync(false)
                             .build()?,
                     )
@@ -289,7 +341,7 @@ impl Backend for MilvusBackend {
             }
         });
         if let Err(e) = made {
-            if config.text.is_none() {
+            if !has_text {
                 return Err(e);
             }
             // A server that took the collection but not its text index leaves no half of it behind.
@@ -298,23 +350,20 @@ impl Backend for MilvusBackend {
             }
             return Err(lacking(e, TEXT_FEATURE));
         }
-        Ok(self.handle(config))
+        Ok(self.handle(config)?)
     }
 
     fn collection(&self, name: &str) -> Result<Arc<dyn CollectionWrite>> {
-        if let Some(c) = self.open.lock().get(name) {
-            return Ok(c.clone());
-        }
-        kin_store::validate_name(name)?;
-        let existing = self.list()?;
-        if !existing.iter().any(|n| n == name) {
-            let mut kin: Vec<String> = existing.into_iter().filter(|n| self.describe_collection(n).is_ok()).collect();
-            kin.sort();
-            return Err(Error::UnknownCollection { name: name.to_string(), existing: kin });
-        }
-        let config = self.describe_collection(name)?;
-        self.link.load(name)?;
-        Ok(self.handle(config))
+        Ok(self.open_collection(name)?)
+    }
+
+    /// One space of a mixed collection: its rows of the one Milvus collection (see `layout.rs`).
+    fn space(&self, collection: &str, space: &str) -> Result<Arc<dyn CollectionWrite>> {
+        let whole = self.open_collection(collection)?;
+        let layout = Layout::space(&whole.config, space)?;
+        let (_, settings) = whole.config.space(space).ok_or_else(|| whole.layout.space_needed())?;
+        let config = CollectionConfig { name: format!("{collection}:{space}"), ..settings.settings.clone() };
+        Ok(Arc::new(MilvusCollection { config, link: self.link.clone(), backend: self.target.to_string(), layout }))
     }
 
     fn drop_collection(&self, name: &str) -> Result<()> {

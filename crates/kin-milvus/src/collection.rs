@@ -6,7 +6,7 @@ use std::sync::Arc;
 use kin_core::filter::Filter;
 use kin_store::{
     CollectionConfig, CollectionRead, CollectionWrite, Error, Found, Hit, Item, ItemId, Query, Rank, Result,
-    SearchParams, TextConfig,
+    SearchParams,
 };
 use milvus::v2 as sdk;
 use milvus::v2::prelude::*;
@@ -14,53 +14,56 @@ use serde_json::{json, Map, Value};
 
 use crate::backend::metric_type;
 use crate::filter::translate;
+use crate::layout::{filler, quote, Layout};
 use crate::link::Link;
-use crate::text::{rows_of, text_of, TEXT_FIELD};
+use crate::text::{rows_of, text_of};
 
-/// Every field of an item.
-const ITEM_FIELDS: [&str; 6] = ["id", "int_id", "vector", "payload", "source", "content_hash"];
 /// The fields a search hit carries.
-pub(crate) const HIT_FIELDS: [&str; 5] = ["id", "int_id", "vector", "payload", "source"];
+pub(crate) const HIT_FIELDS: [&str; 4] = ["id", "int_id", "payload", "source"];
 /// Bytes of vectors per upsert request (well under gRPC's 64 MiB message limit).
 const BYTES_PER_REQUEST: usize = 16 << 20;
 /// Milvus's cap on `offset + limit` of one query or search.
 pub(crate) const MAX_WINDOW: usize = 16_384;
 
-/// One collection in Milvus.
+/// One collection in Milvus, or one space of a mixed collection (see `layout.rs`).
 pub struct MilvusCollection {
+    /// kin's settings of what this handle reads: the collection's, or the space's (named
+    /// `COLLECTION:SPACE`).
     pub(crate) config: CollectionConfig,
     pub(crate) link: Arc<Link>,
     pub(crate) backend: String,
+    pub(crate) layout: Layout,
 }
 
 fn id_text(id: &ItemId) -> String {
     id.to_string()
 }
 
-/// A Milvus string literal.
-fn quote(s: &str) -> String {
-    serde_json::to_string(s).expect("a string serialises")
-}
-
 /// The expression matching rows with these primary keys.
-fn keys_filter(keys: impl Iterator<Item = String>) -> String {
-    format!("id in [{}]", keys.map(|k| quote(&k)).collect::<Vec<_>>().join(", "))
+fn keys_filter(field: &str, keys: impl Iterator<Item = String>) -> String {
+    format!("{field} in [{}]", keys.map(|k| quote(&k)).collect::<Vec<_>>().join(", "))
 }
 
-/// Items as the columns of kin's schema (vectors go as floats, not as JSON); with a text index,
-/// the text its BM25 function reads (the sparse field is the server's to fill).
-fn columns_of(items: &[Item], text: Option<&TextConfig>) -> Vec<FieldData> {
+/// Items of the handle's space as the columns of kin's schema (vectors go as floats, not as
+/// JSON); with a text index, the text its BM25 function reads (the sparse field is the
+/// server's to fill). In a mixed collection, the other spaces' fields get their fillers.
+fn columns_of(items: &[Item], layout: &Layout) -> Vec<FieldData> {
     let payload = |item: &Item| match &item.payload {
         Value::Null => json!({}),
         other => other.clone(),
     };
-    let mut columns = vec![
+    let mut columns = Vec::new();
+    if let Some(space) = layout.space_name() {
+        let keys = items.iter().map(|i| layout.key_of(&i.id)).collect();
+        columns.push(FieldData::VarChar { name: "key".into(), values: keys });
+        columns.push(FieldData::VarChar { name: "space".into(), values: vec![space.to_string(); items.len()] });
+    }
+    columns.extend([
         FieldData::VarChar { name: "id".into(), values: items.iter().map(|i| id_text(&i.id)).collect() },
         FieldData::Bool {
             name: "int_id".into(),
             values: items.iter().map(|i| matches!(i.id, ItemId::Int(_))).collect(),
         },
-        FieldData::FloatVector { name: "vector".into(), values: items.iter().map(|i| i.vector.clone()).collect() },
         FieldData::Json { name: "payload".into(), values: items.iter().map(payload).collect() },
         FieldData::VarChar {
             name: "source".into(),
@@ -70,10 +73,20 @@ fn columns_of(items: &[Item], text: Option<&TextConfig>) -> Vec<FieldData> {
             name: "content_hash".into(),
             values: items.iter().map(|i| i.content_hash.clone().unwrap_or_default()).collect(),
         },
-    ];
-    if let Some(config) = text {
-        let values = items.iter().map(|i| text_of(&i.payload, config)).collect();
-        columns.push(FieldData::VarChar { name: TEXT_FIELD.into(), values });
+    ]);
+    for (place, space) in layout.spaces.iter().enumerate() {
+        let own = layout.own == Some(place);
+        let values =
+            if own { items.iter().map(|i| i.vector.clone()).collect() } else { vec![filler(space.dim); items.len()] };
+        columns.push(FieldData::FloatVector { name: space.vector.clone(), values });
+        if let Some(text) = &space.text {
+            let values = if own {
+                items.iter().map(|i| text_of(&i.payload, &text.config)).collect()
+            } else {
+                vec![String::new(); items.len()]
+            };
+            columns.push(FieldData::VarChar { name: text.text.clone(), values });
+        }
     }
     columns
 }
@@ -82,20 +95,21 @@ fn columns_of(items: &[Item], text: Option<&TextConfig>) -> Vec<FieldData> {
 /// Milvus's expression was wider) left out, each score made by `score` from the server's.
 pub(crate) fn hits_of(
     rows: &[Map<String, Value>],
+    layout: &Layout,
     check: Option<&Filter>,
     k: usize,
     score: impl Fn(f64) -> f32,
 ) -> Vec<Hit> {
     let mut hits = Vec::with_capacity(k.min(rows.len()));
     for row in rows {
-        let Some(item) = item_of(row) else { continue };
+        let Some(item) = item_of(row, None) else { continue };
         if check.is_some_and(|f| !f.matches(&item.payload)) {
             continue;
         }
         let raw = row.get("score").or_else(|| row.get("distance")).and_then(Value::as_f64).unwrap_or(f64::NAN);
         hits.push(Hit {
             id: item.id,
-            space: None,
+            space: layout.space_name().map(str::to_string),
             score: score(raw),
             payload: item.payload,
             source: item.source,
@@ -122,14 +136,15 @@ fn ranked(mut hits: Vec<Hit>, text: bool) -> Vec<Hit> {
     hits
 }
 
-fn item_of(row: &Map<String, Value>) -> Option<Item> {
+/// The item of a row, its vector read from `vector` (none: no vector).
+fn item_of(row: &Map<String, Value>, vector: Option<&str>) -> Option<Item> {
     let text = row.get("id")?.as_str()?;
     let id = match row.get("int_id").and_then(Value::as_bool) {
         Some(true) => ItemId::Int(text.parse().ok()?),
         _ => ItemId::Str(text.to_string()),
     };
-    let vector = row
-        .get("vector")
+    let vector = vector
+        .and_then(|field| row.get(field))
         .and_then(Value::as_array)
         .map(|v| v.iter().filter_map(Value::as_f64).map(|x| x as f32).collect())
         .unwrap_or_default();
@@ -151,31 +166,32 @@ impl MilvusCollection {
             Err(Error::Backend { message, .. })
                 if message.contains("load()") || message.contains("not loaded") || message.contains("released") =>
             {
-                tracing::info!(target: "kin_milvus", collection = %self.config.name, "the server released the collection; loading it again");
-                self.link.load(&self.config.name)?;
+                tracing::info!(target: "kin_milvus", collection = %self.layout.collection, "the server released the collection; loading it again");
+                self.link.load(&self.layout.collection)?;
                 read()
             }
             other => other,
         }
     }
 
-    /// Rows matching `filter`, with `fields`, Strongly consistent.
+    /// This handle's rows matching `filter`, with `fields`, Strongly consistent.
     fn query(
         &self,
         what: &str,
         filter: String,
-        fields: &'static [&'static str],
+        fields: Vec<String>,
         limit: Option<usize>,
     ) -> Result<Vec<Map<String, Value>>> {
+        let filter = self.layout.scoped(filter);
         self.loaded(|| {
-            let (name, filter) = (self.config.name.clone(), filter.clone());
+            let (name, filter, fields) = (self.layout.collection.clone(), filter.clone(), fields.clone());
             self.link.call(what, move |c| {
-                let (name, filter) = (name.clone(), filter.clone());
+                let (name, filter, fields) = (name.clone(), filter.clone(), fields.clone());
                 async move {
                     let mut b = QueryRequest::builder()
                         .collection_name(name)
                         .filter(filter)
-                        .output_fields(fields.iter().copied())
+                        .output_fields(fields)
                         .consistency_level(sdk::ConsistencyLevel::Strong);
                     if let Some(l) = limit {
                         b = b.limit(l as i64);
@@ -187,8 +203,73 @@ impl MilvusCollection {
         })
     }
 
-    fn ids_filter(ids: &[ItemId]) -> String {
-        keys_filter(ids.iter().map(id_text))
+    /// The rows of these items, with `fields`, each row's item matching one of `ids` exactly
+    /// (integer 1 is not string "1").
+    fn rows_of_ids(
+        &self,
+        what: &str,
+        ids: &[ItemId],
+        mut fields: Vec<String>,
+    ) -> Result<Vec<(Item, Map<String, Value>)>> {
+        for f in ["id", "int_id"] {
+            if !fields.iter().any(|x| x == f) {
+                fields.push(f.into());
+            }
+        }
+        let rows = self.query(what, self.layout.ids_filter(ids), fields, None)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| {
+                let item = item_of(&row, self.layout.vector_of(&row))?;
+                ids.contains(&item.id).then_some((item, row))
+            })
+            .collect())
+    }
+
+    /// Up to `limit` primary keys after `cursor`, in order, with `fields` of their rows, and
+    /// whether more follow. A query's `limit` picks any matching rows, not the smallest, so all
+    /// keys above the cursor are read when there are fewer than Milvus's window, else the range
+    /// is narrowed until it holds the whole answer.
+    fn keys_after(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+        fields: &[&str],
+    ) -> Result<(Vec<Map<String, Value>>, bool)> {
+        let key = self.layout.key_field();
+        let key_of = |r: &Map<String, Value>| r.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
+        let mut fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+        fields.push(key.into());
+        let mut upper: Option<String> = None;
+        loop {
+            let mut filter = cursor.map(|after| format!("{key} > {}", quote(after))).unwrap_or_default();
+            if let Some(u) = &upper {
+                let bound = format!("{key} <= {}", quote(u));
+                filter = if filter.is_empty() { bound } else { format!("{filter} and {bound}") };
+            }
+            let mut rows = self.query("scanning keys", filter, fields.clone(), Some(MAX_WINDOW))?;
+            rows.sort_by_key(key_of);
+            if rows.len() < MAX_WINDOW {
+                let more = upper.is_some() || rows.len() > limit;
+                rows.truncate(limit);
+                return Ok((rows, more));
+            }
+            upper = Some(key_of(&rows[limit - 1]));
+        }
+    }
+
+    /// Distinct items across the spaces of a whole mixed collection.
+    fn count_items(&self) -> Result<usize> {
+        let mut ids = std::collections::HashSet::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let (rows, more) = self.keys_after(cursor.as_deref(), 4096, &["id", "int_id"])?;
+            ids.extend(rows.iter().filter_map(|r| item_of(r, None)).map(|i| i.id));
+            cursor = rows.last().and_then(|r| r.get("key")).and_then(Value::as_str).map(str::to_string);
+            if !more || cursor.is_none() {
+                return Ok(ids.len());
+            }
+        }
     }
 }
 
@@ -197,8 +278,12 @@ impl CollectionRead for MilvusCollection {
         &self.config
     }
 
+    /// Items stored now; across a mixed collection, an item in several spaces counts once.
     fn count(&self) -> Result<usize> {
-        let rows = self.query("counting items", String::new(), &["count(*)"], None)?;
+        if self.layout.fields().is_none() {
+            return self.count_items();
+        }
+        let rows = self.query("counting items", String::new(), vec!["count(*)".into()], None)?;
         rows.first()
             .and_then(|r| r.get("count(*)"))
             .and_then(Value::as_u64)
@@ -206,22 +291,19 @@ impl CollectionRead for MilvusCollection {
             .ok_or_else(|| Error::Backend { backend: self.backend.clone(), message: "count(*) gave no number".into() })
     }
 
+    /// The item of that id (across a mixed collection, from the first space that holds it).
     fn get(&self, id: &ItemId) -> Result<Option<Item>> {
-        let rows = self.query("reading an item", Self::ids_filter(std::slice::from_ref(id)), &ITEM_FIELDS, Some(1))?;
-        Ok(rows.iter().filter_map(item_of).find(|i| &i.id == id))
+        let rows = self.rows_of_ids("reading an item", std::slice::from_ref(id), self.layout.item_fields())?;
+        let place = |row: &Map<String, Value>| {
+            let space = row.get("space").and_then(Value::as_str);
+            self.layout.spaces.iter().position(|s| Some(s.name.as_str()) == space).unwrap_or(0)
+        };
+        Ok(rows.into_iter().min_by_key(|(_, row)| place(row)).map(|(item, _)| item))
     }
 
     fn has_content(&self, id: &ItemId, content_hash: &str) -> Result<bool> {
-        let rows = self.query(
-            "reading a content hash",
-            Self::ids_filter(std::slice::from_ref(id)),
-            &["id", "int_id", "content_hash"],
-            Some(1),
-        )?;
-        Ok(rows.iter().any(|r| {
-            r.get("content_hash").and_then(Value::as_str) == Some(content_hash)
-                && r.get("int_id").and_then(Value::as_bool) == Some(matches!(id, ItemId::Int(_)))
-        }))
+        let rows = self.rows_of_ids("reading a content hash", std::slice::from_ref(id), vec!["content_hash".into()])?;
+        Ok(rows.iter().any(|(item, _)| item.content_hash.as_deref() == Some(content_hash)))
     }
 
     fn search_text(&self, text: &str, params: &SearchParams) -> Result<Vec<Hit>> {
@@ -239,6 +321,7 @@ impl CollectionRead for MilvusCollection {
     }
 
     fn search(&self, query: &[f32], params: &SearchParams) -> Result<Vec<Hit>> {
+        let field = self.layout.fields().ok_or_else(|| self.layout.space_needed())?.vector.clone();
         kin_store::validate_query(&self.config, query)?;
         let k = params.k.clamp(1, MAX_WINDOW);
         let translated = params.filter.map(|f| translate(f.expr()));
@@ -246,19 +329,19 @@ impl CollectionRead for MilvusCollection {
         // A wider expression fetches more and kin's own filter keeps the matching ones.
         let limit = if exact_filter { k } else { (k * 8).min(MAX_WINDOW) };
         let ef = if params.exact { MAX_WINDOW.min(4096).max(limit) } else { params.ef.unwrap_or(64).max(limit) };
-        let (name, vector) = (self.config.name.clone(), query.to_vec());
-        let expr = translated.map(|t| t.expr).unwrap_or_default();
+        let (name, vector) = (self.layout.collection.clone(), query.to_vec());
+        let expr = self.layout.scoped(translated.map(|t| t.expr).unwrap_or_default());
         let metric = metric_type(self.config.metric);
         let rows = self.loaded(|| {
-            let (name, vector, expr) = (name.clone(), vector.clone(), expr.clone());
+            let (name, vector, expr, field) = (name.clone(), vector.clone(), expr.clone(), field.clone());
             self.link.call("searching", move |c| {
-                let (name, vector, expr) = (name.clone(), vector.clone(), expr.clone());
+                let (name, vector, expr, field) = (name.clone(), vector.clone(), expr.clone(), field.clone());
                 async move {
                     let r = c
                         .search(
                             SearchRequest::builder()
                                 .collection_name(name)
-                                .vector_field("vector")
+                                .vector_field(field)
                                 .vectors(SearchVectors::Float(vec![vector]))
                                 .filter(expr)
                                 .output_fields(HIT_FIELDS.iter().copied())
@@ -273,38 +356,25 @@ impl CollectionRead for MilvusCollection {
                 }
             })
         })?;
-        Ok(hits_of(&rows, params.filter.filter(|_| !exact_filter), k, |s| s as f32))
+        Ok(hits_of(&rows, &self.layout, params.filter.filter(|_| !exact_filter), k, |s| s as f32))
     }
 
-    /// Pages in primary-key order. A query's `limit` picks any matching rows, not the smallest,
-    /// so the page's keys are found first: all keys above the cursor when there are fewer than
-    /// Milvus's window, else the range is narrowed until it holds the whole answer.
+    /// Pages in primary-key order (across a mixed collection: space by space).
     fn scan(&self, cursor: Option<&str>, limit: usize) -> Result<(Vec<Item>, Option<String>)> {
         let limit = limit.clamp(1, 4096);
-        let mut upper: Option<String> = None;
-        let (keys, more) = loop {
-            let mut filter = cursor.map(|after| format!("id > {}", quote(after))).unwrap_or_default();
-            if let Some(u) = &upper {
-                let bound = format!("id <= {}", quote(u));
-                filter = if filter.is_empty() { bound } else { format!("{filter} and {bound}") };
-            }
-            let rows = self.query("scanning keys", filter, &["id"], Some(MAX_WINDOW))?;
-            let mut keys: Vec<String> = rows.iter().filter_map(|r| r.get("id")?.as_str().map(str::to_string)).collect();
-            keys.sort();
-            if keys.len() < MAX_WINDOW {
-                let more = upper.is_some() || keys.len() > limit;
-                keys.truncate(limit);
-                break (keys, more);
-            }
-            upper = Some(keys[limit - 1].clone());
-        };
+        let key = self.layout.key_field();
+        let (rows, more) = self.keys_after(cursor, limit, &[])?;
+        let keys: Vec<String> = rows.iter().filter_map(|r| r.get(key)?.as_str().map(str::to_string)).collect();
         if keys.is_empty() {
             return Ok((Vec::new(), None));
         }
-        let filter = keys_filter(keys.iter().cloned());
-        let mut items: Vec<Item> =
-            self.query("scanning items", filter, &ITEM_FIELDS, Some(keys.len()))?.iter().filter_map(item_of).collect();
-        items.sort_by_key(|i| id_text(&i.id));
+        let mut fields = self.layout.item_fields();
+        fields.push(key.into());
+        let filter = keys_filter(key, keys.iter().cloned());
+        let mut rows = self.query("scanning items", filter, fields, Some(keys.len()))?;
+        let key_of = |r: &Map<String, Value>| r.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
+        rows.sort_by_key(key_of);
+        let items = rows.iter().filter_map(|r| item_of(r, self.layout.vector_of(r))).collect();
         let next = more.then(|| keys.last().cloned()).flatten();
         Ok((items, next))
     }
@@ -312,11 +382,13 @@ impl CollectionRead for MilvusCollection {
 
 impl CollectionWrite for MilvusCollection {
     fn upsert(&self, mut items: Vec<Item>) -> Result<()> {
+        let fields = self.layout.fields().ok_or_else(|| self.layout.space_needed())?;
         kin_store::validate_items(&self.config, &mut items)?;
-        let rows_per_request = (BYTES_PER_REQUEST / (self.config.dim * 4).max(1)).clamp(1, 10_000);
+        let row_bytes: usize = self.layout.spaces.iter().map(|s| s.dim * 4).sum();
+        let rows_per_request = (BYTES_PER_REQUEST / row_bytes.max(fields.dim * 4).max(1)).clamp(1, 10_000);
         for chunk in items.chunks(rows_per_request) {
-            let columns = columns_of(chunk, self.config.text.as_ref());
-            let name = self.config.name.clone();
+            let columns = columns_of(chunk, &self.layout);
+            let name = self.layout.collection.clone();
             self.link.call("writing items", move |c| {
                 let (name, columns) = (name.clone(), columns.clone());
                 async move {
@@ -328,19 +400,19 @@ impl CollectionWrite for MilvusCollection {
         Ok(())
     }
 
+    /// Deletes items (across a mixed collection, from every space that holds them).
     fn delete(&self, ids: &[ItemId]) -> Result<usize> {
+        let key = self.layout.key_field();
         let mut deleted = 0;
         for chunk in ids.chunks(1024) {
-            let existing: Vec<ItemId> = self
-                .query("finding items to delete", Self::ids_filter(chunk), &["id", "int_id"], None)?
-                .iter()
-                .filter_map(|r| item_of(r).map(|i| i.id))
-                .filter(|id| chunk.contains(id))
-                .collect();
-            if existing.is_empty() {
+            let rows = self.rows_of_ids("finding items to delete", chunk, vec![key.into()])?;
+            if rows.is_empty() {
                 continue;
             }
-            let (name, filter) = (self.config.name.clone(), Self::ids_filter(&existing));
+            let found: std::collections::HashSet<&ItemId> = rows.iter().map(|(item, _)| &item.id).collect();
+            deleted += found.len();
+            let keys = rows.iter().filter_map(|(_, row)| row.get(key)?.as_str().map(str::to_string));
+            let (name, filter) = (self.layout.collection.clone(), keys_filter(key, keys));
             self.link.call("deleting items", move |c| {
                 let (name, filter) = (name.clone(), filter.clone());
                 async move {
@@ -349,7 +421,6 @@ impl CollectionWrite for MilvusCollection {
                         .map(|_| ())
                 }
             })?;
-            deleted += existing.len();
         }
         Ok(deleted)
     }

@@ -12,6 +12,7 @@
 mod backend;
 mod collection;
 mod filter;
+mod layout;
 mod link;
 mod target;
 mod text;

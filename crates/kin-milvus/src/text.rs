@@ -27,13 +27,14 @@ use serde_json::{json, Map, Value};
 use crate::backend::metric_type;
 use crate::collection::{hits_of, MilvusCollection, HIT_FIELDS, MAX_WINDOW};
 use crate::filter::translate;
+use crate::layout::TextFields;
 
 /// The analyzed field holding an item's text.
 pub(crate) const TEXT_FIELD: &str = "text";
 /// The sparse field Milvus's BM25 function writes from [`TEXT_FIELD`].
 pub(crate) const SPARSE_FIELD: &str = "text_sparse";
 /// The BM25 function's name in the schema.
-const BM25_FUNCTION: &str = "kin_bm25";
+pub(crate) const BM25_FUNCTION: &str = "kin_bm25";
 /// Milvus's most bytes in a VarChar field.
 pub(crate) const MAX_TEXT_BYTES: usize = 65_535;
 
@@ -97,32 +98,32 @@ fn language_name(language: Language) -> Option<&'static str> {
     })
 }
 
-/// The schema's text field, sparse field and BM25 function for `config`.
-pub(crate) fn schema_parts(config: &TextConfig) -> (FieldSchema, FieldSchema, Function) {
+/// The schema's text field, sparse field and BM25 function for a text index.
+pub(crate) fn schema_parts(fields: &TextFields) -> (FieldSchema, FieldSchema, Function) {
     let text = FieldSchema::new()
-        .name(TEXT_FIELD)
+        .name(fields.text.as_str())
         .data_type(DataType::VarChar)
         .max_length(MAX_TEXT_BYTES as u32)
         .enable_analyzer(true)
-        .analyzer_params(analyzer_params(config));
-    let sparse = FieldSchema::new().name(SPARSE_FIELD).data_type(DataType::SparseFloatVector);
+        .analyzer_params(analyzer_params(&fields.config));
+    let sparse = FieldSchema::new().name(fields.sparse.as_str()).data_type(DataType::SparseFloatVector);
     let function = Function::new()
-        .name(BM25_FUNCTION)
+        .name(fields.function.as_str())
         .function_type(FunctionType::Bm25)
-        .input_fields([TEXT_FIELD])
-        .output_fields([SPARSE_FIELD]);
+        .input_fields([fields.text.as_str()])
+        .output_fields([fields.sparse.as_str()]);
     (text, sparse, function)
 }
 
 /// The sparse field's index: an inverted index scored by BM25 with kin's `k1` and `b`.
-pub(crate) fn sparse_index(config: &TextConfig) -> IndexParam {
+pub(crate) fn sparse_index(fields: &TextFields) -> IndexParam {
     IndexParam::new()
         .index_type(IndexType::SparseInvertedIndex)
-        .field_name(SPARSE_FIELD)
+        .field_name(fields.sparse.as_str())
         .metric_type(MetricType::Bm25)
         .extra_params(HashMap::from([
-            ("bm25_k1".to_string(), config.k1.to_string()),
-            ("bm25_b".to_string(), config.b.to_string()),
+            ("bm25_k1".to_string(), fields.config.k1.to_string()),
+            ("bm25_b".to_string(), fields.config.b.to_string()),
         ]))
 }
 
@@ -205,13 +206,15 @@ fn bm25_score(raw: f64) -> f32 {
 }
 
 impl MilvusCollection {
-    fn text_config(&self) -> Result<&TextConfig> {
-        self.config.text.as_ref().ok_or_else(|| Error::NoTextIndex { collection: self.config.name.clone() })
+    /// The fields of the handle's text index.
+    fn text_fields(&self) -> Result<&TextFields> {
+        let own = self.layout.fields().ok_or_else(|| self.layout.space_needed())?;
+        own.text.as_ref().ok_or_else(|| Error::NoTextIndex { collection: self.config.name.clone() })
     }
 
     /// Top-k items for `text` by the BM25 function's sparse field, best first, BM25 scores.
     pub(crate) fn text_hits(&self, text: &str, params: &SearchParams) -> Result<Vec<Hit>> {
-        self.text_config()?;
+        let sparse = self.text_fields()?.sparse.clone();
         if text.trim().is_empty() {
             return Err(Error::EmptyTextQuery);
         }
@@ -219,19 +222,19 @@ impl MilvusCollection {
         let translated = params.filter.map(|f| translate(f.expr()));
         let exact_filter = translated.as_ref().is_none_or(|t| t.exact);
         let limit = limit_for(k, exact_filter);
-        let expr = translated.map(|t| t.expr).unwrap_or_default();
-        let (name, query) = (self.config.name.clone(), text.to_string());
+        let expr = self.layout.scoped(translated.map(|t| t.expr).unwrap_or_default());
+        let (name, query) = (self.layout.collection.clone(), text.to_string());
         let rows = self
             .loaded(|| {
-                let (name, query, expr) = (name.clone(), query.clone(), expr.clone());
+                let (name, query, expr, sparse) = (name.clone(), query.clone(), expr.clone(), sparse.clone());
                 self.link.call("searching text", move |c| {
-                    let (name, query, expr) = (name.clone(), query.clone(), expr.clone());
+                    let (name, query, expr, sparse) = (name.clone(), query.clone(), expr.clone(), sparse.clone());
                     async move {
                         let r = c
                             .search(
                                 SearchRequest::builder()
                                     .collection_name(name)
-                                    .vector_field(SPARSE_FIELD)
+                                    .vector_field(sparse)
                                     .vectors(SearchVectors::EmbeddedText(vec![query]))
                                     .filter(expr)
                                     .output_fields(HIT_FIELDS.iter().copied())
@@ -246,7 +249,7 @@ impl MilvusCollection {
                 })
             })
             .map_err(|e| lacking(e, TEXT_FEATURE))?;
-        Ok(hits_of(&rows, params.filter.filter(|_| !exact_filter), k, bm25_score))
+        Ok(hits_of(&rows, &self.layout, params.filter.filter(|_| !exact_filter), k, bm25_score))
     }
 
     /// Top-k items for a hybrid query, fused by Milvus's `hybrid_search`: a dense and a text
@@ -261,7 +264,8 @@ impl MilvusCollection {
         params: &SearchParams,
     ) -> Result<Vec<Hit>> {
         let fusion = fusion.validate()?;
-        self.text_config()?;
+        let sparse = self.text_fields()?.sparse.clone();
+        let field = self.layout.fields().ok_or_else(|| self.layout.space_needed())?.vector.clone();
         kin_store::validate_query(&self.config, vector)?;
         if text.trim().is_empty() {
             return Err(Error::EmptyTextQuery);
@@ -273,19 +277,20 @@ impl MilvusCollection {
         let limit = limit_for(k, exact_filter);
         let depth = limit.clamp(HYBRID_DEPTH, MAX_WINDOW);
         let ef = if params.exact { 4096.max(depth) } else { params.ef.unwrap_or(64).max(depth) };
-        let expr = translated.map(|t| t.expr).unwrap_or_default();
+        let expr = self.layout.scoped(translated.map(|t| t.expr).unwrap_or_default());
         let metric = metric_type(self.config.metric);
-        let (name, vector, query) = (self.config.name.clone(), vector.to_vec(), text.to_string());
+        let (name, vector, query) = (self.layout.collection.clone(), vector.to_vec(), text.to_string());
+        let fields = (field, sparse);
         let rows = self
             .loaded(|| {
-                let (name, vector, query, expr, rerank) =
-                    (name.clone(), vector.clone(), query.clone(), expr.clone(), rerank.clone());
+                let (name, vector, query, expr, rerank, fields) =
+                    (name.clone(), vector.clone(), query.clone(), expr.clone(), rerank.clone(), fields.clone());
                 self.link.call("searching (hybrid)", move |c| {
-                    let (name, vector, query, expr, rerank) =
-                        (name.clone(), vector.clone(), query.clone(), expr.clone(), rerank.clone());
+                    let (name, vector, query, expr, rerank, (field, sparse)) =
+                        (name.clone(), vector.clone(), query.clone(), expr.clone(), rerank.clone(), fields.clone());
                     async move {
                         let dense = SubSearchRequest::builder()
-                            .vector_field("vector")
+                            .vector_field(field)
                             .vectors(SearchVectors::Float(vec![vector]))
                             .filter(expr.clone())
                             .limit(depth as i64)
@@ -293,7 +298,7 @@ impl MilvusCollection {
                             .extra_params(HashMap::from([("ef".to_string(), ef.to_string())]))
                             .build()?;
                         let text = SubSearchRequest::builder()
-                            .vector_field(SPARSE_FIELD)
+                            .vector_field(sparse)
                             .vectors(SearchVectors::EmbeddedText(vec![query]))
                             .filter(expr)
                             .limit(depth as i64)
@@ -316,7 +321,7 @@ impl MilvusCollection {
                 })
             })
             .map_err(|e| lacking(e, HYBRID_FEATURE))?;
-        Ok(hits_of(&rows, params.filter.filter(|_| !exact_filter), k, |s| s as f32))
+        Ok(hits_of(&rows, &self.layout, params.filter.filter(|_| !exact_filter), k, |s| s as f32))
     }
 }
 

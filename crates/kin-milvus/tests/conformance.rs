@@ -109,13 +109,25 @@ fn both(config: &CollectionConfig) -> Vec<Side> {
     vec![("embedded", store, a, dir), ("milvus", m, b, tempfile::tempdir().unwrap())]
 }
 
-/// Both backends, and a third side: the embedded store's collection as one space (`main`) of
-/// a mixed collection whose other space already holds vectors of its own, under the same ids
-/// (a space's reads, searches, scans and deletes never see the other's).
+/// Both backends, and on each a mixed collection's space as a side of its own: the collection's
+/// settings are space `main`, and its other space already holds vectors of its own under the
+/// same ids (a space's reads, searches, scans and deletes never see the other's).
 fn with_mixed(config: &CollectionConfig) -> Vec<Side> {
     let mut sides = both(config);
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Backend> = Arc::new(Store::open(dir.path()).unwrap());
+    sides.push(mixed_side("embedded, one space of a mixed collection", store, config, dir));
+    let m: Arc<dyn Backend> = Arc::new(milvus());
+    sides.push(mixed_side("milvus, one space of a mixed collection", m, config, tempfile::tempdir().unwrap()));
+    sides
+}
+
+fn mixed_side(
+    label: &'static str,
+    backend: Arc<dyn Backend>,
+    config: &CollectionConfig,
+    dir: tempfile::TempDir,
+) -> Side {
     let name = unique(&config.name);
     let main = SpaceConfig {
         settings: CollectionConfig { name: "main".into(), model: Some("main-model".into()), ..config.clone() },
@@ -127,13 +139,12 @@ fn with_mixed(config: &CollectionConfig) -> Vec<Side> {
         accepts: vec![Modality::Image],
         ingests: vec![Modality::Image],
     };
-    store.create(CollectionConfig::mixed(&name, vec![main, other])).unwrap();
+    backend.create(CollectionConfig::mixed(&name, vec![main, other])).unwrap();
     let noise: Vec<Item> =
         (0..40).map(|i| Item::new(i, vec![1.0, i as f32, 2.0]).with_payload(json!({"n": i}))).collect();
-    store.space(&name, "other").unwrap().upsert(noise).unwrap();
-    let c = store.space(&name, "main").unwrap();
-    sides.push(("embedded, one space of a mixed collection", store, c, dir));
-    sides
+    backend.space(&name, "other").unwrap().upsert(noise).unwrap();
+    let c = backend.space(&name, "main").unwrap();
+    (label, backend, c, dir)
 }
 
 /// A deterministic pseudo-random generator.
@@ -250,6 +261,85 @@ fn items_are_written_read_replaced_and_deleted_alike() {
     }
 }
 
+#[test]
+fn a_mixed_collection_as_a_whole_counts_reads_scans_and_deletes_across_its_spaces_alike() {
+    let space = |name: &str, dim, text: bool| SpaceConfig {
+        settings: CollectionConfig {
+            model: Some(format!("{name}-model")),
+            text: text.then(kin_store::TextConfig::default),
+            ..CollectionConfig::new(name, dim)
+        },
+        accepts: vec![if text { Modality::Text } else { Modality::Image }],
+        ingests: vec![if text { Modality::Text } else { Modality::Image }],
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let backends: Vec<(&str, Arc<dyn Backend>)> =
+        vec![("embedded", Arc::new(Store::open(dir.path()).unwrap())), ("milvus", Arc::new(milvus()))];
+    for (name, backend) in backends {
+        let config =
+            CollectionConfig::mixed(unique("whole"), vec![space("words", 4, true), space("pictures.v2", 3, false)]);
+        backend.create(config.clone()).unwrap();
+        let words = backend.space(&config.name, "words").unwrap();
+        let pictures = backend.space(&config.name, "pictures.v2").unwrap();
+        let text = |i: i64| json!({"text": format!("word{i} common")});
+        words
+            .upsert((0..10).map(|i| Item::new(i, vec![1.0, i as f32, 0.0, 1.0]).with_payload(text(i))).collect())
+            .unwrap();
+        let mut pics: Vec<Item> = (5..15).map(|i| Item::new(i, vec![i as f32, 1.0, 1.0])).collect();
+        pics.push(Item { content_hash: Some("hs".into()), ..Item::new("s", vec![0.0, 0.0, 1.0]) });
+        pictures.upsert(pics).unwrap();
+
+        let whole = backend.collection(&config.name).unwrap();
+        assert_eq!(whole.config(), &config, "{name}: the settings survive");
+        assert_eq!(whole.count().unwrap(), 16, "{name}: an item in two spaces counts once");
+        assert_eq!((words.count().unwrap(), pictures.count().unwrap()), (10, 11), "{name}");
+        assert_eq!(whole.get(&ItemId::Int(7)).unwrap().unwrap().vector.len(), 4, "{name}: the first space's");
+        assert_eq!(whole.get(&ItemId::Int(12)).unwrap().unwrap().vector.len(), 3, "{name}");
+        assert!(whole.get(&ItemId::Int(99)).unwrap().is_none(), "{name}");
+        assert!(whole.has_content(&ItemId::Str("s".into()), "hs").unwrap(), "{name}");
+        assert!(pictures.get(&ItemId::Int(2)).unwrap().is_none(), "{name}: a space holds its own items only");
+        assert!(matches!(whole.search(&[1.0; 4], &SearchParams::default()), Err(Error::SpaceNeeded { .. })), "{name}");
+        assert!(matches!(whole.upsert(vec![Item::new(1, vec![1.0; 4])]), Err(Error::SpaceNeeded { .. })), "{name}");
+        assert!(matches!(backend.space(&config.name, "sounds"), Err(Error::UnknownSpace { .. })), "{name}");
+        assert!(
+            matches!(pictures.search_text("word3", &SearchParams::default()), Err(Error::NoTextIndex { .. })),
+            "{name}"
+        );
+        let found = words.search_text("word3", &SearchParams::default()).unwrap();
+        assert_eq!(
+            found.iter().map(|h| (&h.id, h.space.as_deref())).collect::<Vec<_>>(),
+            [(&ItemId::Int(3), Some("words"))],
+            "{name}"
+        );
+        let near =
+            pictures.search(&[12.0, 1.0, 1.0], &SearchParams { k: 1, exact: true, ..Default::default() }).unwrap();
+        assert_eq!((&near[0].id, near[0].space.as_deref()), (&ItemId::Int(12), Some("pictures.v2")), "{name}");
+
+        // A scan of the whole visits each space's items once.
+        let (mut seen, mut cursor) = (Vec::new(), None::<String>);
+        loop {
+            let (page, next) = whole.scan(cursor.as_deref(), 4).unwrap();
+            seen.extend(page.into_iter().map(|i| (i.id, i.vector.len())));
+            match next {
+                Some(n) => cursor = Some(n),
+                None => break,
+            }
+        }
+        seen.sort();
+        assert_eq!(seen.len(), 21, "{name}: {seen:?}");
+        seen.dedup();
+        assert_eq!(seen.len(), 21, "{name}");
+
+        // A delete of the whole reaches every space; one of a space, that space only.
+        assert_eq!(whole.delete(&[ItemId::Int(7), ItemId::Int(12), ItemId::Int(99)]).unwrap(), 2, "{name}");
+        assert_eq!((words.count().unwrap(), pictures.count().unwrap()), (9, 9), "{name}");
+        assert_eq!(pictures.delete(&[ItemId::Int(5), ItemId::Int(1)]).unwrap(), 1, "{name}");
+        assert!(words.get(&ItemId::Int(5)).unwrap().is_some(), "{name}");
+        assert_eq!(whole.count().unwrap(), 14, "{name}");
+        backend.drop_collection(&config.name).unwrap();
+    }
+}
+
 fn exact_ids(c: &dyn kin_store::CollectionRead, q: &[f32], k: usize, filter: Option<&Filter>) -> Vec<ItemId> {
     let params = SearchParams { k, ef: None, filter, exact: true };
     c.search(q, &params).unwrap().into_iter().map(|h| h.id).collect()
@@ -305,7 +395,9 @@ fn exact_top_k_is_identical_for_every_metric_and_filter() {
             let a = exact_ids(&*sides[0].2, &query, 10, None);
             let b = exact_ids(&*sides[1].2, &query, 10, None);
             assert_eq!(a, b, "{metric:?}, query {q}");
-            assert_eq!(a, exact_ids(&*sides[2].2, &query, 10, None), "{metric:?}, query {q}: {}", sides[2].0);
+            for side in &sides[2..] {
+                assert_eq!(a, exact_ids(&*side.2, &query, 10, None), "{metric:?}, query {q}: {}", side.0);
+            }
             let scores_a: Vec<f32> = sides[0]
                 .2
                 .search(&query, &SearchParams { k: 3, exact: true, ..Default::default() })
@@ -330,7 +422,9 @@ fn exact_top_k_is_identical_for_every_metric_and_filter() {
             let a = exact_ids(&*sides[0].2, &query, 10, Some(&filter));
             let b = exact_ids(&*sides[1].2, &query, 10, Some(&filter));
             assert_eq!(a, b, "{metric:?}, filter {text}");
-            assert_eq!(a, exact_ids(&*sides[2].2, &query, 10, Some(&filter)), "{metric:?}, filter {text}: mixed");
+            for side in &sides[2..] {
+                assert_eq!(a, exact_ids(&*side.2, &query, 10, Some(&filter)), "{metric:?}, filter {text}: {}", side.0);
+            }
             let matching = data.iter().filter(|i| filter.matches(&i.payload)).count();
             assert_eq!(a.len(), matching.min(10), "{metric:?}, filter {text}");
         }

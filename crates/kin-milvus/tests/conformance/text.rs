@@ -65,7 +65,7 @@ fn ids(hits: &[kin_store::Hit]) -> Vec<ItemId> {
 #[test]
 fn text_search_finds_the_same_documents_on_both_for_every_term_and_filter() {
     let data = documents(60);
-    let sides = both(&text_config());
+    let sides = with_mixed(&text_config());
     for (_, _, c, _) in &sides {
         c.upsert(data.clone()).unwrap();
     }
