@@ -29,30 +29,118 @@ pub fn run(default_source: impl FnOnce() -> Result<Arc<dyn Backend>>, data: &Pat
     let dst = match destination.collection(&args.collection) {
         Ok(c) => {
             let (a, b) = (src.config(), c.config());
-            if (a.dim, a.metric, &a.model) != (b.dim, b.metric, &b.model) {
+            if shape(a) != shape(b) {
                 bail!(
-                    "{to} already has a collection {:?} with other settings ({} dimensions, {}, model {:?}; the source has {}, {}, {:?})",
-                    args.collection, b.dim, b.metric, b.model, a.dim, a.metric, a.model
+                    "{to} already has a collection {:?} with other settings ({}; the source has {})",
+                    args.collection,
+                    shape(b),
+                    shape(a)
                 );
             }
             c
         }
         Err(kin_store::Error::UnknownCollection { .. }) => {
             let mut config = src.config().clone();
-            if config.text.is_some() && !destination.text_search() {
-                eprintln!("note: {to} keeps no text index; {:?} is copied for dense search only", args.collection);
-                config.text = None;
+            if !destination.text_search() {
+                let mut dropped = config.text.take().is_some();
+                for space in &mut config.spaces {
+                    dropped |= space.settings.text.take().is_some();
+                }
+                if dropped {
+                    eprintln!("note: {to} keeps no text index; {:?} is copied for dense search only", args.collection);
+                }
             }
             destination.create(config)?
         }
         Err(e) => return Err(e.into()),
     };
 
-    let checkpoint = checkpoint_path(data, &args.collection, &from, &to);
+    // A mixed collection moves space by space, each with its own checkpoint.
+    let mut parts: Vec<(Option<String>, Arc<dyn CollectionWrite>, Arc<dyn CollectionWrite>)> = Vec::new();
+    if src.config().is_mixed() {
+        for space in &src.config().spaces {
+            let name = &space.settings.name;
+            parts.push((
+                Some(name.clone()),
+                source.space(&args.collection, name)?,
+                destination.space(&args.collection, name)?,
+            ));
+        }
+    } else {
+        parts.push((None, src.clone(), dst.clone()));
+    }
+    let total = src.count()?;
+    let mut batches = 0usize;
+    let mut copied_all = 0usize;
+    for (space, src, dst) in &parts {
+        let label = match space {
+            Some(s) => format!("{}:{s}", args.collection),
+            None => args.collection.clone(),
+        };
+        let checkpoint = checkpoint_path(data, &label.replace(':', "+"), &from, &to);
+        let (copied, samples) = match copy(&**src, &**dst, &checkpoint, &args, (&from, &to), &mut batches)? {
+            Copied::All(copied, samples) => (copied, samples),
+            Copied::Stopped(copied) => {
+                println!(
+                    "copied {} of {total} items of {label} to {to}; stopped after {batches} batches: run again to go on",
+                    copied_all + copied
+                );
+                return Ok(());
+            }
+        };
+        verify(&**src, &**dst, &samples)?;
+        copied_all += copied;
+        if space.is_some() {
+            println!("space {label}: {copied} items copied; counts equal, {} sampled items equal", samples.len());
+        }
+    }
+    let (a, b) = (src.count()?, dst.count()?);
+    if a != b {
+        bail!("verification failed: the source holds {a} items, the destination {b} (did either change during the copy? run with --fresh)");
+    }
+    println!(
+        "migrated {} from {from} to {to}: {copied_all} items copied of {total}; verified: counts equal ({b}), sampled items equal",
+        args.collection,
+    );
+    Ok(())
+}
+
+/// What must agree for items to move into an existing collection: dimension, metric and model
+/// (of each space).
+fn shape(config: &kin_store::CollectionConfig) -> String {
+    let one = |c: &kin_store::CollectionConfig| {
+        format!("{} dimensions, {}, model {}", c.dim, c.metric, c.model.as_deref().unwrap_or("none"))
+    };
+    if config.is_mixed() {
+        let spaces: Vec<String> =
+            config.spaces.iter().map(|s| format!("space {}: {}", s.settings.name, one(&s.settings))).collect();
+        spaces.join("; ")
+    } else {
+        one(config)
+    }
+}
+
+/// How a copy ended.
+enum Copied {
+    /// Every item: how many (those of earlier runs included), and the ids sampled.
+    All(usize, Vec<ItemId>),
+    /// `--max-batches` stopped it after this many items.
+    Stopped(usize),
+}
+
+/// Copies one collection (or space) page by page from its checkpoint.
+fn copy(
+    src: &dyn CollectionWrite,
+    dst: &dyn CollectionWrite,
+    checkpoint: &Path,
+    args: &MigrateArgs,
+    (from, to): (&str, &str),
+    batches: &mut usize,
+) -> Result<Copied> {
     let mut cursor: Option<String> = None;
     let mut copied = 0usize;
     if !args.fresh {
-        if let Ok(text) = std::fs::read_to_string(&checkpoint) {
+        if let Ok(text) = std::fs::read_to_string(checkpoint) {
             let saved: Value = serde_json::from_str(&text)
                 .with_context(|| format!("{}: unreadable checkpoint", checkpoint.display()))?;
             cursor = saved["cursor"].as_str().map(str::to_string);
@@ -60,56 +148,43 @@ pub fn run(default_source: impl FnOnce() -> Result<Arc<dyn Backend>>, data: &Pat
             eprintln!("resuming after {copied} items (checkpoint {}; --fresh starts over)", checkpoint.display());
         }
     }
-
     let total = src.count()?;
     let progress = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
     progress.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} items ({per_sec}, eta {eta})")?);
     progress.set_position(copied as u64);
     let mut samples: Vec<ItemId> = Vec::new();
-    let mut batches = 0usize;
     loop {
         let (page, next) = src.scan(cursor.as_deref(), args.batch.max(1))?;
         let n = page.len();
         // Evenly spread samples: one per page while there is room, then replace in turn.
-        if let Some(item) = page.get(batches % n.max(1)) {
+        if let Some(item) = page.get(*batches % n.max(1)) {
             if samples.len() < SAMPLES {
                 samples.push(item.id.clone());
             } else {
-                samples[batches % SAMPLES] = item.id.clone();
+                samples[*batches % SAMPLES] = item.id.clone();
             }
         }
         if n > 0 {
             dst.upsert(page)?;
         }
         copied += n;
-        batches += 1;
+        *batches += 1;
         progress.inc(n as u64);
         cursor = next;
         match &cursor {
             None => break,
-            Some(c) => save_checkpoint(&checkpoint, &json!({ "from": from, "to": to, "cursor": c, "copied": copied }))?,
+            Some(c) => save_checkpoint(checkpoint, &json!({ "from": from, "to": to, "cursor": c, "copied": copied }))?,
         }
-        if args.max_batches.is_some_and(|m| batches >= m) {
+        if args.max_batches.is_some_and(|m| *batches >= m) {
             dst.checkpoint()?;
             progress.finish_and_clear();
-            println!(
-                "copied {copied} of {total} items of {} to {to}; stopped after {batches} batches: run again to go on",
-                args.collection
-            );
-            return Ok(());
+            return Ok(Copied::Stopped(copied));
         }
     }
     dst.checkpoint()?;
     progress.finish_and_clear();
-    let _ = std::fs::remove_file(&checkpoint);
-    verify(&*src, &*dst, &samples)?;
-    println!(
-        "migrated {} from {from} to {to}: {copied} items copied; verified: counts equal ({}), {} sampled items equal",
-        args.collection,
-        dst.count()?,
-        samples.len()
-    );
-    Ok(())
+    let _ = std::fs::remove_file(checkpoint);
+    Ok(Copied::All(copied, samples))
 }
 
 fn verify(src: &dyn CollectionRead, dst: &dyn CollectionWrite, samples: &[ItemId]) -> Result<()> {

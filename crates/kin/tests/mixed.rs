@@ -10,7 +10,7 @@ use std::process::Command;
 use serde_json::Value;
 
 mod common;
-use common::{kin, ok};
+use common::{kin, ok, Milvus};
 
 fn tiny_clip() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../kin-embed/tests/golden/clip/tiny-gelu")
@@ -180,6 +180,10 @@ fn a_mixed_folder_goes_to_the_right_spaces_and_one_query_searches_them() {
     );
     assert!(err.contains("does not read text"), "{err}");
 
+    // The same collection on Milvus: moved there space by space, it answers every query as
+    // the embedded store does; `kin add` there routes the folder the same way.
+    on_milvus(dir.path(), &data, &resized, &spoken);
+
     // Deleting a document deletes it from every space it is in.
     let out =
         ok(kin(&data).current_dir(dir.path()).args(["delete", "mixed", "--doc", "folder/clip.mp4"]).output().unwrap());
@@ -212,4 +216,65 @@ fn a_mixed_folder_goes_to_the_right_spaces_and_one_query_searches_them() {
     assert!(err.contains("no space of collection \"mixed\" reads video queries"), "{err}");
     let err = fails(kin(&data).args(["search", "mixed", "bread", "--space", "audio"]).output().unwrap());
     assert!(err.contains("does not read text"), "{err}");
+}
+
+/// The embedded collection `mixed` moved to Milvus (one Milvus collection, a vector field per
+/// space), searched there with the same answers, a document deleted from all its spaces there,
+/// and the folder added to a new mixed collection on Milvus directly.
+fn on_milvus(dir: &Path, data: &Path, image: &Path, spoken: &Path) {
+    let milvus = Milvus::get();
+    let url = milvus.url.as_str();
+    let name = format!("mixed_{}", std::process::id());
+    let out = ok(kin(data).args(["migrate", "mixed", "--to", url]).output().unwrap());
+    assert!(out.contains("space mixed:image") && out.contains("counts equal"), "{out}");
+    let queries: Vec<Vec<&str>> = vec![
+        vec!["how do I make bread at home", "-k", "5"],
+        vec!["a photo", "-k", "20", "--filter", "kind == \"image\""],
+        vec!["--image", image.to_str().unwrap(), "-k", "3"],
+        vec!["--audio", spoken.to_str().unwrap(), "-k", "3"],
+        vec!["a photo", "-k", "10", "--space", "image"],
+    ];
+    let found = |backend: Option<&str>, args: &[&str]| -> Vec<(String, String)> {
+        let mut cmd = kin(data);
+        if let Some(b) = backend {
+            cmd.args(["--backend", b]);
+        }
+        let out = ok(cmd.args(["search", "mixed", "--json", "--exact"]).args(args).output().unwrap());
+        let hits: Value = serde_json::from_str(&out).unwrap();
+        let hits = hits.as_array().cloned().unwrap_or_default();
+        hits.iter().map(|h| (h["id"].to_string(), h["space"].as_str().unwrap_or_default().to_string())).collect()
+    };
+    for args in &queries {
+        let (here, there) = (found(None, args), found(Some(url), args));
+        assert!(!here.is_empty(), "{args:?}");
+        assert_eq!(here, there, "{args:?}: embedded, then Milvus");
+    }
+    let out = ok(kin(data)
+        .current_dir(dir)
+        .args(["--backend", url, "delete", "mixed", "--doc", "folder/clip.mp4"])
+        .output()
+        .unwrap());
+    assert!(!out.contains(" 0 items deleted"), "{out}");
+    let left = found(Some(url), &["--image", image.to_str().unwrap(), "-k", "50", "--space", "image"]);
+    assert!(left.iter().all(|(id, _)| !id.contains("clip.mp4")), "{left:?}");
+    ok(kin(data).args(["--backend", url, "collection", "drop", "mixed"]).output().unwrap());
+
+    // Made on Milvus and filled by `kin add`: the same routing into the spaces.
+    let image_space = format!("image={}", tiny_clip().display());
+    ok(kin(data)
+        .args(["--backend", url, "collection", "create", &name, "--space", "text=all-MiniLM-L6-v2"])
+        .args(["--space", &image_space, "--space", "audio=whisper-base"])
+        .output()
+        .unwrap());
+    let out = ok(kin(data).current_dir(dir).args(["--backend", url, "add", &name, "folder"]).output().unwrap());
+    assert!(out.contains(": 9 added, 0 unchanged, 0 skipped, 1 failed"), "{out}");
+    let again = ok(kin(data).current_dir(dir).args(["--backend", url, "add", &name, "folder"]).output().unwrap());
+    assert!(again.contains("0 added, 9 unchanged"), "{again}");
+    let out = ok(kin(data)
+        .args(["--backend", url, "search", &name, "--json", "how do I make bread at home"])
+        .output()
+        .unwrap());
+    let hits: Value = serde_json::from_str(&out).unwrap();
+    assert!(path_of(&hits[0]).ends_with("bread.txt") && hits[0]["space"] == "text", "{hits}");
+    ok(kin(data).args(["--backend", url, "collection", "drop", &name]).output().unwrap());
 }

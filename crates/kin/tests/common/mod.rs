@@ -90,3 +90,43 @@ pub fn write_npy(path: &Path, rows: usize, cols: usize, data: &[f32]) {
     }
     std::fs::write(path, bytes).unwrap();
 }
+
+/// `scripts/test.sh`'s Milvus, or a `milvus-lite server` started for this test.
+pub struct Milvus {
+    pub url: String,
+    child: Option<Child>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Milvus {
+    pub fn get() -> Milvus {
+        if let Ok(addr) = std::env::var("KIN_TEST_MILVUS") {
+            return Milvus { url: format!("milvus://{addr}"), child: None, _dir: None };
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("timeout")
+            .args(["900", "milvus-lite", "server", "--data-dir"])
+            .arg(dir.path())
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("milvus-lite runs (`pip install milvus-lite`; scripts/test.sh installs it)");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "milvus-lite did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Milvus { url: format!("milvus://127.0.0.1:{port}"), child: Some(child), _dir: Some(dir) }
+    }
+}
+
+impl Drop for Milvus {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
