@@ -13,6 +13,42 @@ use serde_json::json;
 
 use crate::document::chunk_id;
 
+/// A video's items for one space, held so that all its spaces are written as one change
+/// (`CollectionWrite::replace_in_spaces`).
+pub(crate) struct VideoPart {
+    pub space: String,
+    pub path: String,
+    pub items: Vec<Item>,
+    pub stale: Vec<ItemId>,
+}
+
+/// Where the runs of a mixed collection's spaces leave their video parts.
+pub(crate) type VideoParts = std::sync::Mutex<Vec<VideoPart>>;
+
+/// Writes the parts of each video in one change across its spaces, in the order the videos
+/// were met.
+pub(crate) fn write_videos(collection: &dyn CollectionWrite, parts: Vec<VideoPart>) -> kin_store::Result<()> {
+    let mut paths: Vec<String> = Vec::new();
+    for p in &parts {
+        if !paths.contains(&p.path) {
+            paths.push(p.path.clone());
+        }
+    }
+    let mut parts = parts;
+    for path in paths {
+        let (mine, rest): (Vec<VideoPart>, Vec<VideoPart>) = parts.into_iter().partition(|p| p.path == path);
+        parts = rest;
+        let mut stale: Vec<ItemId> = Vec::new();
+        for id in mine.iter().flat_map(|p| &p.stale) {
+            if !stale.contains(id) {
+                stale.push(id.clone());
+            }
+        }
+        collection.replace_in_spaces(&stale, mine.into_iter().map(|p| (p.space, p.items)).collect())?;
+    }
+    Ok(())
+}
+
 /// An image read and waiting for its vector.
 pub(crate) struct PendingImage {
     pub path: String,

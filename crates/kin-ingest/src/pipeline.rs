@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::chunk::{Chunk, ChunkConfig, Chunker, Tokens};
 use crate::document::{chunk_id, document_items, stale_ids, DocumentChunks};
-use crate::media::{image_items, stream_items, PendingImage};
+use crate::media::{image_items, stream_items, PendingImage, VideoPart, VideoParts};
 use crate::{IngestError, Result};
 
 /// How much of a file is read to judge what it is.
@@ -112,6 +112,9 @@ pub struct Ingest<'a> {
     chunker: Option<Chunker<'a>>,
     options: IngestOptions,
     summary: Mutex<Summary>,
+    /// A space of a mixed collection: its name, and where its videos' items wait for the other
+    /// spaces' (see [`Ingest::hold_videos`]).
+    held: Option<(&'a str, &'a VideoParts)>,
 }
 
 impl<'a> Ingest<'a> {
@@ -125,7 +128,14 @@ impl<'a> Ingest<'a> {
             }
             None => None,
         };
-        Ok(Ingest { model, collection, chunker, options, summary: Mutex::new(Summary::default()) })
+        Ok(Ingest { model, collection, chunker, options, summary: Mutex::new(Summary::default()), held: None })
+    }
+
+    /// Keeps this space's items of each video in `parts` instead of writing them, so that the
+    /// caller writes a video's frames and sound track as one change.
+    pub(crate) fn hold_videos(mut self, space: &'a str, parts: &'a VideoParts) -> Self {
+        self.held = Some((space, parts));
+        self
     }
 
     /// The chunk size and overlap used for `model` unless the options say otherwise: its card's,
@@ -464,7 +474,13 @@ impl<'a> Ingest<'a> {
         match stream_items(self.model, self.collection, path, hash, modality) {
             Ok((items, stale)) => {
                 let n = items.len();
-                self.collection.replace(&stale, items)?;
+                match self.held.filter(|_| modality == Modality::Video) {
+                    Some((space, parts)) => {
+                        let (space, path) = (space.to_string(), path.to_string());
+                        parts.lock().unwrap_or_else(|e| e.into_inner()).push(VideoPart { space, path, items, stale });
+                    }
+                    None => self.collection.replace(&stale, items)?,
+                }
                 let mut summary = self.summary();
                 summary.timing.embed += started.elapsed();
                 summary.added += 1;

@@ -12,6 +12,7 @@ use kin_embed::{Embedder, LoadOptions, Precision};
 use kin_models::Registry;
 use kin_store::{Backend, CollectionWrite, TextConfig};
 
+use crate::media::{write_videos, VideoParts};
 use crate::{merge_summaries, ChunkConfig, Ingest, IngestError, IngestOptions, Result, Summary};
 
 /// What a model spec means for a collection of its vectors.
@@ -100,6 +101,8 @@ struct Target {
 /// of files); each ends with the collection checkpointed.
 pub struct Adder {
     name: String,
+    /// The whole collection: a mixed collection's videos are written through it.
+    collection: Arc<dyn CollectionWrite>,
     targets: Vec<Target>,
 }
 
@@ -135,8 +138,8 @@ impl Adder {
                     overlap: options.chunk_overlap.unwrap_or(defaults.overlap),
                 });
             }
-            let targets = vec![Target { space: None, collection, model, options: ingest }];
-            return Ok(Adder { name: name.to_string(), targets });
+            let targets = vec![Target { space: None, collection: collection.clone(), model, options: ingest }];
+            return Ok(Adder { name: name.to_string(), collection, targets });
         }
         if chunking {
             return Err(IngestError::Settings(
@@ -146,14 +149,14 @@ impl Adder {
         }
         let mut targets = Vec::new();
         for (space, only) in crate::ingest_routes(&config) {
-            let collection = store.space(name, &space)?;
-            let Some(model_name) = collection.config().model.clone() else {
+            let handle = store.space(name, &space)?;
+            let Some(model_name) = handle.config().model.clone() else {
                 return Err(IngestError::Route(format!("space {space} of collection {name:?} names no model")));
             };
             let model = kin_embed::load_with(&model_name, &LoadOptions::from_env())?;
-            targets.push(Target { space: Some(space), collection, model, options: base(Some(only)) });
+            targets.push(Target { space: Some(space), collection: handle, model, options: base(Some(only)) });
         }
-        Ok(Adder { name: name.to_string(), targets })
+        Ok(Adder { name: name.to_string(), collection, targets })
     }
 
     /// The collection's name.
@@ -166,14 +169,19 @@ impl Adder {
         progress.start((files.len() * self.targets.len()) as u64);
         let step = || progress.step();
         let mut runs = Vec::with_capacity(self.targets.len());
+        // A video's frames and sound track go to two spaces: held until every space has run,
+        // then written as one change, so a crash never leaves it in one space only.
+        let videos = VideoParts::default();
         for t in &self.targets {
             let ingest = Ingest::new(t.model.as_ref(), &*t.collection, t.options.clone())?;
-            let summary = ingest.add_files(files, &step)?;
-            match &t.space {
-                None => return Ok(summary),
-                Some(space) => runs.push((space.clone(), summary)),
-            }
+            let summary = match &t.space {
+                None => return ingest.add_files(files, &step),
+                Some(space) => ingest.hold_videos(space, &videos).add_files(files, &step)?,
+            };
+            runs.push((t.space.clone().unwrap_or_default(), summary));
         }
+        write_videos(&*self.collection, videos.into_inner().unwrap_or_else(|e| e.into_inner()))?;
+        self.collection.checkpoint()?;
         Ok(merge_summaries(runs))
     }
 }

@@ -359,11 +359,7 @@ impl Backend for MilvusBackend {
 
     /// One space of a mixed collection: its rows of the one Milvus collection (see `layout.rs`).
     fn space(&self, collection: &str, space: &str) -> Result<Arc<dyn CollectionWrite>> {
-        let whole = self.open_collection(collection)?;
-        let layout = Layout::space(&whole.config, space)?;
-        let (_, settings) = whole.config.space(space).ok_or_else(|| whole.layout.space_needed())?;
-        let config = CollectionConfig { name: format!("{collection}:{space}"), ..settings.settings.clone() };
-        Ok(Arc::new(MilvusCollection { config, link: self.link.clone(), backend: self.target.to_string(), layout }))
+        Ok(Arc::new(self.open_collection(collection)?.space(space)?))
     }
 
     fn drop_collection(&self, name: &str) -> Result<()> {

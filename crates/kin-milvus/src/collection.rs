@@ -273,6 +273,16 @@ impl MilvusCollection {
     }
 }
 
+impl MilvusCollection {
+    /// One space of this mixed collection, as a collection of its own (named `COLLECTION:SPACE`).
+    pub(crate) fn space(&self, space: &str) -> Result<MilvusCollection> {
+        let layout = Layout::space(&self.config, space)?;
+        let (_, settings) = self.config.space(space).ok_or_else(|| self.layout.space_needed())?;
+        let config = CollectionConfig { name: format!("{}:{space}", self.config.name), ..settings.settings.clone() };
+        Ok(MilvusCollection { config, link: self.link.clone(), backend: self.backend.clone(), layout })
+    }
+}
+
 impl CollectionRead for MilvusCollection {
     fn config(&self) -> &CollectionConfig {
         &self.config
@@ -396,6 +406,23 @@ impl CollectionWrite for MilvusCollection {
                     c.upsert(UpsertRequest::builder().insert(insert).build()?).await.map(|_| ())
                 }
             })?;
+        }
+        Ok(())
+    }
+
+    /// Each space's part written in turn, as `replace` does (Milvus has no change across
+    /// requests): a crash between them leaves the earlier spaces written.
+    fn replace_in_spaces(&self, delete: &[ItemId], writes: Vec<(String, Vec<Item>)>) -> Result<()> {
+        if !self.layout.mixed || self.layout.fields().is_some() {
+            return Err(Error::Unsupported {
+                backend: self.backend.clone(),
+                feature: "writing several spaces at once".into(),
+                reason: format!("{:?} is not a whole mixed collection", self.config.name),
+            });
+        }
+        let spaces = writes.iter().map(|(space, _)| self.space(space)).collect::<Result<Vec<_>>>()?;
+        for (handle, (_, items)) in spaces.iter().zip(writes) {
+            handle.replace(delete, items)?;
         }
         Ok(())
     }

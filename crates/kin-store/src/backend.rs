@@ -120,6 +120,19 @@ pub trait CollectionWrite: CollectionRead {
         self.delete(&stale).map(|_| ())
     }
 
+    /// A mixed collection's [`CollectionWrite::replace`] across its spaces as one change: `delete`
+    /// leaves every space named in `writes`, unless that space is given the id again, and each
+    /// space's items enter it (one file's parts, say: a video's frames and its sound). The
+    /// embedded store writes it as one log frame, so a crash keeps all of it or none.
+    fn replace_in_spaces(&self, delete: &[ItemId], writes: Vec<(String, Vec<Item>)>) -> Result<()> {
+        let _ = (delete, writes);
+        Err(Error::Unsupported {
+            backend: "this backend".into(),
+            feature: "writing several spaces at once".into(),
+            reason: format!("collection {:?} is not a mixed collection", self.config().name),
+        })
+    }
+
     /// Called when a bulk write ends: the embedded store folds a long log into a snapshot so the
     /// next open is fast; a server backend has nothing to do.
     fn checkpoint(&self) -> Result<()> {
@@ -291,6 +304,15 @@ impl CollectionWrite for Collection {
 
     fn replace(&self, delete: &[ItemId], items: Vec<Item>) -> Result<()> {
         Collection::replace(self, delete, items)
+    }
+
+    fn replace_in_spaces(&self, delete: &[ItemId], writes: Vec<(String, Vec<Item>)>) -> Result<()> {
+        let mut placed = Vec::with_capacity(writes.len());
+        for (space, items) in writes {
+            placed.push((self.space_index(&space)?, items));
+        }
+        let named: Vec<usize> = placed.iter().map(|(p, _)| *p).collect();
+        self.replace_named(delete, &named, placed)
     }
 
     fn checkpoint(&self) -> Result<()> {

@@ -228,6 +228,16 @@ impl Collection {
         self.replace_where(delete, &|_| true, writes)
     }
 
+    /// [`Collection::replace`] across the spaces at `places`: `delete` leaves those spaces only.
+    pub(crate) fn replace_named(
+        &self,
+        delete: &[ItemId],
+        places: &[usize],
+        writes: Vec<(usize, Vec<Item>)>,
+    ) -> Result<()> {
+        self.replace_where(delete, &|p| places.contains(&p), writes)
+    }
+
     /// [`Collection::replace`] within one space.
     pub(crate) fn replace_in(&self, place: usize, delete: &[ItemId], items: Vec<Item>) -> Result<()> {
         self.replace_where(delete, &|p| p == place, vec![(place, items)])

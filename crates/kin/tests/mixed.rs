@@ -96,6 +96,8 @@ fn a_mixed_folder_goes_to_the_right_spaces_and_one_query_searches_them() {
     let again = ok(kin(&data).current_dir(dir.path()).args(["add", "mixed", "folder"]).output().unwrap());
     assert!(again.contains("0 added, 9 unchanged"), "{again}");
 
+    video_parts_are_one_change(dir.path(), &data, &clip);
+
     let info: Value =
         serde_json::from_str(&ok(kin(&data).args(["collection", "info", "mixed", "--json"]).output().unwrap()))
             .unwrap();
@@ -277,4 +279,34 @@ fn on_milvus(dir: &Path, data: &Path, image: &Path, spoken: &Path) {
     let hits: Value = serde_json::from_str(&out).unwrap();
     assert!(path_of(&hits[0]).ends_with("bread.txt") && hits[0]["space"] == "text", "{hits}");
     ok(kin(data).args(["--backend", url, "collection", "drop", &name]).output().unwrap());
+}
+
+/// A video's frames (image space) and sound track (audio space) are written as one change:
+/// `kin add` killed as that change is being logged leaves the video in neither space, killed
+/// right after it is synced, in both; never in one.
+fn video_parts_are_one_change(dir: &Path, data: &Path, clip: &Path) {
+    use std::os::unix::process::ExitStatusExt;
+    let only = dir.join("only-video");
+    std::fs::create_dir_all(&only).unwrap();
+    std::fs::copy(clip, only.join("clip.mp4")).unwrap();
+    let image_space = format!("image={}", tiny_clip().display());
+    for (point, present) in [("crash@wal.write#1", false), ("crash@wal.synced#1", true)] {
+        let name = format!("video_{present}");
+        ok(kin(data)
+            .args(["collection", "create", &name, "--space", &image_space, "--space", "audio=whisper-base"])
+            .output()
+            .unwrap());
+        let out = kin(data).env("KIN_FAULTS", point).args(["add", &name]).arg(&only).output().unwrap();
+        assert_eq!(out.status.signal(), Some(9), "{point}: {}", String::from_utf8_lossy(&out.stderr));
+        let info: Value =
+            serde_json::from_str(&ok(kin(data).args(["collection", "info", &name, "--json"]).output().unwrap()))
+                .unwrap();
+        let items = |space: &str| {
+            let spaces = info["spaces"].as_array().unwrap();
+            spaces.iter().find(|s| s["name"] == space).unwrap()["items"].as_u64().unwrap()
+        };
+        let (image, audio) = (items("image"), items("audio"));
+        assert_eq!((image > 0, audio > 0), (present, present), "{point}: image {image}, audio {audio}");
+        ok(kin(data).args(["collection", "drop", &name]).output().unwrap());
+    }
 }
