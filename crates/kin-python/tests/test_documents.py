@@ -3,6 +3,8 @@ pipeline, and search by query text (dense, BM25, hybrid; documents or chunks).""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -136,22 +138,38 @@ def test_bad_calls_name_what_is_wrong(client, corpus: Path, tmp_path: Path) -> N
         client.search_text("plain", "lava", mode="text")
 
 
-def test_a_mixed_collection_routes_files_and_answers_text_from_its_text_space(tmp_path: Path, corpus: Path) -> None:
-    client = kin.MilvusClient(str(tmp_path / "mixed.db"))
-    client.create_collection("media", spaces={"text": "all-MiniLM-L6-v2", "audio": "whisper-base"})
-    summary = client.add("media", corpus)
+@pytest.mark.parametrize("where", ["embedded", "milvus server"])
+def test_a_mixed_collection_routes_files_and_answers_text_from_its_text_space(
+    tmp_path: Path, corpus: Path, where: str
+) -> None:
+    """On the embedded store, and through kin-milvus on a Milvus server (one Milvus collection
+    with a vector field per space), which scripts/test.sh starts and names in KIN_TEST_MILVUS."""
+    name = "media"
+    if where == "embedded":
+        client = kin.MilvusClient(str(tmp_path / "mixed.db"))
+    else:
+        address = os.environ.get("KIN_TEST_MILVUS")
+        if not address:
+            pytest.skip("KIN_TEST_MILVUS names no Milvus server")
+        client = kin.MilvusClient(f"http://{address}")
+        name = f"media_{os.getpid()}_{time.time_ns() % 1_000_000_000}"
+    client.create_collection(name, spaces={"text": "all-MiniLM-L6-v2", "audio": "whisper-base"})
+    summary = client.add(name, corpus)
     assert summary["added"] == len(DOCS) and summary["failed"] == [], summary
-    for mode in ("dense", "text", "hybrid"):
-        [hits] = client.search_text("media", "knight and castling", limit=2, mode=mode)
+    modes = ("dense", "text", "hybrid")
+    for mode in modes:
+        [hits] = client.search_text(name, "knight and castling", limit=2, mode=mode)
         assert hits[0]["doc"].endswith("chess.txt") and hits[0]["space"] == "text", (mode, hits)
-    [one] = client.search_text("media", "knight and castling", limit=2, space="text", space_weights={"text": 2.0})
+    [one] = client.search_text(name, "knight and castling", limit=2, space="text", space_weights={"text": 2.0})
     assert one[0]["doc"].endswith("chess.txt")
     with pytest.raises(InvalidInputError, match="does not read text"):
-        client.search_text("media", "knight", space="audio")
+        client.search_text(name, "knight", space="audio")
     with pytest.raises(InvalidInputError, match="no such space"):
-        client.search_text("media", "knight", space_weights={"photos": 1.0})
+        client.search_text(name, "knight", space_weights={"photos": 1.0})
     with pytest.raises(InvalidInputError, match="not both"):
         client.create_collection("both", model="all-MiniLM-L6-v2", spaces={"text": "all-MiniLM-L6-v2"})
     with pytest.raises(InvalidInputError, match="nope"):
-        client.search_text("media", "x", space="nope")
+        client.search_text(name, "x", space="nope")
+    if where != "embedded":
+        client.drop_collection(name)
     client.close()
