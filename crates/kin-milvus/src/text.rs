@@ -14,12 +14,14 @@
 //! - **The analyzer is Milvus's**: the standard tokenizer, lower-casing, the language's stop
 //!   words and stemmer as kin's settings ask. BM25's `k1` and `b` are the sparse index's
 //!   `bm25_k1` and `bm25_b`. Terms and scores are Milvus's, close to but not the embedded store's.
-//! - **Hybrid hits do not say which side found them.** Milvus's `hybrid_search` answers with the
-//!   fused score only, so `Hit::found` is left empty there (text and dense searches fill it).
+//! - **Which side found a hybrid hit** is not in Milvus's `hybrid_search` answer (the fused score
+//!   only), so the same dense and text requests are also run on their own, and each hit is marked
+//!   with its rank and score in each list, as on the embedded store: three requests per hybrid
+//!   query instead of one.
 
 use std::collections::HashMap;
 
-use kin_store::{Error, Fusion, Hit, Language, Result, SearchParams, TextConfig, HYBRID_DEPTH};
+use kin_store::{Error, Fusion, Hit, ItemId, Language, Rank, Result, SearchParams, TextConfig, HYBRID_DEPTH};
 use milvus::v2 as sdk;
 use milvus::v2::prelude::*;
 use serde_json::{json, Map, Value};
@@ -254,8 +256,8 @@ impl MilvusCollection {
 
     /// Top-k items for a hybrid query, fused by Milvus's `hybrid_search`: a dense and a text
     /// request of at least [`HYBRID_DEPTH`] candidates each, both filtered, and the ranker of
-    /// `fusion` (see [`ranker`]). Scores are the fused scores; `found` stays empty (Milvus does
-    /// not say which request found a hit).
+    /// `fusion` (see [`ranker`]). Scores are the fused scores; `found` holds each hit's rank in
+    /// the dense and the text list, from the same two requests run on their own.
     pub(crate) fn hybrid_hits(
         &self,
         vector: &[f32],
@@ -281,7 +283,7 @@ impl MilvusCollection {
         let metric = metric_type(self.config.metric);
         let (name, vector, query) = (self.layout.collection.clone(), vector.to_vec(), text.to_string());
         let fields = (field, sparse);
-        let rows = self
+        let (rows, dense, text) = self
             .loaded(|| {
                 let (name, vector, query, expr, rerank, fields) =
                     (name.clone(), vector.clone(), query.clone(), expr.clone(), rerank.clone(), fields.clone());
@@ -290,24 +292,24 @@ impl MilvusCollection {
                         (name.clone(), vector.clone(), query.clone(), expr.clone(), rerank.clone(), fields.clone());
                     async move {
                         let dense = SubSearchRequest::builder()
-                            .vector_field(field)
-                            .vectors(SearchVectors::Float(vec![vector]))
+                            .vector_field(field.clone())
+                            .vectors(SearchVectors::Float(vec![vector.clone()]))
                             .filter(expr.clone())
                             .limit(depth as i64)
                             .metric_type(metric)
                             .extra_params(HashMap::from([("ef".to_string(), ef.to_string())]))
                             .build()?;
                         let text = SubSearchRequest::builder()
-                            .vector_field(sparse)
-                            .vectors(SearchVectors::EmbeddedText(vec![query]))
-                            .filter(expr)
+                            .vector_field(sparse.clone())
+                            .vectors(SearchVectors::EmbeddedText(vec![query.clone()]))
+                            .filter(expr.clone())
                             .limit(depth as i64)
                             .metric_type(MetricType::Bm25)
                             .build()?;
-                        let r = c
+                        let fused = c
                             .hybrid_search(
                                 HybridSearchRequest::builder()
-                                    .collection_name(name)
+                                    .collection_name(name.clone())
                                     .sub_requests(vec![dense, text])
                                     .rerank(rerank)
                                     .limit(limit as i64)
@@ -316,12 +318,43 @@ impl MilvusCollection {
                                     .build()?,
                             )
                             .await?;
-                        rows_of(r)
+                        // The two lists on their own, for each hit's ranks.
+                        let list = |field: String, vectors: SearchVectors, metric: MetricType| {
+                            let mut b = SearchRequest::builder()
+                                .collection_name(name.clone())
+                                .vector_field(field)
+                                .vectors(vectors)
+                                .filter(expr.clone())
+                                .output_fields(HIT_FIELDS.iter().copied())
+                                .limit(depth as i64)
+                                .metric_type(metric)
+                                .consistency_level(sdk::ConsistencyLevel::Strong);
+                            if metric != MetricType::Bm25 {
+                                b = b.extra_params(HashMap::from([("ef".to_string(), ef.to_string())]));
+                            }
+                            b.build()
+                        };
+                        let dense = c.search(list(field, SearchVectors::Float(vec![vector]), metric)?).await?;
+                        let text =
+                            c.search(list(sparse, SearchVectors::EmbeddedText(vec![query]), MetricType::Bm25)?).await?;
+                        Ok((rows_of(fused)?, rows_of(dense)?, rows_of(text)?))
                     }
                 })
             })
             .map_err(|e| lacking(e, HYBRID_FEATURE))?;
-        Ok(hits_of(&rows, &self.layout, params.filter.filter(|_| !exact_filter), k, |s| s as f32))
+        let check = params.filter.filter(|_| !exact_filter);
+        let ranks = |hits: Vec<Hit>| -> HashMap<ItemId, Rank> {
+            let ranked = hits.into_iter().enumerate();
+            ranked.map(|(i, h)| (h.id, Rank { rank: i as u32 + 1, score: h.score })).collect()
+        };
+        let dense = ranks(hits_of(&dense, &self.layout, check, depth, |s| s as f32));
+        let text = ranks(hits_of(&text, &self.layout, check, depth, bm25_score));
+        let mut hits = hits_of(&rows, &self.layout, check, k, |s| s as f32);
+        for h in &mut hits {
+            h.found.dense = dense.get(&h.id).copied();
+            h.found.text = text.get(&h.id).copied();
+        }
+        Ok(hits)
     }
 }
 

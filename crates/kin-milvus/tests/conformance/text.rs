@@ -135,6 +135,13 @@ fn hybrid_search_on_milvus_fuses_its_two_lists_with_filters() {
             let payload = &data.iter().find(|i| i.id == h.id).unwrap().payload;
             assert_eq!(&h.payload, payload, "query {q}");
             assert!(filter.is_none_or(|f| f.matches(&h.payload)), "query {q}: {} passes the filter", h.id);
+            // Each hit says where each list ranked it, and its fused score is made of those ranks.
+            let rank_in = |list: &[ItemId]| list.iter().position(|id| id == &h.id).map(|i| i as u32 + 1);
+            assert_eq!(h.found.dense.map(|r| r.rank), rank_in(&dense), "query {q}: {}", h.id);
+            assert_eq!(h.found.text.map(|r| r.rank), rank_in(&texts), "query {q}: {}", h.id);
+            let from_ranks: f32 =
+                [h.found.dense, h.found.text].iter().flatten().map(|r| 1.0 / (60.0 + r.rank as f32)).sum();
+            assert!((h.score - from_ranks).abs() < 1e-5, "query {q}: {}", h.id);
         }
         // The best k by fused score, best first (ties in any order).
         assert!(fused.windows(2).all(|w| w[0].score >= w[1].score - 1e-7), "query {q}");
