@@ -6,10 +6,18 @@ Reports build time (all threads) and, for 1 and 2 search threads, recall@10 agai
 search and queries per second over a range of ef. kin runs twice: walking exact f32 distances
 (`kin`), and walking int8 codes with the results re-ranked exactly (`kin-sq8`).
 
+kin runs through its index directly (the `ann_bench` example, timed around the search call as the
+peers are) and, with `--cli`, also through the `kin` command line as a user runs it
+(`kin-cli`, `kin-cli-sq8`): `kin collection create`, then `kin import` of the base vectors (the
+build: the whole command, log and persisted index included), then one
+`kin search --vector-file queries.npy --ef EF --output ids.npy` per setting, timed whole
+(process start, opening the persisted index, the search, writing the ids), with
+`RAYON_NUM_THREADS` giving its threads.
+
     pip install numpy hnswlib faiss-cpu usearch
-    cargo build --release -p kin-index --example ann_bench
+    cargo build --release -p kin -p kin-index --example ann_bench
     kin embed --model all-MiniLM-L6-v2 --input sentences.txt --output minilm.npy
-    python scripts/bench/bench_ann.py --vectors minilm.npy --queries 1000
+    python scripts/bench/bench_ann.py --vectors minilm.npy --queries 1000 --cli
 """
 
 import argparse
@@ -112,6 +120,37 @@ def bench_kin(base, queries, truth, args, tmp, walk="f32"):
     return build, [l for l in lines if "ef" in l]
 
 
+def bench_kin_cli(base, queries, truth, args, tmp, walk="f32"):
+    """kin through its command line (see the module's text)."""
+    base_path, query_path = os.path.join(tmp, "base.npy"), os.path.join(tmp, "queries.npy")
+    if not os.path.exists(base_path):
+        np.save(base_path, base)
+        np.save(query_path, queries)
+    data = os.path.join(tmp, f"kin-data-{walk}")
+    env = dict(os.environ, KIN_DATA=data, KIN_OFFLINE="1")
+    env.pop("KIN_BACKEND", None)
+
+    def kin(*argv, threads=None):
+        e = env if threads is None else dict(env, RAYON_NUM_THREADS=str(threads))
+        subprocess.run([args.kin_cli, "-q", *argv], check=True, env=e, capture_output=True, text=True)
+
+    kin("collection", "create", "bench", "--dim", str(base.shape[1]), "--metric", "cosine", "--m", str(args.m),
+        "--ef-construction", str(args.ef_construction), "--quantize", "int8" if walk == "int8" else "none")
+    _, build = timed(lambda: kin("import", "bench", "--vectors", base_path), 1)
+    version = subprocess.run([args.kin_cli, "version", "--verbose"], capture_output=True, text=True, env=env).stdout
+    print(f"# kin CLI ({walk} walk): " + " | ".join(line.strip() for line in version.splitlines() if line.strip()))
+    ids_path = os.path.join(tmp, "ids.npy")
+    rows = []
+    for th in args.threads:
+        for ef in args.efs:
+            search = ["search", "bench", "--vector-file", query_path, "-k", str(args.k), "--ef", str(max(ef, args.k)),
+                      "--output", ids_path]
+            _, secs = timed(lambda: kin(*search, threads=th))
+            found = np.load(ids_path)
+            rows.append(dict(threads=th, ef=ef, recall=recall(found, truth, args.k), qps=len(queries) / secs))
+    return build, rows
+
+
 def qps_at(rows, threads, target):
     """Best QPS among settings reaching `target` recall (linear interpolation between ef steps)."""
     pts = sorted((r["recall"], r["qps"]) for r in rows if r["threads"] == threads)
@@ -138,6 +177,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=3,
                     help="run each setting's queries this many times and keep the fastest")
     ap.add_argument("--kin-bin", default="target/release/examples/ann_bench")
+    ap.add_argument("--cli", action="store_true", help="also run kin through its command line (kin-cli rows)")
+    ap.add_argument("--kin-cli", default="target/release/kin", help="the kin binary for --cli")
     ap.add_argument("--skip", default="", help="comma list of engines to skip: kin-sq8,hnswlib,faiss,usearch")
     args = ap.parse_args()
     args.efs = [int(x) for x in args.efs.split(",")]
@@ -157,6 +198,10 @@ def main():
         results["kin"] = bench_kin(base, queries, truth, args, tmp)
         if "kin-sq8" not in args.skip.split(","):
             results["kin-sq8"] = bench_kin(base, queries, truth, args, tmp, walk="int8")
+        if args.cli:
+            results["kin-cli"] = bench_kin_cli(base, queries, truth, args, tmp)
+            if "kin-sq8" not in args.skip.split(","):
+                results["kin-cli-sq8"] = bench_kin_cli(base, queries, truth, args, tmp, walk="int8")
     peers = {"hnswlib": bench_hnswlib, "faiss": bench_faiss, "usearch": bench_usearch}
     for name, fn in peers.items():
         if name not in args.skip.split(","):

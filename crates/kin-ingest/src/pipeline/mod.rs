@@ -4,22 +4,25 @@
 //! their items. The next batch of files is prepared while the current one is embedded.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use kin_core::{detect_modality, Modality};
 use kin_embed::Embedder;
-use kin_extract::{Document, Format, Limits};
-use kin_store::{CollectionWrite, Item, ItemId};
+use kin_extract::{Format, Limits};
+use kin_store::{CollectionWrite, ItemId};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::chunk::{Chunk, ChunkConfig, Chunker, Tokens};
-use crate::document::{chunk_id, document_items, stale_ids, DocumentChunks};
+use crate::chunk::{ChunkConfig, Chunker, Tokens};
+use crate::document::chunk_id;
 use crate::media::{image_items, stream_items, PendingImage, VideoPart, VideoParts};
-use crate::{IngestError, Result};
+use crate::Result;
+
+mod text;
+use text::Prepared;
 
 /// How much of a file is read to judge what it is.
 const HEAD_BYTES: usize = 64 << 10;
@@ -77,17 +80,6 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// A document cut into chunks, waiting for its vectors.
-struct Prepared {
-    doc: String,
-    source: Option<String>,
-    hash: String,
-    document: Document,
-    chunks: Vec<Chunk>,
-    /// Embedded before each chunk (a record's title).
-    prefix: Option<String>,
-}
-
 /// What one file turned out to be, once read.
 enum Judged {
     Document(Box<Prepared>),
@@ -97,13 +89,6 @@ enum Judged {
     Unchanged,
     Skipped(String),
     Failed(String),
-}
-
-/// Documents cut and waiting for their vectors.
-#[derive(Default)]
-struct Pending {
-    documents: Vec<Prepared>,
-    chunks: usize,
 }
 
 pub struct Ingest<'a> {
@@ -325,134 +310,6 @@ impl<'a> Ingest<'a> {
         }
     }
 
-    fn cut(
-        &self,
-        doc: String,
-        source: Option<String>,
-        hash: String,
-        document: Document,
-        prefix: Option<String>,
-    ) -> Result<Prepared, String> {
-        let Some(chunker) = &self.chunker else { return Err(self.refusal(Modality::Text)) };
-        let started = Instant::now();
-        let tokens = chunker.tokens();
-        // A prefix (a record's title) goes before each chunk when it leaves room for text.
-        let reserve = match &prefix {
-            Some(p) => tokens.count(&format!("{p} ")).map_err(|e| e.to_string())?.saturating_sub(1),
-            None => 0,
-        };
-        let (prefix, reserve) = if reserve * 2 <= tokens.limit() { (prefix, reserve) } else { (None, 0) };
-        let chunks = chunker.chunks(&document, reserve).map_err(|e| e.to_string())?;
-        self.summary().timing.chunk += started.elapsed();
-        if chunks.is_empty() {
-            let format = document.format.map_or("document", Format::as_str);
-            return Err(format!("no text in this {format}"));
-        }
-        Ok(Prepared { doc, source, hash, document, chunks, prefix })
-    }
-
-    /// Embeds the chunks of `documents` and writes them: each document's chunks replace its old
-    /// ones in one atomic change.
-    fn store_documents(&self, documents: Vec<Prepared>) -> Result<()> {
-        let mut pending = Pending::default();
-        for p in documents {
-            self.queue(&mut pending, p)?;
-        }
-        self.flush(pending.documents)
-    }
-
-    /// Adds a document to the batch, and embeds and writes the batch once it holds
-    /// `batch_chunks` chunks.
-    fn queue(&self, pending: &mut Pending, document: Prepared) -> Result<()> {
-        pending.chunks += document.chunks.len();
-        pending.documents.push(document);
-        if pending.chunks >= self.options.batch_chunks {
-            pending.chunks = 0;
-            self.flush(std::mem::take(&mut pending.documents))?;
-        }
-        Ok(())
-    }
-
-    fn flush(&self, batch: Vec<Prepared>) -> Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let texts: Vec<String> = batch
-            .iter()
-            .flat_map(|p| {
-                p.chunks.iter().map(|c| {
-                    let text = &p.document.text[c.start..c.end];
-                    match &p.prefix {
-                        Some(prefix) => format!("{prefix} {text}"),
-                        None => text.to_string(),
-                    }
-                })
-            })
-            .collect();
-        let started = Instant::now();
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let vectors = self.model.embed_text(&refs)?;
-        if vectors.len() != texts.len() {
-            return Err(IngestError::VectorCount { expected: texts.len(), got: vectors.len() });
-        }
-        self.summary().timing.embed += started.elapsed();
-        let started = Instant::now();
-        let mut vectors = vectors.into_iter();
-        let (mut items, mut stale): (Vec<Item>, Vec<ItemId>) = (Vec::new(), Vec::new());
-        for p in &batch {
-            let d = DocumentChunks {
-                doc: &p.doc,
-                document: &p.document,
-                chunks: &p.chunks,
-                hash: &p.hash,
-                source: p.source.as_deref(),
-            };
-            stale.extend(stale_ids(self.collection, &p.doc, p.chunks.len())?);
-            items.extend(document_items(&d, vectors.by_ref().take(p.chunks.len()).collect()));
-        }
-        let n = items.len();
-        self.collection.replace(&stale, items)?;
-        let mut summary = self.summary();
-        summary.timing.store += started.elapsed();
-        summary.added += batch.len();
-        summary.items += n;
-        Ok(())
-    }
-
-    /// A `.jsonl` or `.csv` file: one document per record, streamed.
-    fn add_records_file(&self, shown: &str, format: Format) -> Result<()> {
-        if self.chunker.is_none() || !self.routed(Modality::Text) {
-            self.summary().skipped.push((shown.to_string(), self.refusal(Modality::Text)));
-            return Ok(());
-        }
-        let file = File::open(shown).map_err(|e| IngestError::io(shown, e))?;
-        let mut pending = Pending::default();
-        for (n, record) in kin_extract::records(BufReader::new(file), format).enumerate() {
-            let record = match record {
-                Ok(r) => r,
-                Err(e) => {
-                    self.summary().failed.push((shown.to_string(), e.to_string()));
-                    continue;
-                }
-            };
-            let Some(id) = record.id.clone() else {
-                self.summary().failed.push((format!("{shown} record {}", n + 1), "no \"_id\" or \"id\"".into()));
-                continue;
-            };
-            let hash = record_hash(&record);
-            if self.unchanged(&chunk_id(&id, 0), &hash) {
-                self.summary().unchanged += 1;
-                continue;
-            }
-            let prefix = record.title.clone().filter(|t| !t.trim().is_empty());
-            match self.cut(id.clone(), None, hash, record, prefix) {
-                Ok(p) => self.queue(&mut pending, p)?,
-                Err(reason) => self.summary().failed.push((format!("{shown} record {id:?}"), reason)),
-            }
-        }
-        self.flush(pending.documents)
-    }
-
     fn add_images(&self, images: Vec<PendingImage>) -> Result<()> {
         if images.is_empty() {
             return Ok(());
@@ -510,17 +367,6 @@ impl<'a> Ingest<'a> {
     fn unchanged(&self, id: &ItemId, hash: &str) -> bool {
         self.collection.has_content(id, hash).unwrap_or(false)
     }
-}
-
-/// A record's identity for skipping unchanged ones: its title, text and fields.
-fn record_hash(record: &Document) -> String {
-    let mut h = Sha256::new();
-    h.update(record.title.as_deref().unwrap_or("").as_bytes());
-    h.update([0]);
-    h.update(record.text.as_bytes());
-    h.update([0]);
-    h.update(serde_json::Value::Object(record.fields.clone()).to_string().as_bytes());
-    hex(&h.finalize())
 }
 
 fn hex(bytes: &[u8]) -> String {
