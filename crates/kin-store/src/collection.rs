@@ -84,7 +84,7 @@ impl Collection {
         config.validate()?;
         let mut states = Vec::new();
         for (space_config, space_dir) in space_layout(&config, dir) {
-            let state = match snapshot::read(&space_dir.join(SNAPSHOT_FILE))? {
+            let state = match snapshot::Reader::open(&space_dir.join(SNAPSHOT_FILE))? {
                 Some(snap) => State::restore(&space_config, &space_dir.join(INDEX_FILE), snap)?,
                 None => State::new(&space_config)?,
             };

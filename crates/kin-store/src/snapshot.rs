@@ -28,6 +28,8 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Option<(u64, u64)> {
     Some((lsn, count))
 }
 
+/// A snapshot read whole (the tests'; opening reads item by item with [`Reader`]).
+#[cfg(test)]
 #[derive(Debug)]
 pub struct Snapshot {
     pub lsn: u64,
@@ -74,50 +76,98 @@ fn write_partial(partial: &Path, lsn: u64, count: usize, items: impl Iterator<It
     fault::io_point("snapshot.sync").and_then(|()| file.sync_all()).map_err(|e| Error::io(partial, e))
 }
 
-/// Reads a snapshot, one frame in memory at a time; `None` when there is none yet.
+/// Reads a snapshot whole; `None` when there is none yet.
+#[cfg(test)]
 pub fn read(path: &Path) -> Result<Option<Snapshot>> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(path, e)),
-    };
-    let corrupt = |message: String| Error::Corrupt { path: path.to_path_buf(), message };
-    let mut input = BufReader::with_capacity(1 << 20, file);
-    let mut header = [0u8; HEADER_LEN];
-    let parsed = input.read_exact(&mut header).ok().and_then(|()| parse_header(&header));
-    let Some((lsn, count)) = parsed else {
-        return Err(corrupt("not a kin snapshot (bad header)".into()));
-    };
-    let count = count as usize;
-    let mut items = Vec::with_capacity(count.min(1 << 24));
-    let mut frame = Vec::new();
-    let mut pos = 24u64;
-    while items.len() < count {
-        let truncated = || corrupt(format!("truncated: {} of {count} items", items.len()));
-        frame.resize(8, 0);
-        input.read_exact(&mut frame).map_err(|_| truncated())?;
-        let len = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
-        if len > MAX_BODY {
-            return Err(corrupt(format!("a frame of {len} bytes at byte {pos}")));
-        }
-        frame.resize(8 + len, 0);
-        input.read_exact(&mut frame[8..]).map_err(|_| truncated())?;
-        match decode(&frame) {
-            Frame::Record { lsn: at, record: Record::Upsert(item), .. } if at == lsn => items.push(item),
-            Frame::Record { lsn: at, .. } if at != lsn => {
-                return Err(corrupt(format!("an item of log position {at} at byte {pos}, in a snapshot of {lsn}")))
+    let Some(mut reader) = Reader::open(path)? else { return Ok(None) };
+    let mut items = Vec::with_capacity(reader.count().min(1 << 24));
+    while let Some(item) = reader.next_item()? {
+        items.push(item);
+    }
+    Ok(Some(Snapshot { lsn: reader.lsn(), items }))
+}
+
+/// A snapshot read item by item, so that a caller keeps what it needs of each (opening copies
+/// the vectors into the index and keeps the rest) and memory never holds every item whole.
+pub struct Reader {
+    path: std::path::PathBuf,
+    input: BufReader<File>,
+    lsn: u64,
+    count: usize,
+    read: usize,
+    pos: u64,
+    frame: Vec<u8>,
+}
+
+impl Reader {
+    /// The snapshot at `path`, its header read; `None` when there is none yet.
+    pub fn open(path: &Path) -> Result<Option<Reader>> {
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        let mut input = BufReader::with_capacity(1 << 20, file);
+        let mut header = [0u8; HEADER_LEN];
+        let parsed = input.read_exact(&mut header).ok().and_then(|()| parse_header(&header));
+        let Some((lsn, count)) = parsed else {
+            return Err(Error::Corrupt { path: path.to_path_buf(), message: "not a kin snapshot (bad header)".into() });
+        };
+        let (count, pos, frame) = (count as usize, HEADER_LEN as u64, Vec::new());
+        Ok(Some(Reader { path: path.to_path_buf(), input, lsn, count, read: 0, pos, frame }))
+    }
+
+    /// The log position the snapshot was taken at.
+    pub fn lsn(&self) -> u64 {
+        self.lsn
+    }
+
+    /// The items its header announces.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    fn corrupt(&self, message: String) -> Error {
+        Error::Corrupt { path: self.path.clone(), message }
+    }
+
+    /// The next item; `None` after the last, once the file is known to end there.
+    pub fn next_item(&mut self) -> Result<Option<Item>> {
+        let (count, pos) = (self.count, self.pos);
+        if self.read == count {
+            let mut rest = [0u8; 1];
+            if self.input.read(&mut rest).map_err(|e| Error::io(&self.path, e))? > 0 {
+                return Err(self.corrupt(format!("unexpected bytes after the last item (byte {pos})")));
             }
-            Frame::Record { .. } => return Err(corrupt(format!("unexpected record at byte {pos}"))),
-            Frame::Incomplete => return Err(truncated()),
-            Frame::Corrupt(m) => return Err(corrupt(format!("{m} at byte {pos}"))),
+            return Ok(None);
         }
-        pos += frame.len() as u64;
+        let truncated = |r: &Self| r.corrupt(format!("truncated: {} of {count} items", r.read));
+        self.frame.resize(8, 0);
+        if self.input.read_exact(&mut self.frame).is_err() {
+            return Err(truncated(self));
+        }
+        let len = u32::from_le_bytes([self.frame[0], self.frame[1], self.frame[2], self.frame[3]]) as usize;
+        if len > MAX_BODY {
+            return Err(self.corrupt(format!("a frame of {len} bytes at byte {pos}")));
+        }
+        self.frame.resize(8 + len, 0);
+        if self.input.read_exact(&mut self.frame[8..]).is_err() {
+            return Err(truncated(self));
+        }
+        let item = match decode(&self.frame) {
+            Frame::Record { lsn: at, record: Record::Upsert(item), .. } if at == self.lsn => item,
+            Frame::Record { lsn: at, .. } if at != self.lsn => {
+                let lsn = self.lsn;
+                return Err(self.corrupt(format!("an item of log position {at} at byte {pos}, in a snapshot of {lsn}")));
+            }
+            Frame::Record { .. } => return Err(self.corrupt(format!("unexpected record at byte {pos}"))),
+            Frame::Incomplete => return Err(truncated(self)),
+            Frame::Corrupt(m) => return Err(self.corrupt(format!("{m} at byte {pos}"))),
+        };
+        self.pos += self.frame.len() as u64;
+        self.read += 1;
+        Ok(Some(item))
     }
-    let mut rest = [0u8; 1];
-    if input.read(&mut rest).map_err(|e| Error::io(path, e))? > 0 {
-        return Err(corrupt(format!("unexpected bytes after the last item (byte {pos})")));
-    }
-    Ok(Some(Snapshot { lsn, items }))
 }
 
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {

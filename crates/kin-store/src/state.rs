@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::config::CollectionConfig;
 use crate::item::{Item, ItemId};
 use crate::record::Record;
-use crate::snapshot::Snapshot;
+use crate::snapshot;
 use crate::text::{LazyText, TextIndex};
 use crate::vectors::VectorIndex;
 use crate::{Error, Result};
@@ -64,22 +64,26 @@ impl State {
 
     /// The state a snapshot holds: its items in slots `0..n`, and its index read from
     /// `index_path` when that file was written with it, else built from the vectors.
-    pub(crate) fn restore(config: &CollectionConfig, index_path: &Path, snap: Snapshot) -> Result<Self> {
+    /// Items are read one at a time: each vector is copied into the index's input and dropped.
+    pub(crate) fn restore(config: &CollectionConfig, index_path: &Path, mut snap: snapshot::Reader) -> Result<Self> {
         let text_path = index_path.with_file_name(TEXT_FILE);
         let mut state = State::new(config)?;
-        state.next_lsn = snap.lsn + 1;
-        let mut flat = Vec::with_capacity(snap.items.len() * config.dim);
+        state.next_lsn = snap.lsn() + 1;
+        let mut flat = Vec::with_capacity(snap.count().min(1 << 24) * config.dim);
         let mut duplicates = Vec::new();
-        for item in snap.items {
+        state.slots.reserve(snap.count().min(1 << 24));
+        while let Some(mut item) = snap.next_item()? {
             flat.extend_from_slice(&item.vector);
+            item.vector = Vec::new();
             let slot = state.slots.len() as u32;
             if let Some(earlier) = state.ids.insert(item.id.clone(), slot) {
                 duplicates.push(earlier);
             }
             state.slots.push(Some(Meta::of(item)));
         }
-        state.index = VectorIndex::restore(config, index_path, &flat, snap.lsn)?;
-        state.text = config.text.as_ref().map(|t| LazyText::restore(t, &text_path, snap.lsn, state.slots.len()));
+        state.index = VectorIndex::restore(config, index_path, &flat, snap.lsn())?;
+        drop(flat);
+        state.text = config.text.as_ref().map(|t| LazyText::restore(t, &text_path, snap.lsn(), state.slots.len()));
         for slot in duplicates {
             if let (Some(text), Some(meta)) =
                 (state.text.as_mut().and_then(LazyText::built_mut), &state.slots[slot as usize])

@@ -142,10 +142,10 @@ impl VectorIndex {
         query: &[f32],
         k: usize,
         ef: usize,
-        matches: &dyn Fn(u32) -> bool,
+        matches: Option<&dyn Fn(u32) -> bool>,
         estimate: Option<usize>,
     ) -> Result<Vec<(u32, f32)>> {
-        let params = SearchParams { k, ef, filter: Some(matches), matches_estimate: estimate };
+        let params = SearchParams { k, ef, filter: matches, matches_estimate: estimate };
         self.search_with(query, &params)
     }
 
