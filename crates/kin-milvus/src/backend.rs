@@ -341,14 +341,12 @@ impl Backend for MilvusBackend {
             }
         });
         if let Err(e) = made {
-            if !has_text {
-                return Err(e);
-            }
-            // A server that took the collection but not its text index leaves no half of it behind.
-            if self.list().is_ok_and(|names| names.contains(&config.name)) {
+            // A server that took the collection but not its indexes leaves no half of it behind.
+            if (has_text || layout.mixed) && self.list().is_ok_and(|names| names.contains(&config.name)) {
                 let _ = self.drop_unchecked(&config.name);
             }
-            return Err(lacking(e, TEXT_FEATURE));
+            let e = too_many_vector_fields(e, layout.spaces.len());
+            return Err(if has_text { lacking(e, TEXT_FEATURE) } else { e });
         }
         Ok(self.handle(config)?)
     }
@@ -417,10 +415,52 @@ impl MilvusBackend {
     }
 }
 
+/// A server's refusal of a mixed collection's vector fields (a full Milvus takes 4 per
+/// collection unless `proxy.maxVectorFieldNum` says more) as `Unsupported`, naming the limit.
+fn too_many_vector_fields(e: Error, spaces: usize) -> Error {
+    match e {
+        Error::Backend { backend, message }
+            if spaces > 1 && message.to_lowercase().contains("vector field") && {
+                let lower = message.to_lowercase();
+                lower.contains("limit") || lower.contains("maximum") || lower.contains("exceed")
+            } =>
+        {
+            Error::Unsupported {
+                backend,
+                feature: format!("a collection of {spaces} vector spaces"),
+                reason: format!(
+                    "the server refused {spaces} vector fields in one collection ({message}); its \
+                     proxy.maxVectorFieldNum sets the limit, or make a collection of fewer spaces"
+                ),
+            }
+        }
+        other => other,
+    }
+}
+
 pub(crate) fn metric_type(metric: Metric) -> MetricType {
     match metric {
         Metric::Cosine => MetricType::Cosine,
         Metric::Dot => MetricType::Ip,
         Metric::L2 => MetricType::L2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_limiting_vector_fields_is_named_unsupported() {
+        let refused = || Error::Backend {
+            backend: "milvus://m".into(),
+            message: "creating a collection: maximum vector field's number should be limited to 4".into(),
+        };
+        let e = too_many_vector_fields(refused(), 5);
+        assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+        assert!(e.to_string().contains("5 vector spaces") && e.to_string().contains("maxVectorFieldNum"), "{e}");
+        assert!(matches!(too_many_vector_fields(refused(), 1), Error::Backend { .. }));
+        let other = Error::Backend { backend: "milvus://m".into(), message: "collection exists".into() };
+        assert!(matches!(too_many_vector_fields(other, 5), Error::Backend { .. }));
     }
 }
