@@ -33,6 +33,9 @@ pub enum Error {
     #[error("{path}: index file format version {found}, this build reads version {supported}")]
     UnsupportedVersion { path: PathBuf, found: u32, supported: u32 },
 
+    #[error("the vector of node {node} could not be read from its source (the caller says why)")]
+    Source { node: u32 },
+
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

@@ -84,8 +84,9 @@ impl Collection {
         config.validate()?;
         let mut states = Vec::new();
         for (space_config, space_dir) in space_layout(&config, dir) {
-            let state = match snapshot::Reader::open(&space_dir.join(SNAPSHOT_FILE))? {
-                Some(snap) => State::restore(&space_config, &space_dir.join(INDEX_FILE), snap)?,
+            let snap_path = space_dir.join(SNAPSHOT_FILE);
+            let state = match snapshot::Reader::open(&snap_path)? {
+                Some(snap) => State::restore(&space_config, &space_dir.join(INDEX_FILE), &snap_path, snap)?,
                 None => State::new(&space_config)?,
             };
             states.push((space_config, space_dir, state));

@@ -127,7 +127,8 @@ impl Reader {
         self.count
     }
 
-    fn corrupt(&self, message: String) -> Error {
+    /// Damage in this snapshot, said of its file.
+    pub(crate) fn corrupt(&self, message: String) -> Error {
         Error::Corrupt { path: self.path.clone(), message }
     }
 

@@ -12,7 +12,9 @@ use crate::item::{Item, ItemId};
 use crate::record::Record;
 use crate::snapshot;
 use crate::text::{LazyText, TextIndex};
+use crate::vectors::saved_graph_each;
 use crate::vectors::VectorIndex;
+use crate::IndexKind;
 use crate::{Error, Result};
 
 /// The text index's file beside the snapshot.
@@ -64,36 +66,116 @@ impl State {
 
     /// The state a snapshot holds: its items in slots `0..n`, and its index read from
     /// `index_path` when that file was written with it, else built from the vectors.
-    /// Items are read one at a time: each vector is copied into the index's input and dropped.
-    pub(crate) fn restore(config: &CollectionConfig, index_path: &Path, mut snap: snapshot::Reader) -> Result<Self> {
-        let text_path = index_path.with_file_name(TEXT_FILE);
+    ///
+    /// With a saved graph, the snapshot and the graph are read together: each item's vector goes
+    /// straight into the index's storage, so no other copy of the vectors is ever made. When the
+    /// graph cannot be used, the snapshot (at `snap_path`) is read again and the index built.
+    pub(crate) fn restore(
+        config: &CollectionConfig,
+        index_path: &Path,
+        snap_path: &Path,
+        mut snap: snapshot::Reader,
+    ) -> Result<Self> {
+        if config.index == IndexKind::Hnsw && snap.count() > 0 {
+            if let Some(state) = State::restore_each(config, index_path, &mut snap)? {
+                return Ok(state);
+            }
+            snap = snapshot::Reader::open(snap_path)?.ok_or_else(|| Error::Corrupt {
+                path: snap_path.to_path_buf(),
+                message: "vanished while opening".into(),
+            })?;
+        }
+        State::restore_flat(config, index_path, snap)
+    }
+
+    /// The snapshot's items with the graph saved beside it, vector by vector; `None` when the
+    /// graph cannot be used (missing, damaged, of another log position or settings), which
+    /// [`State::restore_flat`] then reports as it rebuilds.
+    fn restore_each(config: &CollectionConfig, index_path: &Path, snap: &mut snapshot::Reader) -> Result<Option<Self>> {
         let mut state = State::new(config)?;
-        state.next_lsn = snap.lsn() + 1;
+        let (lsn, rows) = (snap.lsn(), snap.count());
+        state.next_lsn = lsn + 1;
+        state.slots.reserve(rows.min(1 << 24));
+        let mut duplicates = Vec::new();
+        let mut failure = None;
+        let loaded = {
+            let mut next = |row: &mut [f32]| match snap.next_item() {
+                Ok(Some(item)) if item.vector.len() == row.len() => {
+                    row.copy_from_slice(&item.vector);
+                    state.add_restored(item, &mut duplicates);
+                    true
+                }
+                Ok(Some(item)) => {
+                    let message = format!("item {} has {} dimensions, not {}", item.id, item.vector.len(), row.len());
+                    failure = Some(snap.corrupt(message));
+                    false
+                }
+                Ok(None) => false,
+                Err(e) => {
+                    failure = Some(e);
+                    false
+                }
+            };
+            saved_graph_each(config, index_path, rows, lsn, &mut next)
+        };
+        match loaded {
+            Ok(index) => {
+                // The snapshot ends where its header says (trailing bytes are damage).
+                if snap.next_item()?.is_some() {
+                    return Err(snap.corrupt("more items than its header announces".into()));
+                }
+                state.index = VectorIndex::Hnsw(index);
+                Ok(Some(state.finish(config, index_path, lsn, duplicates)))
+            }
+            Err(None) => Err(failure.unwrap_or_else(|| snap.corrupt(format!("fewer than {rows} items")))),
+            Err(Some(why)) => {
+                tracing::debug!(collection = %config.name, "the saved graph is not used: {why}");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The snapshot's items read first, their vectors gathered, then the index loaded or built.
+    fn restore_flat(config: &CollectionConfig, index_path: &Path, mut snap: snapshot::Reader) -> Result<Self> {
+        let mut state = State::new(config)?;
+        let lsn = snap.lsn();
+        state.next_lsn = lsn + 1;
         let mut flat = Vec::with_capacity(snap.count().min(1 << 24) * config.dim);
         let mut duplicates = Vec::new();
         state.slots.reserve(snap.count().min(1 << 24));
-        while let Some(mut item) = snap.next_item()? {
+        while let Some(item) = snap.next_item()? {
             flat.extend_from_slice(&item.vector);
-            item.vector = Vec::new();
-            let slot = state.slots.len() as u32;
-            if let Some(earlier) = state.ids.insert(item.id.clone(), slot) {
-                duplicates.push(earlier);
-            }
-            state.slots.push(Some(Meta::of(item)));
+            state.add_restored(item, &mut duplicates);
         }
-        state.index = VectorIndex::restore(config, index_path, &flat, snap.lsn())?;
+        state.index = VectorIndex::restore(config, index_path, &flat, lsn)?;
         drop(flat);
-        state.text = config.text.as_ref().map(|t| LazyText::restore(t, &text_path, snap.lsn(), state.slots.len()));
+        Ok(state.finish(config, index_path, lsn, duplicates))
+    }
+
+    /// A snapshot's item in the next slot; an id seen before leaves its earlier slot in `duplicates`.
+    fn add_restored(&mut self, mut item: Item, duplicates: &mut Vec<u32>) {
+        item.vector = Vec::new();
+        let slot = self.slots.len() as u32;
+        if let Some(earlier) = self.ids.insert(item.id.clone(), slot) {
+            duplicates.push(earlier);
+        }
+        self.slots.push(Some(Meta::of(item)));
+    }
+
+    /// The text index restored, and the slots of ids the snapshot held twice emptied.
+    fn finish(mut self, config: &CollectionConfig, index_path: &Path, lsn: u64, duplicates: Vec<u32>) -> Self {
+        let text_path = index_path.with_file_name(TEXT_FILE);
+        self.text = config.text.as_ref().map(|t| LazyText::restore(t, &text_path, lsn, self.slots.len()));
         for slot in duplicates {
             if let (Some(text), Some(meta)) =
-                (state.text.as_mut().and_then(LazyText::built_mut), &state.slots[slot as usize])
+                (self.text.as_mut().and_then(LazyText::built_mut), &self.slots[slot as usize])
             {
                 text.remove(slot, &meta.payload);
             }
-            state.slots[slot as usize] = None;
-            state.index.delete(slot);
+            self.slots[slot as usize] = None;
+            self.index.delete(slot);
         }
-        Ok(state)
+        self
     }
 
     /// The same items without the slots of deleted ones, and the index without their nodes;

@@ -177,7 +177,34 @@ pub(crate) fn saved_graph(
     lsn: u64,
 ) -> std::result::Result<HnswIndex, String> {
     let rows = flat.len() / config.dim.max(1);
-    match HnswIndex::load_graph(path, flat) {
+    checked(config, path, rows, lsn, HnswIndex::load_graph(path, flat))
+}
+
+/// As [`saved_graph`], the `rows` vectors read one at a time by `next` (see
+/// [`HnswIndex::load_graph_each`]), so that nothing else holds them all. `Err(None)`: `next`
+/// could not give a row (its caller knows why).
+pub(crate) fn saved_graph_each(
+    config: &CollectionConfig,
+    path: &Path,
+    rows: usize,
+    lsn: u64,
+    next: &mut dyn FnMut(&mut [f32]) -> bool,
+) -> std::result::Result<HnswIndex, Option<String>> {
+    match HnswIndex::load_graph_each(path, rows, next) {
+        Err(kin_index::Error::Source { .. }) => Err(None),
+        loaded => checked(config, path, rows, lsn, loaded).map_err(Some),
+    }
+}
+
+/// A loaded graph when it was saved at `lsn` with the collection's settings and `rows` slots.
+fn checked(
+    config: &CollectionConfig,
+    path: &Path,
+    rows: usize,
+    lsn: u64,
+    loaded: kin_index::Result<(HnswIndex, u64)>,
+) -> std::result::Result<HnswIndex, String> {
+    match loaded {
         Ok((index, tag)) if tag == lsn && fits(config, &index, rows) => Ok(index),
         Ok((_, tag)) if tag != lsn => {
             Err(format!("{} was saved at log position {tag}, the snapshot at {lsn}", path.display()))

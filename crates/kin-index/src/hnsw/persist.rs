@@ -165,10 +165,21 @@ impl HnswIndex {
     /// out; returns the index and the file's tag. A file that does not fit the vectors is
     /// refused, as a truncated, corrupt or foreign one is.
     pub fn load_graph(path: impl AsRef<Path>, vectors: &[f32]) -> Result<(Self, u64)> {
-        HnswIndex::load_from(path.as_ref(), Some(vectors))
+        HnswIndex::load_from(path.as_ref(), Some(&mut Rows::Given(vectors)))
     }
 
-    fn load_from(path: &Path, vectors: Option<&[f32]>) -> Result<(Self, u64)> {
+    /// As [`HnswIndex::load_graph`], the `rows` vectors asked for one at a time, in id order:
+    /// `next` fills the row and says whether it could (when it could not, the load stops with
+    /// [`Error::Source`], and the caller knows why). Nothing holds all the vectors but the index.
+    pub fn load_graph_each(
+        path: impl AsRef<Path>,
+        rows: usize,
+        next: &mut dyn FnMut(&mut [f32]) -> bool,
+    ) -> Result<(Self, u64)> {
+        HnswIndex::load_from(path.as_ref(), Some(&mut Rows::Each { rows, next }))
+    }
+
+    fn load_from(path: &Path, vectors: Option<&mut Rows<'_>>) -> Result<(Self, u64)> {
         let mut input = Decoder::open(path)?;
         let loaded = HnswIndex::decode(&mut input, vectors)?;
         input.finish()?;
@@ -177,7 +188,7 @@ impl HnswIndex {
         Ok(loaded)
     }
 
-    fn decode(input: &mut Decoder, vectors: Option<&[f32]>) -> Result<(Self, u64)> {
+    fn decode(input: &mut Decoder, mut vectors: Option<&mut Rows<'_>>) -> Result<(Self, u64)> {
         let mut magic = [0u8; 8];
         input.fill(&mut magic).map_err(|_| input.corrupt("too short for a kin HNSW index"))?;
         if &magic != MAGIC {
@@ -205,13 +216,12 @@ impl HnswIndex {
         let nodes = input.u32()?;
         let entry = (input.u32()?, input.u32()?);
         let inline = flags & HAS_VECTORS != 0;
-        match vectors {
+        match vectors.as_deref().map(|rows| rows.values(dim)) {
             None if !inline => return Err(input.corrupt("holds no vectors (it is loaded with its owner's)")),
             Some(_) if inline => return Err(input.corrupt("holds its own vectors (it is loaded alone)")),
-            Some(rows) if rows.len() != nodes as usize * dim => {
+            Some(values) if values != nodes as usize * dim => {
                 return Err(input.corrupt(format!(
-                    "holds {nodes} nodes of dimension {dim}, but {} values were given for them",
-                    rows.len()
+                    "holds {nodes} nodes of dimension {dim}, but {values} values were given for them"
                 )))
             }
             _ => {}
@@ -245,7 +255,7 @@ impl HnswIndex {
         if let (Some(codes), Some(q)) = (&index.codes, quantizer) {
             codes.restore_quantizer(q);
         }
-        index.decode_nodes(input, nodes, vectors)?;
+        index.decode_nodes(input, nodes, vectors.as_deref_mut())?;
         if let Some(codes) = index.codes.as_ref().filter(|c| c.quantizer().is_some()) {
             // Nodes saved without a code (none, normally) get one now.
             for id in 0..nodes {
@@ -265,7 +275,7 @@ impl HnswIndex {
         Ok((index, tag))
     }
 
-    fn decode_nodes(&self, input: &mut Decoder, nodes: u32, given: Option<&[f32]>) -> Result<()> {
+    fn decode_nodes(&self, input: &mut Decoder, nodes: u32, mut given: Option<&mut Rows<'_>>) -> Result<()> {
         let mut bytes = vec![0u8; self.dim * 4];
         let mut vector = vec![0.0f32; self.dim];
         let mut code = vec![0i8; self.dim];
@@ -277,10 +287,16 @@ impl HnswIndex {
                 return Err(input.corrupt(format!("node {id}: invalid state byte {s:#04x}")));
             }
             self.graph.init_node(id, level_of(s)).map_err(|e| input.corrupt(format!("node {id}: {e}")))?;
-            match given {
-                Some(rows) => {
+            match given.as_deref_mut() {
+                Some(Rows::Given(rows)) => {
                     let start = id as usize * self.dim;
                     self.vectors.write_scaled(id, &rows[start..start + self.dim], 1.0);
+                }
+                Some(Rows::Each { next, .. }) => {
+                    if !next(&mut vector) {
+                        return Err(Error::Source { node: id });
+                    }
+                    self.vectors.write_scaled(id, &vector, 1.0);
                 }
                 None => {
                     input.fill(&mut bytes)?;
@@ -324,6 +340,24 @@ impl HnswIndex {
         self.stored.store(stored, Ordering::Release);
         self.deleted.store(deleted, Ordering::Release);
         Ok(())
+    }
+}
+
+/// The vectors a graph saved without them is loaded with.
+enum Rows<'a> {
+    /// Every row, end to end.
+    Given(&'a [f32]),
+    /// `rows` rows, each filled by `next` in turn.
+    Each { rows: usize, next: &'a mut dyn FnMut(&mut [f32]) -> bool },
+}
+
+impl Rows<'_> {
+    /// How many values there are, for rows of `dim`.
+    fn values(&self, dim: usize) -> usize {
+        match self {
+            Rows::Given(rows) => rows.len(),
+            Rows::Each { rows, .. } => rows * dim,
+        }
     }
 }
 
