@@ -180,8 +180,12 @@ impl Adder {
             };
             runs.push((t.space.clone().unwrap_or_default(), summary));
         }
-        write_videos(&*self.collection, videos.into_inner().unwrap_or_else(|e| e.into_inner()))?;
-        self.collection.checkpoint()?;
+        let videos = videos.into_inner().unwrap_or_else(|e| e.into_inner());
+        // Each space's run ended checkpointed; the videos written after them need one more.
+        if !videos.is_empty() {
+            write_videos(&*self.collection, videos)?;
+            self.collection.checkpoint()?;
+        }
         Ok(merge_summaries(runs))
     }
 }

@@ -418,22 +418,19 @@ impl MilvusBackend {
 /// A server's refusal of a mixed collection's vector fields (a full Milvus takes 4 per
 /// collection unless `proxy.maxVectorFieldNum` says more) as `Unsupported`, naming the limit.
 fn too_many_vector_fields(e: Error, spaces: usize) -> Error {
+    let limited = |message: &str| {
+        let lower = message.to_lowercase();
+        lower.contains("vector field") && ["limit", "maximum", "exceed"].iter().any(|w| lower.contains(w))
+    };
     match e {
-        Error::Backend { backend, message }
-            if spaces > 1 && message.to_lowercase().contains("vector field") && {
-                let lower = message.to_lowercase();
-                lower.contains("limit") || lower.contains("maximum") || lower.contains("exceed")
-            } =>
-        {
-            Error::Unsupported {
-                backend,
-                feature: format!("a collection of {spaces} vector spaces"),
-                reason: format!(
-                    "the server refused {spaces} vector fields in one collection ({message}); its \
-                     proxy.maxVectorFieldNum sets the limit, or make a collection of fewer spaces"
-                ),
-            }
-        }
+        Error::Backend { backend, message } if spaces > 1 && limited(&message) => Error::Unsupported {
+            backend,
+            feature: format!("a collection of {spaces} vector spaces"),
+            reason: format!(
+                "the server refused {spaces} vector fields in one collection ({message}); its \
+                 proxy.maxVectorFieldNum sets the limit, or make a collection of fewer spaces"
+            ),
+        },
         other => other,
     }
 }

@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use crate::backend::metric_type;
 use crate::filter::translate;
-use crate::layout::{filler, quote, Layout};
+use crate::layout::{filler, keys_filter, quote, text_in, Layout};
 use crate::link::Link;
 use crate::text::{rows_of, text_of};
 
@@ -37,11 +37,6 @@ pub struct MilvusCollection {
 
 fn id_text(id: &ItemId) -> String {
     id.to_string()
-}
-
-/// The expression matching rows with these primary keys.
-fn keys_filter(field: &str, keys: impl Iterator<Item = String>) -> String {
-    format!("{field} in [{}]", keys.map(|k| quote(&k)).collect::<Vec<_>>().join(", "))
 }
 
 /// Items of the handle's space as the columns of kin's schema (vectors go as floats, not as
@@ -237,7 +232,7 @@ impl MilvusCollection {
         fields: &[&str],
     ) -> Result<(Vec<Map<String, Value>>, bool)> {
         let key = self.layout.key_field();
-        let key_of = |r: &Map<String, Value>| r.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
+        let key_of = |r: &Map<String, Value>| text_in(r, key);
         let mut fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
         fields.push(key.into());
         let mut upper: Option<String> = None;
@@ -382,8 +377,7 @@ impl CollectionRead for MilvusCollection {
         fields.push(key.into());
         let filter = keys_filter(key, keys.iter().cloned());
         let mut rows = self.query("scanning items", filter, fields, Some(keys.len()))?;
-        let key_of = |r: &Map<String, Value>| r.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
-        rows.sort_by_key(key_of);
+        rows.sort_by_key(|r| text_in(r, key));
         let items = rows.iter().filter_map(|r| item_of(r, self.layout.vector_of(r))).collect();
         let next = more.then(|| keys.last().cloned()).flatten();
         Ok((items, next))

@@ -68,6 +68,16 @@ pub(crate) fn quote(s: &str) -> String {
     serde_json::to_string(s).expect("a string serialises")
 }
 
+/// The expression matching rows whose `field` is one of `keys`.
+pub(crate) fn keys_filter(field: &str, keys: impl Iterator<Item = String>) -> String {
+    format!("{field} in [{}]", keys.map(|k| quote(&k)).collect::<Vec<_>>().join(", "))
+}
+
+/// A row's text field (its key, say), `""` when it has none.
+pub(crate) fn text_in(row: &Map<String, Value>, field: &str) -> String {
+    row.get(field).and_then(Value::as_str).unwrap_or_default().to_string()
+}
+
 impl Layout {
     /// The layout of a whole collection.
     pub(crate) fn of(config: &CollectionConfig) -> Result<Layout> {
@@ -156,12 +166,11 @@ impl Layout {
 
     /// The rows of these items: by primary key within a space, by `id` across a mixed collection.
     pub(crate) fn ids_filter(&self, ids: &[ItemId]) -> String {
-        let (field, keys): (&str, Vec<String>) = if self.mixed && self.own.is_none() {
-            ("id", ids.iter().map(ItemId::to_string).collect())
+        if self.mixed && self.own.is_none() {
+            keys_filter("id", ids.iter().map(ItemId::to_string))
         } else {
-            (self.key_field(), ids.iter().map(|id| self.key_of(id)).collect())
-        };
-        format!("{field} in [{}]", keys.iter().map(|k| quote(k)).collect::<Vec<_>>().join(", "))
+            keys_filter(self.key_field(), ids.iter().map(|id| self.key_of(id)))
+        }
     }
 
     /// The fields an item is read from: a space's own vector field, or every space's (a row

@@ -255,7 +255,7 @@ impl HnswIndex {
         if let (Some(codes), Some(q)) = (&index.codes, quantizer) {
             codes.restore_quantizer(q);
         }
-        index.decode_nodes(input, nodes, vectors.as_deref_mut())?;
+        index.decode_nodes(input, nodes, vectors)?;
         if let Some(codes) = index.codes.as_ref().filter(|c| c.quantizer().is_some()) {
             // Nodes saved without a code (none, normally) get one now.
             for id in 0..nodes {
