@@ -12,7 +12,14 @@ peers are) and, with `--cli`, also through the `kin` command line as a user runs
 build: the whole command, log and persisted index included), then one
 `kin search --vector-file queries.npy --ef EF --output ids.npy` per setting, timed whole
 (process start, opening the persisted index, the search, writing the ids), with
-`RAYON_NUM_THREADS` giving its threads.
+`RAYON_NUM_THREADS` giving its threads. The `kin-cli … net` rows take away what a one-query
+`kin search` of the same setting costs (the process, opening the collection, reading and writing
+the files), leaving the command line's rate of searching: (queries − 1) ÷ (time − one query's time).
+
+The whole comparison runs `--rounds` times (3 by default), every engine building and searching
+in turn within a round, so that a slow spell of a shared machine falls on all engines alike
+rather than on the one that happened to run then. Each table cell is the median over the rounds;
+a ratio to a peer is taken within each round and shown as the median with its range.
 
     pip install numpy hnswlib faiss-cpu usearch
     cargo build --release -p kin -p kin-index --example ann_bench
@@ -45,6 +52,14 @@ def recall(found, truth, k):
 
 
 REPEAT = 1
+SAID = set()
+
+
+def say_once(line):
+    """Prints `line` the first time it comes (each round says the same CPU and kernels)."""
+    if line not in SAID:
+        SAID.add(line)
+        print(line)
 
 
 def timed(fn, repeat=None):
@@ -113,20 +128,20 @@ def bench_kin(base, queries, truth, args, tmp, walk="f32"):
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     cpu = next((l for l in lines if "cpu" in l), {"cpu": "?", "kernels": "?"})
-    print(f"# kin ({walk} walk): CPU {cpu['cpu']}, distance kernels {cpu['kernels']}")
+    say_once(f"# kin ({walk} walk): CPU {cpu['cpu']}, distance kernels {cpu['kernels']}")
     if walk == "f32":
         args.kin_filtered = [l for l in lines if "filter_percent" in l]
     build = next(l for l in lines if "build_s" in l)["build_s"]
     return build, [l for l in lines if "ef" in l]
 
 
-def bench_kin_cli(base, queries, truth, args, tmp, walk="f32"):
+def bench_kin_cli(base, queries, truth, args, tmp, walk="f32", round_no=0):
     """kin through its command line (see the module's text)."""
     base_path, query_path = os.path.join(tmp, "base.npy"), os.path.join(tmp, "queries.npy")
     if not os.path.exists(base_path):
         np.save(base_path, base)
         np.save(query_path, queries)
-    data = os.path.join(tmp, f"kin-data-{walk}")
+    data = os.path.join(tmp, f"kin-data-{walk}-{round_no}")
     env = dict(os.environ, KIN_DATA=data, KIN_OFFLINE="1")
     env.pop("KIN_BACKEND", None)
 
@@ -138,8 +153,9 @@ def bench_kin_cli(base, queries, truth, args, tmp, walk="f32"):
         "--ef-construction", str(args.ef_construction), "--quantize", "int8" if walk == "int8" else "none")
     _, build = timed(lambda: kin("import", "bench", "--vectors", base_path), 1)
     version = subprocess.run([args.kin_cli, "version", "--verbose"], capture_output=True, text=True, env=env).stdout
-    print(f"# kin CLI ({walk} walk): " + " | ".join(line.strip() for line in version.splitlines() if line.strip()))
-    ids_path = os.path.join(tmp, "ids.npy")
+    say_once(f"# kin CLI ({walk} walk): " + " | ".join(line.strip() for line in version.splitlines() if line.strip()))
+    ids_path, one_path = os.path.join(tmp, "ids.npy"), os.path.join(tmp, "one-query.npy")
+    np.save(one_path, queries[:1])
     rows = []
     for th in args.threads:
         for ef in args.efs:
@@ -147,13 +163,18 @@ def bench_kin_cli(base, queries, truth, args, tmp, walk="f32"):
                       "--output", ids_path]
             _, secs = timed(lambda: kin(*search, threads=th))
             found = np.load(ids_path)
-            rows.append(dict(threads=th, ef=ef, recall=recall(found, truth, args.k), qps=len(queries) / secs))
+            # What one query costs the same way: the process, opening the collection, the files.
+            one = [*search[:3], one_path, *search[4:]]
+            _, fixed = timed(lambda: kin(*one, threads=th))
+            net = (len(queries) - 1) / (secs - fixed) if secs > fixed else None
+            rows.append(dict(threads=th, ef=ef, recall=recall(found, truth, args.k), qps=len(queries) / secs,
+                             net_qps=net))
     return build, rows
 
 
 def qps_at(rows, threads, target):
     """Best QPS among settings reaching `target` recall (linear interpolation between ef steps)."""
-    pts = sorted((r["recall"], r["qps"]) for r in rows if r["threads"] == threads)
+    pts = sorted((r["recall"], r["qps"]) for r in rows if r["threads"] == threads and r["qps"])
     best = None
     for (r0, q0), (r1, q1) in zip(pts, pts[1:]):
         if r0 <= target <= r1 and r1 > r0:
@@ -163,6 +184,34 @@ def qps_at(rows, threads, target):
         if r >= target:
             best = max(best or 0, q)
     return best
+
+
+def median(values):
+    v = sorted(x for x in values if x)
+    if not v:
+        return None
+    mid = len(v) // 2
+    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
+
+
+def merge_rounds(rounds):
+    """One engine's rounds as one table: per setting, the mean recall and the median QPS."""
+    rows = []
+    for cells in zip(*(rows for _, rows in rounds)):
+        rows.append(dict(threads=cells[0]["threads"], ef=cells[0]["ef"],
+                         recall=float(np.mean([c["recall"] for c in cells])),
+                         qps=median([c["qps"] for c in cells])))
+    return median([b for b, _ in rounds]), rows
+
+
+def ratio_text(ratios):
+    """`1.42x` for one round; `1.42x (1.31-1.55)`, the median and the range, for several."""
+    ratios = [r for r in ratios if r]
+    if not ratios:
+        return "n/a"
+    if len(ratios) == 1:
+        return f"{ratios[0]:.2f}x"
+    return f"{median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
 
 
 def main():
@@ -176,6 +225,8 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--repeat", type=int, default=3,
                     help="run each setting's queries this many times and keep the fastest")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="build and search with every engine in turn this many times; tables give medians")
     ap.add_argument("--kin-bin", default="target/release/examples/ann_bench")
     ap.add_argument("--cli", action="store_true", help="also run kin through its command line (kin-cli rows)")
     ap.add_argument("--kin-cli", default="target/release/kin", help="the kin binary for --cli")
@@ -191,45 +242,65 @@ def main():
     base, queries = np.ascontiguousarray(data[:-args.queries]), np.ascontiguousarray(data[-args.queries:])
     truth = exact_topk(base, queries, args.k)
     print(f"# {args.vectors}: {len(base)} base vectors, {len(queries)} queries, dim {base.shape[1]}, "
-          f"M={args.m}, ef_construction={args.ef_construction}, cosine")
+          f"M={args.m}, ef_construction={args.ef_construction}, cosine; {args.rounds} rounds, "
+          f"each setting's fastest of {args.repeat} runs per round")
 
-    results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        results["kin"] = bench_kin(base, queries, truth, args, tmp)
-        if "kin-sq8" not in args.skip.split(","):
-            results["kin-sq8"] = bench_kin(base, queries, truth, args, tmp, walk="int8")
-        if args.cli:
-            results["kin-cli"] = bench_kin_cli(base, queries, truth, args, tmp)
-            if "kin-sq8" not in args.skip.split(","):
-                results["kin-cli-sq8"] = bench_kin_cli(base, queries, truth, args, tmp, walk="int8")
+    skip = args.skip.split(",")
+    engines = {"kin": lambda tmp, r: bench_kin(base, queries, truth, args, tmp)}
+    if "kin-sq8" not in skip:
+        engines["kin-sq8"] = lambda tmp, r: bench_kin(base, queries, truth, args, tmp, walk="int8")
+    if args.cli:
+        engines["kin-cli"] = lambda tmp, r: bench_kin_cli(base, queries, truth, args, tmp, round_no=r)
+        if "kin-sq8" not in skip:
+            engines["kin-cli-sq8"] = lambda tmp, r: bench_kin_cli(base, queries, truth, args, tmp, "int8", r)
     peers = {"hnswlib": bench_hnswlib, "faiss": bench_faiss, "usearch": bench_usearch}
     for name, fn in peers.items():
-        if name not in args.skip.split(","):
-            results[name] = fn(base, queries, truth, args)
+        if name not in skip:
+            engines[name] = lambda tmp, r, fn=fn: fn(base, queries, truth, args)
+
+    # Engines take turns within each round, so that a slow spell of the machine falls on all of
+    # them rather than on one.
+    rounds = {name: [] for name in engines}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            for name, run in engines.items():
+                rounds[name].append(run(tmp, r))
+    with_net = {}
+    for name, runs in rounds.items():
+        with_net[name] = runs
+        if name.startswith("kin-cli"):
+            with_net[f"{name} net"] = [(b, [dict(r, qps=r["net_qps"]) for r in rows]) for b, rows in runs]
+    rounds = with_net
+    results = {name: merge_rounds(rs) for name, rs in rounds.items()}
 
     print("\n| engine | build (s) | threads | " + " | ".join(f"ef={e}" for e in args.efs) + " |")
     print("|---|---:|---:|" + "---:|" * len(args.efs))
     for name, (build, rows) in results.items():
         for th in args.threads:
-            cells = [f"{r['recall']:.3f} / {r['qps']:.0f}" for r in rows if r["threads"] == th]
+            cells = [f"{r['recall']:.3f} / {r['qps'] or 0:.0f}" for r in rows if r["threads"] == th]
             print(f"| {name} | {build:.1f} | {th} | " + " | ".join(cells) + " |")
-    print("\ncells: recall@10 / queries per second\n")
-    print("| engine | threads | QPS @ recall 0.95 | QPS @ recall 0.99 | vs hnswlib (0.95, 0.99) "
-          "| vs faiss (0.95, 0.99) | build vs hnswlib |")
-    print("|---|---:|---:|---:|---|---|---:|")
-    fmt = lambda a, b: f"{a / b:.2f}x" if a and b else "n/a"
+    print("\ncells: mean recall@10 / median queries per second over the rounds\n")
+    print("QPS at a recall is read off each round's curve (linear between ef steps); the ratios are "
+          "taken within a round, then their median (and range over the rounds) is shown.\n")
+    print("| engine | threads | QPS @ recall 0.95 | QPS @ recall 0.99 | vs hnswlib @ 0.95 | vs hnswlib @ 0.99 "
+          "| vs faiss @ 0.95 | vs faiss @ 0.99 | build vs hnswlib |")
+    print("|---|---:|---:|---:|---|---|---|---|---:|")
     f = lambda v: f"{v:.0f}" if v else "n/a"
-    for name, (build, rows) in results.items():
+    for name, runs in rounds.items():
         for th in args.threads:
-            q95, q99 = qps_at(rows, th, 0.95), qps_at(rows, th, 0.99)
-            ratios = []
+            q = {t: [qps_at(rows, th, t) for _, rows in runs] for t in (0.95, 0.99)}
+            cells = []
             for peer in ("hnswlib", "faiss"):
-                p = results.get(peer)
-                ratios.append(f"{fmt(q95, qps_at(p[1], th, 0.95))}, {fmt(q99, qps_at(p[1], th, 0.99))}" if p else "")
-            hb = results.get("hnswlib")
-            bratio = f"{build / hb[0]:.2f}x" if hb else ""
-            print(f"| {name} | {th} | {f(q95)} | {f(q99)} | {ratios[0]} | {ratios[1]} | {bratio} |")
-    print("\nkin, filtered search (ef=64, 1 thread), against exact filtered search:\n")
+                for t in (0.95, 0.99):
+                    p = rounds.get(peer)
+                    cells.append(ratio_text([a / b if a and b else None
+                                             for a, b in zip(q[t], (qps_at(rows, th, t) for _, rows in p))])
+                                 if p else "")
+            hb = rounds.get("hnswlib")
+            build = ratio_text([b / hb_b for (b, _), (hb_b, _) in zip(runs, hb)]) if hb else ""
+            print(f"| {name} | {th} | {f(median(q[0.95]))} | {f(median(q[0.99]))} | " + " | ".join(cells)
+                  + f" | {build} |")
+    print("\nkin, filtered search (ef=64, 1 thread), against exact filtered search (last round):\n")
     print("| filter keeps | matching items | recall@10 | queries with 10 results | QPS |")
     print("|---:|---:|---:|---:|---:|")
     for r in getattr(args, "kin_filtered", []):
