@@ -7,10 +7,11 @@
 //! Written to `snapshot.bin.partial`, fsynced, renamed over `snapshot.bin`, directory fsynced.
 
 use std::fs::{self, File};
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use kin_core::fault;
+use memmap2::Mmap;
 
 use crate::item::Item;
 use crate::record::{decode, encode, Frame, Record, MAX_BODY};
@@ -89,14 +90,17 @@ pub fn read(path: &Path) -> Result<Option<Snapshot>> {
 
 /// A snapshot read item by item, so that a caller keeps what it needs of each (opening copies
 /// the vectors into the index and keeps the rest) and memory never holds every item whole.
+///
+/// The file is mapped, not read: each frame is checked and decoded where the page cache holds
+/// it, so opening a collection copies its bytes once (into the items) instead of three times
+/// (into a read buffer, a frame buffer, then the items).
 pub struct Reader {
     path: std::path::PathBuf,
-    input: BufReader<File>,
+    bytes: Mmap,
     lsn: u64,
     count: usize,
     read: usize,
-    pos: u64,
-    frame: Vec<u8>,
+    pos: usize,
 }
 
 impl Reader {
@@ -107,14 +111,16 @@ impl Reader {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io(path, e)),
         };
-        let mut input = BufReader::with_capacity(1 << 20, file);
-        let mut header = [0u8; HEADER_LEN];
-        let parsed = input.read_exact(&mut header).ok().and_then(|()| parse_header(&header));
-        let Some((lsn, count)) = parsed else {
+        // SAFETY: the map is read-only and lives as long as the reader. kin never changes a
+        // snapshot in place: a new one is written beside it and renamed over it, which leaves
+        // this mapping on the old file. Every access below is bounds-checked against the length
+        // the file had when it was mapped.
+        let bytes = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        let Some((lsn, count)) = parse_header(&bytes) else {
             return Err(Error::Corrupt { path: path.to_path_buf(), message: "not a kin snapshot (bad header)".into() });
         };
-        let (count, pos, frame) = (count as usize, HEADER_LEN as u64, Vec::new());
-        Ok(Some(Reader { path: path.to_path_buf(), input, lsn, count, read: 0, pos, frame }))
+        let count = count as usize;
+        Ok(Some(Reader { path: path.to_path_buf(), bytes, lsn, count, read: 0, pos: HEADER_LEN }))
     }
 
     /// The log position the snapshot was taken at.
@@ -135,27 +141,24 @@ impl Reader {
     /// The next item; `None` after the last, once the file is known to end there.
     pub fn next_item(&mut self) -> Result<Option<Item>> {
         let (count, pos) = (self.count, self.pos);
+        let rest = &self.bytes[pos..];
         if self.read == count {
-            let mut rest = [0u8; 1];
-            if self.input.read(&mut rest).map_err(|e| Error::io(&self.path, e))? > 0 {
+            if !rest.is_empty() {
                 return Err(self.corrupt(format!("unexpected bytes after the last item (byte {pos})")));
             }
             return Ok(None);
         }
         let truncated = |r: &Self| r.corrupt(format!("truncated: {} of {count} items", r.read));
-        self.frame.resize(8, 0);
-        if self.input.read_exact(&mut self.frame).is_err() {
+        let Some(len) = rest.get(..4).map(|l| u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize) else {
             return Err(truncated(self));
-        }
-        let len = u32::from_le_bytes([self.frame[0], self.frame[1], self.frame[2], self.frame[3]]) as usize;
+        };
         if len > MAX_BODY {
             return Err(self.corrupt(format!("a frame of {len} bytes at byte {pos}")));
         }
-        self.frame.resize(8 + len, 0);
-        if self.input.read_exact(&mut self.frame[8..]).is_err() {
+        let Some(frame) = rest.get(..8 + len) else {
             return Err(truncated(self));
-        }
-        let item = match decode(&self.frame) {
+        };
+        let item = match decode(frame) {
             Frame::Record { lsn: at, record: Record::Upsert(item), .. } if at == self.lsn => item,
             Frame::Record { lsn: at, .. } if at != self.lsn => {
                 let lsn = self.lsn;
@@ -165,7 +168,7 @@ impl Reader {
             Frame::Incomplete => return Err(truncated(self)),
             Frame::Corrupt(m) => return Err(self.corrupt(format!("{m} at byte {pos}"))),
         };
-        self.pos += self.frame.len() as u64;
+        self.pos += 8 + len;
         self.read += 1;
         Ok(Some(item))
     }
