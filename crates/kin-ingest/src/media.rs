@@ -1,6 +1,7 @@
 //! Images, audio and video into items: an image is one item; a video or audio file is one item
 //! per timed segment (`PATH#N`, with its start and end in seconds) and one for the whole file.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use kin_core::Modality;
@@ -28,22 +29,18 @@ pub(crate) type VideoParts = std::sync::Mutex<Vec<VideoPart>>;
 /// Writes the parts of each video in one change across its spaces, in the order the videos
 /// were met.
 pub(crate) fn write_videos(collection: &dyn CollectionWrite, parts: Vec<VideoPart>) -> kin_store::Result<()> {
-    let mut paths: Vec<String> = Vec::new();
-    for p in &parts {
-        if !paths.contains(&p.path) {
-            paths.push(p.path.clone());
-        }
+    let mut videos: Vec<(String, Vec<VideoPart>)> = Vec::new();
+    let mut at: HashMap<String, usize> = HashMap::new();
+    for part in parts {
+        let i = *at.entry(part.path.clone()).or_insert_with(|| {
+            videos.push((part.path.clone(), Vec::new()));
+            videos.len() - 1
+        });
+        videos[i].1.push(part);
     }
-    let mut parts = parts;
-    for path in paths {
-        let (mine, rest): (Vec<VideoPart>, Vec<VideoPart>) = parts.into_iter().partition(|p| p.path == path);
-        parts = rest;
-        let mut stale: Vec<ItemId> = Vec::new();
-        for id in mine.iter().flat_map(|p| &p.stale) {
-            if !stale.contains(id) {
-                stale.push(id.clone());
-            }
-        }
+    for (_, mine) in videos {
+        let mut seen = HashSet::new();
+        let stale: Vec<ItemId> = mine.iter().flat_map(|p| &p.stale).filter(|id| seen.insert(*id)).cloned().collect();
         collection.replace_in_spaces(&stale, mine.into_iter().map(|p| (p.space, p.items)).collect())?;
     }
     Ok(())

@@ -18,6 +18,10 @@ use crate::record::{decode, encode, Frame, Record, MAX_BODY};
 use crate::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"KINSNAP1";
+/// Bytes of mapped snapshot a reader goes through before it hands the pages it has read back
+/// (they stay in the page cache), so that opening a large collection does not hold the whole
+/// file in its resident memory beside the index it builds.
+const RELEASE_STEP: usize = 8 << 20;
 /// Bytes before the first item: the magic, the sequence number and the count.
 pub(crate) const HEADER_LEN: usize = 24;
 
@@ -101,6 +105,8 @@ pub struct Reader {
     count: usize,
     read: usize,
     pos: usize,
+    /// Where the pages not yet handed back start.
+    released: usize,
 }
 
 impl Reader {
@@ -116,11 +122,14 @@ impl Reader {
         // this mapping on the old file. Every access below is bounds-checked against the length
         // the file had when it was mapped.
         let bytes = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        #[cfg(unix)]
+        // Advice only: read-ahead suits a front-to-back read; refused advice changes nothing.
+        let _ = bytes.advise(memmap2::Advice::Sequential);
         let Some((lsn, count)) = parse_header(&bytes) else {
             return Err(Error::Corrupt { path: path.to_path_buf(), message: "not a kin snapshot (bad header)".into() });
         };
         let count = count as usize;
-        Ok(Some(Reader { path: path.to_path_buf(), bytes, lsn, count, read: 0, pos: HEADER_LEN }))
+        Ok(Some(Reader { path: path.to_path_buf(), bytes, lsn, count, read: 0, pos: HEADER_LEN, released: 0 }))
     }
 
     /// The log position the snapshot was taken at.
@@ -170,7 +179,26 @@ impl Reader {
         };
         self.pos += 8 + len;
         self.read += 1;
+        if self.pos - self.released >= RELEASE_STEP {
+            self.release();
+        }
         Ok(Some(item))
+    }
+
+    /// Hands back the pages before the current frame: they are dropped from this process's
+    /// memory and stay in the page cache.
+    fn release(&mut self) {
+        let end = self.pos / RELEASE_STEP * RELEASE_STEP;
+        #[cfg(unix)]
+        // SAFETY: the map is shared and read-only, so `MADV_DONTNEED` only unmaps its pages (a
+        // later read would fault them in from the file again, with the same bytes); nothing
+        // borrows from the range any longer, every item before `pos` having been decoded into
+        // values of its own. `released` and `end` are multiples of `RELEASE_STEP`, itself a
+        // multiple of any page size, inside the map.
+        let _ = unsafe {
+            self.bytes.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, self.released, end - self.released)
+        };
+        self.released = end;
     }
 }
 

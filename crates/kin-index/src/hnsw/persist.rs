@@ -188,7 +188,7 @@ impl HnswIndex {
         Ok(loaded)
     }
 
-    fn decode(input: &mut Decoder, mut vectors: Option<&mut Rows<'_>>) -> Result<(Self, u64)> {
+    fn decode(input: &mut Decoder, vectors: Option<&mut Rows<'_>>) -> Result<(Self, u64)> {
         let mut magic = [0u8; 8];
         input.fill(&mut magic).map_err(|_| input.corrupt("too short for a kin HNSW index"))?;
         if &magic != MAGIC {
