@@ -206,7 +206,7 @@ fn a_ten_hour_stream_is_cut_into_windows_with_bounded_memory() {
         if count == 50 {
             before = resident_mib();
         }
-        if count % 50 == 0 {
+        if count.is_multiple_of(50) {
             peak = peak.max(resident_mib());
         }
     }

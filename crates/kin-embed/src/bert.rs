@@ -46,7 +46,7 @@ impl BertConfig {
                 message: format!("position_embedding_type {p:?} is not supported (only \"absolute\")"),
             });
         }
-        if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
+        if self.num_attention_heads == 0 || !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(Error::InvalidConfig {
                 path: path.to_path_buf(),
                 message: format!(

@@ -151,7 +151,7 @@ pub(crate) fn exp_approx(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 5e-1;
     let y = p * r * r + r + 1.0;
     // 2ⁿ built from bits: adding 1.5·2²³ puts the integer n in the low mantissa bits (no
     // float-to-int conversion, so the loop vectorises).

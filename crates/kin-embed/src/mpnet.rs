@@ -50,7 +50,7 @@ impl MpnetConfig {
     pub fn validate(&self, path: &Path) -> Result<()> {
         check_activation(&self.hidden_act, path)?;
         let invalid = |message: String| Err(Error::InvalidConfig { path: path.to_path_buf(), message });
-        if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
+        if self.num_attention_heads == 0 || !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return invalid(format!(
                 "hidden_size {} is not divisible by num_attention_heads {}",
                 self.hidden_size, self.num_attention_heads

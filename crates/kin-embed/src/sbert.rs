@@ -2,7 +2,7 @@
 //! `sentence_bert_config.json`. Plain Hugging Face folders get mean pooling and no normalisation.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -99,11 +99,11 @@ impl SentencePipeline {
     }
 }
 
-fn read_pooling(path: &PathBuf) -> Result<Vec<Pooling>> {
+fn read_pooling(path: &Path) -> Result<Vec<Pooling>> {
     let cfg: PoolingConfig = read_json(path)?;
     if cfg.pooling_mode_weightedmean_tokens || cfg.pooling_mode_lasttoken {
         return Err(Error::InvalidConfig {
-            path: path.clone(),
+            path: path.to_path_buf(),
             message: "weighted-mean and last-token pooling are not supported yet".into(),
         });
     }
@@ -116,7 +116,7 @@ fn read_pooling(path: &PathBuf) -> Result<Vec<Pooling>> {
     ];
     let pooling: Vec<Pooling> = modes.into_iter().filter(|(on, _)| *on).map(|(_, p)| p).collect();
     if pooling.is_empty() {
-        return Err(Error::InvalidConfig { path: path.clone(), message: "no pooling mode is enabled".into() });
+        return Err(Error::InvalidConfig { path: path.to_path_buf(), message: "no pooling mode is enabled".into() });
     }
     Ok(pooling)
 }

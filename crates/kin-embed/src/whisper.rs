@@ -42,7 +42,7 @@ fn default_activation() -> String {
 impl WhisperConfig {
     pub fn validate(&self, path: &Path) -> Result<()> {
         let invalid = |message: String| Error::InvalidConfig { path: path.to_path_buf(), message };
-        if self.encoder_attention_heads == 0 || self.d_model % self.encoder_attention_heads != 0 {
+        if self.encoder_attention_heads == 0 || !self.d_model.is_multiple_of(self.encoder_attention_heads) {
             return Err(invalid(format!("d_model {} is not a multiple of the heads", self.d_model)));
         }
         if self.activation_function != "gelu" {

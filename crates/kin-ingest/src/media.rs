@@ -53,12 +53,12 @@ pub(crate) struct PendingImage {
     pub bytes: Vec<u8>,
 }
 
+/// Images that could not be used: each path with the reason.
+pub(crate) type Refused = Vec<(String, String)>;
+
 /// Images decoded and preprocessed in parallel, embedded in one batch. Returns the items, and the
 /// images that could not be used with the reason.
-pub(crate) fn image_items(
-    model: &dyn Embedder,
-    images: Vec<PendingImage>,
-) -> kin_embed::Result<(Vec<Item>, Vec<(String, String)>)> {
+pub(crate) fn image_items(model: &dyn Embedder, images: Vec<PendingImage>) -> kin_embed::Result<(Vec<Item>, Refused)> {
     let prepared: Vec<(PendingImage, Result<Pixels, String>)> = images
         .into_par_iter()
         .map(|p| {

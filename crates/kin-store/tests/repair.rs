@@ -18,7 +18,7 @@ fn vector(i: usize) -> Vec<f32> {
 }
 
 fn id(i: usize) -> ItemId {
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         ItemId::Int(i as i64)
     } else {
         ItemId::from(format!("doc-{i}").as_str())

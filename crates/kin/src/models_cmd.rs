@@ -44,8 +44,8 @@ fn status(card: &ModelCard) -> &'static str {
 
 fn print_table(cards: &[ModelCard]) {
     println!(
-        "{:<24} {:<12} {:>5}  {:<14} {:<5} {:<14} {}",
-        "MODEL", "MODALITY", "DIM", "POOLING", "NORM", "LICENCE", "STATUS"
+        "{:<24} {:<12} {:>5}  {:<14} {:<5} {:<14} STATUS",
+        "MODEL", "MODALITY", "DIM", "POOLING", "NORM", "LICENCE"
     );
     for c in cards {
         let pooling =

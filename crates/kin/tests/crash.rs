@@ -88,7 +88,7 @@ fn stored(data: &Path, ids: impl Iterator<Item = i64>, cycle: &str) -> HashMap<i
         assert_eq!(&text(&format!("v{v}"), ids.len() + 10), ids, "{cycle}: text search for version {v}");
     }
     let step = (state.len() / 500).max(1);
-    for (&id, version) in state.iter().filter(|(id, _)| **id as usize % step == 0) {
+    for (&id, version) in state.iter().filter(|(id, _)| (**id as usize).is_multiple_of(step)) {
         let want: Vec<i64> = version.map(|_| id).into_iter().collect();
         assert_eq!(text(&format!("item{id}"), 5), want, "{cycle}: text search for item {id} ({version:?})");
     }

@@ -90,7 +90,7 @@ fn invalid(path: &Path, message: String) -> Error {
 }
 
 fn check_heads(path: &Path, tower: &str, hidden: usize, heads: usize) -> Result<()> {
-    if heads == 0 || hidden == 0 || hidden % heads != 0 {
+    if heads == 0 || hidden == 0 || !hidden.is_multiple_of(heads) {
         return Err(invalid(path, format!("{tower}: hidden_size {hidden} is not a multiple of {heads} heads")));
     }
     Ok(())
@@ -118,7 +118,7 @@ impl ClipTextConfig {
 impl ClipVisionConfig {
     pub fn validate(&self, path: &Path) -> Result<()> {
         check_heads(path, "vision_config", self.hidden_size, self.num_attention_heads)?;
-        if self.patch_size == 0 || self.image_size % self.patch_size != 0 {
+        if self.patch_size == 0 || !self.image_size.is_multiple_of(self.patch_size) {
             let (image, patch) = (self.image_size, self.patch_size);
             return Err(invalid(
                 path,

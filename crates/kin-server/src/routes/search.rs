@@ -269,7 +269,7 @@ async fn answer(
         }
         let content = content::parse(&Value::Object(input), 0, &state.config)?;
         let batcher = state.models.get(&model).await?;
-        let mut embedded = content::embed(&state, &batcher, vec![content], false).await?;
+        let mut embedded = content::embed(state, &batcher, vec![content], false).await?;
         embedded.pop().map(|e| e.vector).ok_or_else(|| ApiError::internal("no query vector"))?
     };
     let (ef, exact, by_document, filter) = (req.ef, req.exact, ask.by_document, ask.filter.clone());
