@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use serde_json::Value;
 
@@ -91,43 +92,58 @@ impl State {
     /// The snapshot's items with the graph saved beside it, vector by vector; `None` when the
     /// graph cannot be used (missing, damaged, of another log position or settings), which
     /// [`State::restore_flat`] then reports as it rebuilds.
+    ///
+    /// The two files are read side by side: a second thread reads the snapshot (its checksums,
+    /// its items, the table of ids) while this one decodes the graph and writes each vector into
+    /// the index's storage. The vectors pass between them in chunks of [`CHUNK_ROWS`], and the
+    /// chunks go back to be filled again, so no other copy of the vectors is ever made.
     fn restore_each(config: &CollectionConfig, index_path: &Path, snap: &mut snapshot::Reader) -> Result<Option<Self>> {
         let mut state = State::new(config)?;
-        let (lsn, rows) = (snap.lsn(), snap.count());
+        let (lsn, rows, dim) = (snap.lsn(), snap.count(), config.dim);
         state.next_lsn = lsn + 1;
         state.slots.reserve(rows.min(1 << 24));
         let mut duplicates = Vec::new();
-        let mut failure = None;
-        let loaded = {
-            let mut next = |row: &mut [f32]| match snap.next_item() {
-                Ok(Some(item)) if item.vector.len() == row.len() => {
-                    row.copy_from_slice(&item.vector);
-                    state.add_restored(item, &mut duplicates);
+        let reading = &mut *snap;
+        let (loaded, read) = std::thread::scope(|scope| {
+            let (full_tx, full_rx) = sync_channel::<Vec<f32>>(CHUNKS);
+            let (empty_tx, empty_rx) = sync_channel::<Vec<f32>>(CHUNKS);
+            for _ in 0..CHUNKS {
+                // The channel holds CHUNKS, and its receiver is alive: this cannot fail.
+                let _ = empty_tx.send(Vec::with_capacity(CHUNK_ROWS * dim));
+            }
+            let (state, duplicates) = (&mut state, &mut duplicates);
+            let reader = scope.spawn(move || read_items(reading, state, duplicates, rows, dim, full_tx, empty_rx));
+            let loaded = {
+                let (mut chunk, mut at) = (Vec::new(), 0);
+                let mut next = |row: &mut [f32]| {
+                    if at == chunk.len() {
+                        let used = std::mem::take(&mut chunk);
+                        if used.capacity() > 0 {
+                            let _ = empty_tx.send(used);
+                        }
+                        match full_rx.recv() {
+                            Ok(filled) => (chunk, at) = (filled, 0),
+                            Err(_) => return false,
+                        }
+                    }
+                    row.copy_from_slice(&chunk[at..at + row.len()]);
+                    at += row.len();
                     true
-                }
-                Ok(Some(item)) => {
-                    let message = format!("item {} has {} dimensions, not {}", item.id, item.vector.len(), row.len());
-                    failure = Some(snap.corrupt(message));
-                    false
-                }
-                Ok(None) => false,
-                Err(e) => {
-                    failure = Some(e);
-                    false
-                }
+                };
+                saved_graph_each(config, index_path, rows, lsn, &mut next)
             };
-            saved_graph_each(config, index_path, rows, lsn, &mut next)
-        };
+            // A loader that stopped early must not leave the reader waiting on a channel.
+            drop((full_rx, empty_tx));
+            let read = reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (loaded, read)
+        });
         match loaded {
             Ok(index) => {
-                // The snapshot ends where its header says (trailing bytes are damage).
-                if snap.next_item()?.is_some() {
-                    return Err(snap.corrupt("more items than its header announces".into()));
-                }
+                read?;
                 state.index = VectorIndex::Hnsw(index);
                 Ok(Some(state.finish(config, index_path, lsn, duplicates)))
             }
-            Err(None) => Err(failure.unwrap_or_else(|| snap.corrupt(format!("fewer than {rows} items")))),
+            Err(None) => Err(read.err().unwrap_or_else(|| snap.corrupt(format!("fewer than {rows} items")))),
             Err(Some(why)) => {
                 tracing::debug!(collection = %config.name, "the saved graph is not used: {why}");
                 Ok(None)
@@ -337,4 +353,52 @@ impl State {
             (hit * self.ids.len()).div_ceil(seen)
         }
     }
+}
+
+/// Rows of vectors one chunk carries from the snapshot's reader to the index's loader.
+const CHUNK_ROWS: usize = 256;
+/// Chunks passing between them.
+const CHUNKS: usize = 4;
+
+/// The reading side of [`State::restore_each`]: `rows` items from `snap` into `state`, their
+/// vectors sent on in chunks; then the check that the snapshot ends there. Stops quietly when
+/// the loader has stopped (its channel closed), with an error when the snapshot is damaged.
+/// It owns its ends of the channels, so that when it stops, for any reason, a loader waiting
+/// for the next chunk is told.
+fn read_items(
+    snap: &mut snapshot::Reader,
+    state: &mut State,
+    duplicates: &mut Vec<u32>,
+    rows: usize,
+    dim: usize,
+    full: SyncSender<Vec<f32>>,
+    empty: Receiver<Vec<f32>>,
+) -> Result<()> {
+    let Ok(mut chunk) = empty.recv() else { return Ok(()) };
+    for _ in 0..rows {
+        let Some(item) = snap.next_item()? else {
+            return Err(snap.corrupt(format!("fewer than {rows} items")));
+        };
+        if item.vector.len() != dim {
+            return Err(snap.corrupt(format!("item {} has {} dimensions, not {dim}", item.id, item.vector.len())));
+        }
+        chunk.extend_from_slice(&item.vector);
+        state.add_restored(item, duplicates);
+        if chunk.len() == CHUNK_ROWS * dim {
+            if full.send(chunk).is_err() {
+                return Ok(());
+            }
+            let Ok(again) = empty.recv() else { return Ok(()) };
+            chunk = again;
+            chunk.clear();
+        }
+    }
+    if !chunk.is_empty() && full.send(chunk).is_err() {
+        return Ok(());
+    }
+    // The snapshot ends where its header says (trailing bytes are damage).
+    if snap.next_item()?.is_some() {
+        return Err(snap.corrupt("more items than its header announces".into()));
+    }
+    Ok(())
 }

@@ -211,3 +211,37 @@ fn files_left_half_written_by_a_kill_are_ignored() {
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.collection("c").unwrap().count(), 900);
 }
+
+/// The snapshot is read on a thread of its own while the saved graph is decoded: damage deep in
+/// a large snapshot (past the chunks that can be waiting between them) is reported as damage,
+/// and the reading stops on both sides rather than one waiting for the other.
+#[test]
+fn damage_deep_in_the_snapshot_is_reported_beside_a_good_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let c = store.create(CollectionConfig::new("c", DIM)).unwrap();
+        c.upsert(items(0..3000)).unwrap();
+        c.snapshot().unwrap();
+    }
+    assert!(index_file(dir.path()).exists());
+    let snapshot = dir.path().join("collections").join("c").join("snapshot.bin");
+    let saved = std::fs::read(&snapshot).unwrap();
+    for at in [saved.len() * 2 / 3, saved.len() - 3] {
+        let mut bytes = saved.clone();
+        bytes[at] ^= 0x40;
+        std::fs::write(&snapshot, &bytes).unwrap();
+        let path = dir.path().to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let store = Store::open(&path).unwrap();
+            let _ = tx.send(store.collection("c").map(|c| c.count()).map_err(|e| e.to_string()));
+        });
+        let opened = rx.recv_timeout(std::time::Duration::from_secs(120)).expect("opening finishes");
+        let message = opened.expect_err("a damaged snapshot is not opened as if whole");
+        assert!(message.contains("snapshot.bin"), "byte {at}: {message}");
+    }
+    std::fs::write(&snapshot, &saved).unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.collection("c").unwrap().count(), 3000, "the whole snapshot opens again");
+}
