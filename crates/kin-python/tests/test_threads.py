@@ -13,6 +13,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 import kin
 
@@ -38,9 +39,10 @@ def test_encode_releases_the_gil(minilm, golden_texts):
 def test_ctrl_c_interrupts_a_long_encode(tmp_path):
     script = textwrap.dedent(
         """
-        import sys, time, kin
+        import faulthandler, sys, time, kin
         model = kin.SentenceTransformer("all-MiniLM-L6-v2")
         print("ready", flush=True)
+        faulthandler.dump_traceback_later(45)  # where it is, should SIGINT go unanswered
         start = time.monotonic()
         try:
             model.encode(["a sentence long enough to take a moment " * 8] * 100_000, batch_size=8)
@@ -51,16 +53,22 @@ def test_ctrl_c_interrupts_a_long_encode(tmp_path):
         sys.exit(1)
         """
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    errors = tmp_path / "stderr.txt"
+    with open(errors, "w") as stderr:
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=stderr, text=True)
     try:
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(1.0)
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail(f"no answer to SIGINT in 60 s; the child's stderr:\n{errors.read_text()}")
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0, out
+    assert proc.returncode == 0, out + errors.read_text()
     assert out.startswith("interrupted"), out
 
 
