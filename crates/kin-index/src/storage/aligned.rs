@@ -9,19 +9,51 @@
 //! huge pages (`madvise(MADV_HUGEPAGE)`, which takes effect where the system's setting is
 //! `madvise` or `always`) before it is first written. A graph walk reads rows scattered over the
 //! whole index: with 4 KiB pages nearly every row is also a TLB miss, with 2 MiB pages few are.
+//!
+//! On Linux, a block of 2 MiB or more of values whose default is all zero bytes ([`Slot`]) is
+//! mapped from the system directly: the pages come zeroed, so nothing is written until a row is
+//! used, and the rows a segment never uses never take memory. Opening a collection writes its
+//! vectors into such blocks once, instead of writing zeros first and then the vectors.
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::ops::Deref;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicI8, AtomicU32, AtomicU8};
 
 /// Bytes of a cache line, the alignment of every block.
 const LINE: usize = 64;
 /// Bytes of a huge page: the alignment of blocks at least this large.
 const HUGE: usize = 2 << 20;
 
+/// A value a block holds: it has a default, and says whether that default is all zero bytes.
+///
+/// # Safety
+/// `ZERO_DEFAULT` may be true only when `T::default()` is `size_of::<T>()` zero bytes, so that
+/// zeroed memory already holds `T::default()` values.
+pub(crate) unsafe trait Slot: Default {
+    const ZERO_DEFAULT: bool = false;
+}
+
+// SAFETY: the atomic integers have the layout of their integer, and their default is 0.
+unsafe impl Slot for AtomicU8 {
+    const ZERO_DEFAULT: bool = true;
+}
+// SAFETY: as above.
+unsafe impl Slot for AtomicI8 {
+    const ZERO_DEFAULT: bool = true;
+}
+// SAFETY: as above.
+unsafe impl Slot for AtomicU32 {
+    const ZERO_DEFAULT: bool = true;
+}
+// SAFETY: `ZERO_DEFAULT` stays false: a lock's layout is its crate's business.
+unsafe impl Slot for parking_lot::Mutex<()> {}
+
 pub(crate) struct AlignedBlock<T> {
     ptr: NonNull<T>,
     len: usize,
+    /// Mapped from the system by [`map_zeroed`], not taken from the allocator.
+    mapped: bool,
 }
 
 // SAFETY: the block owns its values like a `Box<[T]>` does; sending or sharing it is sending or
@@ -38,10 +70,13 @@ impl<T> AlignedBlock<T> {
     }
 }
 
-impl<T: Default> AlignedBlock<T> {
+impl<T: Slot> AlignedBlock<T> {
     /// `len` values of `T::default()`, the first on a cache-line boundary.
     pub(crate) fn new(len: usize) -> Self {
         let layout = Self::layout(len);
+        if cfg!(target_os = "linux") && T::ZERO_DEFAULT && layout.size() >= HUGE {
+            return AlignedBlock { ptr: map_zeroed(layout).cast(), len, mapped: true };
+        }
         let ptr = if layout.size() == 0 {
             NonNull::dangling()
         } else {
@@ -59,8 +94,75 @@ impl<T: Default> AlignedBlock<T> {
             // valid place for it); it is written once, before anything reads it.
             unsafe { ptr.as_ptr().add(i).write(T::default()) };
         }
-        AlignedBlock { ptr, len }
+        AlignedBlock { ptr, len, mapped: false }
     }
+}
+
+/// Zeroed memory for `layout` (at least 2 MiB, so aligned to 2 MiB) on a 2 MiB boundary,
+/// mapped from the system and marked for huge pages.
+#[cfg(target_os = "linux")]
+fn map_zeroed(layout: Layout) -> NonNull<u8> {
+    let size = layout.size().next_multiple_of(page_size());
+    // Room to move the start up to the next 2 MiB boundary; the slack on either side goes back.
+    let span = size + HUGE;
+    // SAFETY: a new private anonymous mapping, touching no memory of this process.
+    let base = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            span,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        handle_alloc_error(layout);
+    }
+    let base = base.cast::<u8>();
+    let head = (base as usize).next_multiple_of(HUGE) - base as usize;
+    // SAFETY: `base..base + span` is the mapping just made; `head` and `HUGE - head` are
+    // multiples of the page size (`base` is page-aligned, 2 MiB is a multiple of the page
+    // size), so both unmapped runs are whole pages outside `start..start + size`.
+    let start = unsafe {
+        let start = base.add(head);
+        if head > 0 {
+            libc::munmap(base.cast(), head);
+        }
+        if head < HUGE {
+            libc::munmap(start.add(size).cast(), HUGE - head);
+        }
+        start
+    };
+    advise_huge_pages(start, size);
+    NonNull::new(start).unwrap_or_else(|| handle_alloc_error(layout))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn map_zeroed(layout: Layout) -> NonNull<u8> {
+    unreachable!("blocks are mapped on Linux only ({layout:?})")
+}
+
+/// Unmaps a block made by [`map_zeroed`] for `layout`.
+#[cfg(target_os = "linux")]
+fn unmap(ptr: NonNull<u8>, layout: Layout) {
+    // SAFETY: `ptr..ptr + size` (rounded up to whole pages) is exactly what `map_zeroed` kept
+    // mapped for this layout, and the block that owned it is gone.
+    unsafe {
+        libc::munmap(ptr.as_ptr().cast(), layout.size().next_multiple_of(page_size()));
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn unmap(_ptr: NonNull<u8>, layout: Layout) {
+    unreachable!("blocks are mapped on Linux only ({layout:?})")
+}
+
+#[cfg(target_os = "linux")]
+fn page_size() -> usize {
+    // SAFETY: `sysconf` reads a system constant.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(size).ok().filter(|&s| s > 0).unwrap_or(4096)
 }
 
 /// Asks Linux to back `len` bytes from `ptr` with huge pages; advice only, so a refusal (an old
@@ -89,20 +191,24 @@ impl<T> Deref for AlignedBlock<T> {
 impl<T> Drop for AlignedBlock<T> {
     fn drop(&mut self) {
         let layout = Self::layout(self.len);
-        // SAFETY: the values were initialised in `new` and are dropped once, here; the memory
-        // was allocated with this same layout unless it has zero size.
-        unsafe {
-            std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len));
-            if layout.size() != 0 {
-                dealloc(self.ptr.as_ptr().cast(), layout);
-            }
+        // SAFETY: the values were initialised in `new` (written, or zero bytes that are their
+        // default) and are dropped once, here.
+        unsafe { std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len)) };
+        if layout.size() == 0 {
+            return;
+        }
+        if self.mapped {
+            unmap(self.ptr.cast(), layout);
+        } else {
+            // SAFETY: the memory was allocated in `new` with this same layout.
+            unsafe { dealloc(self.ptr.as_ptr().cast(), layout) };
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::atomic::Ordering;
 
     use super::*;
 
@@ -114,8 +220,34 @@ mod tests {
             assert_eq!(block.len(), len);
             assert!(block.iter().all(|x| x.load(Ordering::Relaxed) == 0));
         }
-        let empty: AlignedBlock<u8> = AlignedBlock::new(0);
+        let empty: AlignedBlock<AtomicU8> = AlignedBlock::new(0);
         assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn large_blocks_start_on_a_huge_page_and_hold_defaults() {
+        // 3 MiB and a bit of zero-default values: mapped on Linux, taken from the allocator elsewhere.
+        let len = (3 << 20) / 4 + 5;
+        let block: AlignedBlock<AtomicU32> = AlignedBlock::new(len);
+        assert_eq!(block.as_ptr() as usize % HUGE, 0);
+        assert!(block.iter().all(|x| x.load(Ordering::Relaxed) == 0));
+        block[len - 1].store(9, Ordering::Relaxed);
+        assert_eq!(block[len - 1].load(Ordering::Relaxed), 9);
+        drop(block);
+
+        // A default that is not zero bytes is written, however large the block.
+        #[derive(Clone, Copy)]
+        struct Seven(u32);
+        impl Default for Seven {
+            fn default() -> Self {
+                Seven(7)
+            }
+        }
+        // SAFETY: ZERO_DEFAULT is left false.
+        unsafe impl Slot for Seven {}
+        let sevens: AlignedBlock<Seven> = AlignedBlock::new(len);
+        assert_eq!(sevens.as_ptr() as usize % HUGE, 0);
+        assert!(sevens.iter().all(|s| s.0 == 7));
     }
 
     #[test]
@@ -128,6 +260,8 @@ mod tests {
                 Counted
             }
         }
+        // SAFETY: ZERO_DEFAULT is left false.
+        unsafe impl Slot for Counted {}
         impl Drop for Counted {
             fn drop(&mut self) {
                 LIVE.fetch_sub(1, Ordering::Relaxed);

@@ -10,7 +10,7 @@
 
 use std::sync::OnceLock;
 
-use super::aligned::AlignedBlock;
+use super::aligned::{AlignedBlock, Slot};
 
 const SEGMENT_BITS: u32 = 16;
 /// Rows per tail segment (and the ids the head segments cover).
@@ -58,7 +58,7 @@ fn empty_shelf<T>() -> Shelf<T> {
     (0..SHELF_SLOTS).map(|_| OnceLock::new()).collect()
 }
 
-impl<T: Default> Segments<T> {
+impl<T: Slot> Segments<T> {
     pub(crate) fn new(stride: usize) -> Self {
         // A u32 id has 16 bits of tail segment number: 256 shelves of 256 segments.
         let shelves = (0..1usize << (32 - SEGMENT_BITS - SHELF_BITS)).map(|_| OnceLock::new()).collect();
