@@ -10,8 +10,8 @@
 //! `madvise` or `always`) before it is first written. A graph walk reads rows scattered over the
 //! whole index: with 4 KiB pages nearly every row is also a TLB miss, with 2 MiB pages few are.
 //!
-//! On Linux, a block of 2 MiB or more of values whose default is all zero bytes ([`Slot`]) is
-//! mapped from the system directly: the pages come zeroed, so nothing is written until a row is
+//! A block of 2 MiB or more of values whose default is all zero bytes ([`Slot`]) is an anonymous
+//! map from the system (`memmap2`): the pages come zeroed, so nothing is written until a row is
 //! used, and the rows a segment never uses never take memory. Opening a collection writes its
 //! vectors into such blocks once, instead of writing zeros first and then the vectors.
 
@@ -52,8 +52,9 @@ unsafe impl Slot for parking_lot::Mutex<()> {}
 pub(crate) struct AlignedBlock<T> {
     ptr: NonNull<T>,
     len: usize,
-    /// Mapped from the system by [`map_zeroed`], not taken from the allocator.
-    mapped: bool,
+    /// The anonymous map holding the values when they were not taken from the allocator (see
+    /// [`map_zeroed`]); unmapped when the block is dropped.
+    map: Option<memmap2::MmapMut>,
 }
 
 // SAFETY: the block owns its values like a `Box<[T]>` does; sending or sharing it is sending or
@@ -74,8 +75,9 @@ impl<T: Slot> AlignedBlock<T> {
     /// `len` values of `T::default()`, the first on a cache-line boundary.
     pub(crate) fn new(len: usize) -> Self {
         let layout = Self::layout(len);
-        if cfg!(target_os = "linux") && T::ZERO_DEFAULT && layout.size() >= HUGE {
-            return AlignedBlock { ptr: map_zeroed(layout).cast(), len, mapped: true };
+        if T::ZERO_DEFAULT && layout.size() >= HUGE {
+            let (map, ptr) = map_zeroed(layout);
+            return AlignedBlock { ptr: ptr.cast(), len, map: Some(map) };
         }
         let ptr = if layout.size() == 0 {
             NonNull::dangling()
@@ -94,75 +96,24 @@ impl<T: Slot> AlignedBlock<T> {
             // valid place for it); it is written once, before anything reads it.
             unsafe { ptr.as_ptr().add(i).write(T::default()) };
         }
-        AlignedBlock { ptr, len, mapped: false }
+        AlignedBlock { ptr, len, map: None }
     }
 }
 
-/// Zeroed memory for `layout` (at least 2 MiB, so aligned to 2 MiB) on a 2 MiB boundary,
-/// mapped from the system and marked for huge pages.
-#[cfg(target_os = "linux")]
-fn map_zeroed(layout: Layout) -> NonNull<u8> {
-    let size = layout.size().next_multiple_of(page_size());
-    // Room to move the start up to the next 2 MiB boundary; the slack on either side goes back.
-    let span = size + HUGE;
-    // SAFETY: a new private anonymous mapping, touching no memory of this process.
-    let base = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            span,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if base == libc::MAP_FAILED {
-        handle_alloc_error(layout);
-    }
-    let base = base.cast::<u8>();
+/// Zeroed memory for `layout` (at least 2 MiB, so aligned to 2 MiB): an anonymous map with room
+/// to start on the next 2 MiB boundary, and that start, marked for huge pages. The slack before
+/// and after is never touched, so it takes no memory.
+fn map_zeroed(layout: Layout) -> (memmap2::MmapMut, NonNull<u8>) {
+    let mut map = memmap2::MmapOptions::new()
+        .len(layout.size() + HUGE)
+        .map_anon()
+        .unwrap_or_else(|_| handle_alloc_error(layout));
+    let base = map.as_mut_ptr();
     let head = (base as usize).next_multiple_of(HUGE) - base as usize;
-    // SAFETY: `base..base + span` is the mapping just made; `head` and `HUGE - head` are
-    // multiples of the page size (`base` is page-aligned, 2 MiB is a multiple of the page
-    // size), so both unmapped runs are whole pages outside `start..start + size`.
-    let start = unsafe {
-        let start = base.add(head);
-        if head > 0 {
-            libc::munmap(base.cast(), head);
-        }
-        if head < HUGE {
-            libc::munmap(start.add(size).cast(), HUGE - head);
-        }
-        start
-    };
-    advise_huge_pages(start, size);
-    NonNull::new(start).unwrap_or_else(|| handle_alloc_error(layout))
-}
-
-#[cfg(not(target_os = "linux"))]
-fn map_zeroed(layout: Layout) -> NonNull<u8> {
-    unreachable!("blocks are mapped on Linux only ({layout:?})")
-}
-
-/// Unmaps a block made by [`map_zeroed`] for `layout`.
-#[cfg(target_os = "linux")]
-fn unmap(ptr: NonNull<u8>, layout: Layout) {
-    // SAFETY: `ptr..ptr + size` (rounded up to whole pages) is exactly what `map_zeroed` kept
-    // mapped for this layout, and the block that owned it is gone.
-    unsafe {
-        libc::munmap(ptr.as_ptr().cast(), layout.size().next_multiple_of(page_size()));
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn unmap(_ptr: NonNull<u8>, layout: Layout) {
-    unreachable!("blocks are mapped on Linux only ({layout:?})")
-}
-
-#[cfg(target_os = "linux")]
-fn page_size() -> usize {
-    // SAFETY: `sysconf` reads a system constant.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    usize::try_from(size).ok().filter(|&s| s > 0).unwrap_or(4096)
+    // `head < HUGE`, so `head + layout.size()` lies inside the map.
+    let start = map[head..].as_mut_ptr();
+    advise_huge_pages(start, layout.size());
+    (map, NonNull::new(start).unwrap_or_else(|| handle_alloc_error(layout)))
 }
 
 /// Asks Linux to back `len` bytes from `ptr` with huge pages; advice only, so a refusal (an old
@@ -192,14 +143,9 @@ impl<T> Drop for AlignedBlock<T> {
     fn drop(&mut self) {
         let layout = Self::layout(self.len);
         // SAFETY: the values were initialised in `new` (written, or zero bytes that are their
-        // default) and are dropped once, here.
+        // default) and are dropped once, here; a map goes with the block, after them.
         unsafe { std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len)) };
-        if layout.size() == 0 {
-            return;
-        }
-        if self.mapped {
-            unmap(self.ptr.cast(), layout);
-        } else {
+        if self.map.is_none() && layout.size() != 0 {
             // SAFETY: the memory was allocated in `new` with this same layout.
             unsafe { dealloc(self.ptr.as_ptr().cast(), layout) };
         }
@@ -226,7 +172,7 @@ mod tests {
 
     #[test]
     fn large_blocks_start_on_a_huge_page_and_hold_defaults() {
-        // 3 MiB and a bit of zero-default values: mapped on Linux, taken from the allocator elsewhere.
+        // 3 MiB and a bit of zero-default values: mapped.
         let len = (3 << 20) / 4 + 5;
         let block: AlignedBlock<AtomicU32> = AlignedBlock::new(len);
         assert_eq!(block.as_ptr() as usize % HUGE, 0);
