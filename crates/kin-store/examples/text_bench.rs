@@ -71,7 +71,7 @@ fn main() {
     }
     let index_secs = started.elapsed().as_secs_f64();
     let search = |q: &String| {
-        std::hint::black_box(index.search(q, K, &|_| true).unwrap());
+        std::hint::black_box(index.search(q, K, None).unwrap());
     };
     let text_qps_1 = qps(&texts, 1, search);
     let text_qps_2 = qps(&texts, 2, search);

@@ -163,7 +163,9 @@ impl Space {
         let Some(index) = state.text_index() else {
             return Err(Error::NoTextIndex { collection: self.config.name.clone() });
         };
-        index.search(text, params.k.max(1), &|slot| state.passes(slot, params.filter))
+        // Without a filter the text index's own live slots are the items: no slot is read.
+        let matches = |slot| state.passes(slot, params.filter);
+        index.search(text, params.k.max(1), params.filter.map(|_| &matches as &dyn Fn(u32) -> bool))
     }
 }
 

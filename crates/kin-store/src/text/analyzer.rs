@@ -1,6 +1,8 @@
 //! `Analyzer`: text to index terms. Unicode words (UAX #29, as Lucene's standard tokenizer
-//! cuts them), lower-cased; for a language, its stop words dropped and the rest stemmed
-//! (Snowball). Documents and queries go through the same analyzer.
+//! cuts them), lower-cased; for a language, its stop words dropped and the rest stemmed: English
+//! by Porter's algorithm as Lucene's (and so Elasticsearch's) English analyzer does
+//! ([`super::porter`]), the others by their Snowball stemmers. Documents and queries go through
+//! the same analyzer.
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -55,10 +57,10 @@ impl Language {
         }
     }
 
+    /// The Snowball stemmer of the language; English has its own (Porter's).
     fn algorithm(self) -> Option<Algorithm> {
         Some(match self {
-            Language::None => return None,
-            Language::English => Algorithm::English,
+            Language::None | Language::English => return None,
             Language::French => Algorithm::French,
             Language::German => Algorithm::German,
             Language::Spanish => Algorithm::Spanish,
@@ -140,18 +142,21 @@ pub struct Analyzer {
     stemmer: Option<Stemmer>,
     stop: HashSet<&'static str>,
     english: bool,
+    porter: bool,
 }
 
 impl Analyzer {
     pub fn new(language: Language, stem: bool, stop_words: bool) -> Self {
         let stop = if stop_words { language.stop_words().iter().copied().collect() } else { HashSet::new() };
         let stemmer = if stem { language.algorithm().map(Stemmer::create) } else { None };
-        Analyzer { stemmer, stop, english: language == Language::English }
+        let english = language == Language::English;
+        Analyzer { stemmer, stop, english, porter: english && stem }
     }
 
     /// Calls `term` for each term of `text`, in order.
     pub fn terms(&self, text: &str, mut term: impl FnMut(&str)) {
         let mut lower = String::new();
+        let mut porter = String::new();
         for word in text.unicode_words() {
             lower.clear();
             for c in word.chars() {
@@ -167,6 +172,10 @@ impl Analyzer {
             }
             let stemmed = match &self.stemmer {
                 Some(s) => s.stem(w),
+                None if self.porter => {
+                    super::porter::stem_into(w, &mut porter);
+                    std::borrow::Cow::Borrowed(porter.as_str())
+                }
                 None => std::borrow::Cow::Borrowed(w),
             };
             let mut t: &str = &stemmed;

@@ -8,6 +8,7 @@
 
 mod analyzer;
 mod persist;
+mod porter;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -137,8 +138,15 @@ impl TextIndex {
         }
     }
 
-    /// The best `k` live slots for `query` that pass `matches`, best first, with BM25 scores.
-    pub fn search(&self, query: &str, k: usize, matches: &dyn Fn(u32) -> bool) -> Result<Vec<(u32, f32)>> {
+    /// The best `k` live slots for `query` that pass `matches` (every live slot without one),
+    /// best first, with BM25 scores.
+    ///
+    /// The scores are Lucene's, computed as Lucene 8 computes them (so as Elasticsearch, whose
+    /// BM25 BEIR's published baseline is): per field `idf · (1 − 1 / (1 + tf · 1/norm))` in
+    /// `f32`, with the field's length read back from its one-byte norm ([`encode_length`]); a
+    /// field's terms summed in `f64`; the fields combined as a dis-max (best field plus
+    /// `tie_breaker` times the others). `scripts/eval/bm25_reference.py` compares the two.
+    pub fn search(&self, query: &str, k: usize, matches: Option<&dyn Fn(u32) -> bool>) -> Result<Vec<(u32, f32)>> {
         if query.trim().is_empty() {
             return Err(Error::EmptyTextQuery);
         }
@@ -156,59 +164,88 @@ impl TextIndex {
         if count > MAX_QUERY_TERMS {
             return Err(Error::TextQueryTooLong { terms: count, max: MAX_QUERY_TERMS });
         }
+        with_accumulator(self.live.len() * self.fields.len(), |acc, touched| {
+            self.accumulate(&wanted, acc, touched);
+            Ok(self.best(k, acc, touched, matches))
+        })
+    }
+
+    /// Adds each wanted term's BM25 score, field by field, into `acc` (`slots × fields`),
+    /// listing in `touched` the slots it scores.
+    fn accumulate(&self, wanted: &[(u32, f32)], acc: &mut [f64], touched: &mut Vec<u32>) {
         let nf = self.fields.len();
-        let mut acc = vec![0f32; self.live.len() * nf];
-        let mut touched: Vec<u32> = Vec::new();
         let (k1, b) = (self.config.k1, self.config.b);
         for (f, field) in self.fields.iter().enumerate() {
             if field.docs == 0 {
                 continue;
             }
-            let n = field.docs as f32;
-            let avgdl = field.total_len as f32 / n;
-            for &(id, boost) in &wanted {
+            let avgdl = (field.total_len as f64 / f64::from(field.docs)) as f32;
+            // Lucene's cache: 1 / norm for each of the 256 encoded lengths.
+            let inverse: Vec<f32> =
+                (0..=255u8).map(|n| 1.0 / (k1 * ((1.0 - b) + b * decode_length(n) as f32 / avgdl))).collect();
+            for &(id, boost) in wanted {
                 let Some(list) = field.postings.get(id as usize) else { continue };
-                let df = field.df[id as usize] as f32;
-                if df == 0.0 {
+                let df = field.df[id as usize];
+                if df == 0 {
                     continue;
                 }
-                // Lucene's BM25: idf = ln(1 + (N - df + 0.5) / (df + 0.5)), tf / (tf + k1 * norm).
-                let weight = boost * (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
+                let (n, df) = (f64::from(field.docs), f64::from(df));
+                let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln() as f32;
+                let weight = boost * idf;
                 for p in list {
                     let s = p.slot as usize;
                     if !self.live[s] {
                         continue;
                     }
-                    let tf = p.tf as f32;
-                    let norm = k1 * (1.0 - b + b * field.lens[s] as f32 / avgdl);
+                    let score = weight - weight / (1.0 + p.tf as f32 * inverse[usize::from(encode_length(field.lens[s]))]);
                     let cell = &mut acc[s * nf..(s + 1) * nf];
                     if cell.iter().all(|x| *x == 0.0) {
                         touched.push(p.slot);
                     }
-                    cell[f] += weight * tf / (tf + norm);
+                    cell[f] += f64::from(score);
                 }
             }
         }
-        let tie = self.config.tie_breaker;
-        let mut scored: Vec<(u32, f32)> = touched
-            .into_iter()
-            .filter(|&slot| matches(slot))
-            .map(|slot| {
-                let cell = &acc[slot as usize * nf..(slot as usize + 1) * nf];
-                let best = cell.iter().copied().fold(0.0, f32::max);
-                let sum: f32 = cell.iter().sum();
-                (slot, best + tie * (sum - best))
-            })
-            .collect();
+    }
+
+    /// The `k` best of the touched slots that pass `matches`, best first (ties by slot), as a
+    /// dis-max of their fields' scores; clears the cells it read.
+    fn best(
+        &self,
+        k: usize,
+        acc: &mut [f64],
+        touched: &[u32],
+        matches: Option<&dyn Fn(u32) -> bool>,
+    ) -> Vec<(u32, f32)> {
+        let (nf, tie) = (self.fields.len(), f64::from(self.config.tie_breaker));
+        let mut scored: Vec<(u32, f32)> = Vec::with_capacity(touched.len());
+        for &slot in touched {
+            let cell = &mut acc[slot as usize * nf..(slot as usize + 1) * nf];
+            if matches.is_none_or(|m| m(slot)) {
+                let mut best = 0f32;
+                let mut others = 0f64;
+                for &field in cell.iter() {
+                    let field = field as f32;
+                    if field >= best {
+                        others += f64::from(best);
+                        best = field;
+                    } else {
+                        others += f64::from(field);
+                    }
+                }
+                scored.push((slot, (f64::from(best) + others * tie) as f32));
+            }
+            cell.fill(0.0);
+        }
         let k = k.min(scored.len());
         if k == 0 {
-            return Ok(Vec::new());
+            return Vec::new();
         }
         let by_score = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         scored.select_nth_unstable_by(k - 1, by_score);
         scored.truncate(k);
         scored.sort_unstable_by(by_score);
-        Ok(scored)
+        scored
     }
 
     /// The index after compaction: slot `s` becomes `remap[s]` (`kin_index::REMOVED`: gone).
@@ -264,6 +301,56 @@ impl TextIndex {
             .sum();
         dict + fields + self.live.len()
     }
+}
+
+/// Field lengths up to this are kept exactly by Lucene's one-byte norms; longer ones keep four
+/// significant bits (`SmallFloat.intToByte4`).
+const EXACT_LENGTHS: u32 = 24;
+
+/// The one-byte norm Lucene stores for a field of `len` terms (Java's lengths stop at `i32::MAX`).
+fn encode_length(len: u32) -> u8 {
+    let len = len.min(i32::MAX as u32);
+    if len < EXACT_LENGTHS {
+        return len as u8;
+    }
+    let rest = len - EXACT_LENGTHS;
+    let bits = u32::BITS - rest.leading_zeros();
+    if bits < 4 {
+        return (EXACT_LENGTHS + rest) as u8;
+    }
+    let shift = bits - 4;
+    // Three bits below the implicit leading one, then the shift (plus one: 0 is subnormal).
+    (EXACT_LENGTHS + (((rest >> shift) & 0x07) | ((shift + 1) << 3))) as u8
+}
+
+/// The length BM25 reads back from a norm (`SmallFloat.byte4ToInt`).
+fn decode_length(norm: u8) -> u32 {
+    let n = u32::from(norm);
+    if n < EXACT_LENGTHS {
+        return n;
+    }
+    let code = n - EXACT_LENGTHS;
+    let (bits, shift) = (code & 0x07, (code >> 3) as i32 - 1);
+    EXACT_LENGTHS + if shift < 0 { bits } else { (bits | 0x08) << shift }
+}
+
+thread_local! {
+    /// Each thread's per-query scores (`slots × fields`, all zero between queries) and the
+    /// slots they hold, kept so that a query does not clear memory for every slot.
+    static ACCUMULATOR: std::cell::Cell<Option<(Vec<f64>, Vec<u32>)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with this thread's zeroed accumulator of at least `cells` cells, which `f` leaves
+/// zeroed; a nested call gets a fresh one.
+fn with_accumulator<R>(cells: usize, f: impl FnOnce(&mut [f64], &mut Vec<u32>) -> R) -> R {
+    let (mut acc, mut touched) = ACCUMULATOR.with(std::cell::Cell::take).unwrap_or_default();
+    if acc.len() < cells {
+        acc.resize(cells, 0.0);
+    }
+    touched.clear();
+    let out = f(&mut acc[..cells], &mut touched);
+    ACCUMULATOR.with(|cell| cell.set(Some((acc, touched))));
+    out
 }
 
 /// A collection's text index, built from its items the first time a search needs it, so that
@@ -355,7 +442,7 @@ mod tests {
     }
 
     fn slots(t: &TextIndex, q: &str) -> Vec<u32> {
-        t.search(q, 10, &|_| true).unwrap().into_iter().map(|(s, _)| s).collect()
+        t.search(q, 10, None).unwrap().into_iter().map(|(s, _)| s).collect()
     }
 
     #[test]
@@ -363,8 +450,8 @@ mod tests {
         let docs =
             [json!({"text": "apple banana"}), json!({"text": "apple apple cherry date"}), json!({"text": "fig"})];
         let t = index(&docs);
-        let hits = t.search("apple", 10, &|_| true).unwrap();
-        // N = 3, df = 2: idf = ln(1 + 1.5 / 2.5); avgdl = 7 / 3.
+        let hits = t.search("apple", 10, None).unwrap();
+        // N = 3, df = 2: idf = ln(1 + 1.5 / 2.5); avgdl = 7 / 3 (lengths under 24 are exact).
         let idf = (1.0f32 + 1.5 / 2.5).ln();
         let bm25 = |tf: f32, dl: f32| idf * tf / (tf + 1.2 * (0.25 + 0.75 * dl / (7.0 / 3.0)));
         assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), [1, 0]);
@@ -372,11 +459,73 @@ mod tests {
         assert!((hits[1].1 - bm25(1.0, 2.0)).abs() < 1e-6);
     }
 
+    /// A fixture written by `scripts/eval/bm25_reference.py --fixtures` from Lucene 8.
+    fn fixture(name: &str) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lucene").join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn english_terms_are_lucenes() {
+        let a = Analyzer::new(Language::English, true, true);
+        let mut checked = 0;
+        for line in fixture("english.tsv").lines() {
+            let (word, lucene) = line.split_once('\t').expect("word<TAB>terms");
+            assert_eq!(a.analyze(word).join(" "), lucene, "{word}");
+            checked += 1;
+        }
+        assert!(checked >= 2000, "{checked} words");
+    }
+
+    #[test]
+    fn lengths_read_back_from_norms_as_lucene_reads_them() {
+        for line in fixture("norms.tsv").lines() {
+            let (len, back) = line.split_once('\t').expect("length<TAB>decoded");
+            let (len, back): (u32, u32) = (len.parse().unwrap(), back.parse().unwrap());
+            assert_eq!(decode_length(encode_length(len)), back, "{len}");
+        }
+        // Lucene's SmallFloat.byte4ToInt(intToByte4(n)) for larger lengths.
+        for (len, back) in [(5_000, 4_632), (65_535, 61_464), (1_000_000, 983_064), (i32::MAX as u32, 2_013_265_944)] {
+            assert_eq!(decode_length(encode_length(len)), back, "{len}");
+        }
+        assert_eq!(encode_length(u32::MAX), 255);
+    }
+
+    #[test]
+    fn top_ten_and_scores_are_lucenes() {
+        let docs: Vec<Value> = fixture("corpus.jsonl").lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let t = index(&docs);
+        let mut lucene: HashMap<String, Vec<(String, f32)>> = HashMap::new();
+        for line in fixture("bm25.run").lines() {
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            lucene.entry(parts[0].to_string()).or_default().push((parts[2].to_string(), parts[4].parse().unwrap()));
+        }
+        let mut compared = 0;
+        for line in fixture("queries.jsonl").lines() {
+            let q: Value = serde_json::from_str(line).unwrap();
+            let (id, text) = (q["_id"].as_str().unwrap(), q["text"].as_str().unwrap());
+            let want = lucene.remove(id).unwrap_or_default();
+            let got: Vec<(String, f32)> = t
+                .search(text, 10, None)
+                .unwrap()
+                .into_iter()
+                .map(|(slot, score)| (docs[slot as usize]["_id"].as_str().unwrap().to_string(), score))
+                .collect();
+            assert_eq!(got.len(), want.len(), "{id}: {got:?}\nLucene: {want:?}");
+            for ((doc, score), (lucene_doc, lucene_score)) in got.iter().zip(&want) {
+                assert_eq!(doc, lucene_doc, "{id}: {got:?}\nLucene: {want:?}");
+                assert_eq!(score, lucene_score, "{id} {doc}");
+                compared += 1;
+            }
+        }
+        assert!(compared >= 100, "{compared} hits compared");
+    }
+
     #[test]
     fn best_field_plus_tie_breaker_times_the_rest() {
         let docs = [json!({"title": "rust", "text": "rust is a language"}), json!({"text": "rust never sleeps"})];
         let t = index(&docs);
-        let hits = t.search("rust", 10, &|_| true).unwrap();
+        let hits = t.search("rust", 10, None).unwrap();
         assert_eq!(hits[0].0, 0, "the slot with the term in both fields wins: {hits:?}");
     }
 
@@ -392,24 +541,24 @@ mod tests {
         assert_eq!(slots(&c, "alpha"), [0]);
         assert_eq!(slots(&c, "gamma"), [1]);
         let fresh = index(&[docs[0].clone(), docs[2].clone()]);
-        assert_eq!(c.search("alpha beta", 5, &|_| true).unwrap(), fresh.search("alpha beta", 5, &|_| true).unwrap());
+        assert_eq!(c.search("alpha beta", 5, None).unwrap(), fresh.search("alpha beta", 5, None).unwrap());
     }
 
     #[test]
     fn filters_apply_before_the_top_k() {
         let docs: Vec<Value> = (0..50).map(|i| json!({"text": format!("common word {i}"), "n": i})).collect();
         let t = index(&docs);
-        let hits = t.search("common", 3, &|s| s >= 47).unwrap();
+        let hits = t.search("common", 3, Some(&|s| s >= 47)).unwrap();
         assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), [47, 48, 49]);
     }
 
     #[test]
     fn bad_queries_are_refused_clearly() {
         let t = index(&[json!({"text": "x"})]);
-        assert!(matches!(t.search("   ", 10, &|_| true), Err(Error::EmptyTextQuery)));
+        assert!(matches!(t.search("   ", 10, None), Err(Error::EmptyTextQuery)));
         let long = "word ".repeat(10_000);
-        assert!(matches!(t.search(&long, 10, &|_| true), Err(Error::TextQueryTooLong { terms: 10_000, .. })));
-        assert!(t.search("the of", 10, &|_| true).unwrap().is_empty(), "stop words only: nothing matches");
-        assert!(t.search("AND OR \"( title:", 10, &|_| true).is_ok(), "every string is a query");
+        assert!(matches!(t.search(&long, 10, None), Err(Error::TextQueryTooLong { terms: 10_000, .. })));
+        assert!(t.search("the of", 10, None).unwrap().is_empty(), "stop words only: nothing matches");
+        assert!(t.search("AND OR \"( title:", 10, None).is_ok(), "every string is a query");
     }
 }
