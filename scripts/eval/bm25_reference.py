@@ -11,8 +11,8 @@ the comparison needs no server and no download.
     python scripts/eval/bm25_reference.py --corpus corpus.jsonl --queries queries.jsonl \\
         --qrels qrels/test.tsv --kin-run kin.run
 
-Prints nDCG@10 of both runs (BEIR's definition: graded gains, log2 discount, the run's own order
-by score), how many queries have the same top 10, and the largest score difference among the
+Prints nDCG@10 of both runs (as BEIR scores it with trec_eval: gains as graded, log2 discount,
+hits by score with ties by document id descending), how many queries have the same top 10, and the largest score difference among the
 documents both runs return. `--fixtures DIR` also writes the fixtures kin's tests hold its text
 index to (crates/kin-store/tests/fixtures/lucene/): `english.tsv`, words of the corpus and
 Lucene's terms for them; `norms.tsv`, the field lengths BM25 reads back from Lucene's one-byte
@@ -79,20 +79,25 @@ def read_run(path):
     return run
 
 
+def trec_order(ranking):
+    """Hits as trec_eval orders them: score descending, ties by document id descending."""
+    return sorted(ranking.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
+
+
 def ndcg10(qrels, run):
     """Mean nDCG@10 over the queries with relevance judgements, as BEIR (pytrec_eval) scores it."""
     total = 0.0
     for q, rel in qrels.items():
-        ranked = sorted(run.get(q, {}).items(), key=lambda kv: (-kv[1], kv[0]))[:10]
-        dcg = sum((2 ** rel.get(d, 0) - 1) / math.log2(i + 2) for i, (d, _) in enumerate(ranked))
-        ideal = sorted(rel.values(), reverse=True)[:10]
-        idcg = sum((2 ** g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
+        ranked = trec_order(run.get(q, {}))[:10]
+        dcg = sum(max(rel.get(d, 0), 0) / math.log2(i + 2) for i, (d, _) in enumerate(ranked))
+        ideal = sorted((g for g in rel.values() if g > 0), reverse=True)[:10]
+        idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
         total += dcg / idcg if idcg > 0 else 0.0
     return total / max(len(qrels), 1)
 
 
 def top10(ranking):
-    return [d for d, _ in sorted(ranking.items(), key=lambda kv: (-kv[1], kv[0]))[:10]]
+    return [d for d, _ in trec_order(ranking)[:10]]
 
 
 def write_tsv(docs, queries, corpus_tsv, queries_tsv):
