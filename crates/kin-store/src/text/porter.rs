@@ -43,43 +43,16 @@ impl Word {
         }
     }
 
-    /// The number of vowel-consonant sequences in `b[0..=j]` (Porter's m).
+    /// The number of vowel-consonant sequences in `b[0..=j]` (Porter's m, of `[C](VC)^m[V]`):
+    /// how often a consonant follows a vowel. An empty stem has none.
     fn m(&self) -> usize {
-        let (j, mut n, mut i) = (self.j as isize, 0, 0isize);
-        let cons = |i: isize| self.cons(i as usize);
-        loop {
-            if i > j {
-                return n;
-            }
-            if !cons(i) {
-                break;
-            }
-            i += 1;
+        let (mut n, mut after_vowel) = (0, false);
+        for i in 0..self.j.wrapping_add(1) {
+            let consonant = self.cons(i);
+            n += usize::from(consonant && after_vowel);
+            after_vowel = !consonant;
         }
-        i += 1;
-        loop {
-            loop {
-                if i > j {
-                    return n;
-                }
-                if cons(i) {
-                    break;
-                }
-                i += 1;
-            }
-            i += 1;
-            n += 1;
-            loop {
-                if i > j {
-                    return n;
-                }
-                if !cons(i) {
-                    break;
-                }
-                i += 1;
-            }
-            i += 1;
-        }
+        n
     }
 
     /// Whether `b[0..=j]` holds a vowel (an empty stem holds none).
