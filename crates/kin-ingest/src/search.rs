@@ -38,6 +38,7 @@ pub fn group_by_document(hits: Vec<Hit>, k: usize) -> Vec<DocumentHit> {
 
 /// The `params.k` best documents for `query` (any mode): chunks are searched (filters apply to
 /// chunks) and grouped; more chunks are fetched while too few documents came back and more exist.
+/// Text is scored a document at a time where the backend can ([`CollectionRead::find_documents`]).
 pub fn search_documents(
     collection: &dyn CollectionRead,
     query: &Query,
@@ -48,7 +49,7 @@ pub fn search_documents(
     let mut fetch = (k * 4).max(40);
     loop {
         let ef = params.ef.map(|ef| ef.max(fetch));
-        let hits = collection.find(query, &SearchParams { k: fetch, ef, ..params.clone() })?;
+        let hits = collection.find_documents(query, &SearchParams { k: fetch, ef, ..params.clone() })?;
         let got = hits.len();
         let docs = group_by_document(hits, k);
         if docs.len() >= k || got < fetch || fetch >= total {

@@ -78,6 +78,14 @@ pub trait CollectionRead: Send + Sync {
         }
     }
 
+    /// As [`CollectionRead::find`], for answers by document: where the backend can, text is
+    /// scored a document at a time (a document's chunks as one text, as a whole-document index
+    /// scores it) and a hybrid query fuses documents. Otherwise (and for dense queries) the
+    /// same as `find`: chunks, which the caller groups by document.
+    fn find_documents(&self, query: &Query, params: &SearchParams) -> Result<Vec<Hit>> {
+        self.find(query, params)
+    }
+
     /// A page of items after `cursor` (`None`: from the start), and the cursor of the next page
     /// (`None`: the end). Cursors stay valid while the collection changes, so a scan can resume.
     fn scan(&self, cursor: Option<&str>, limit: usize) -> Result<(Vec<Item>, Option<String>)>;
@@ -228,6 +236,10 @@ impl CollectionRead for Collection {
 
     fn find(&self, query: &Query, params: &SearchParams) -> Result<Vec<Hit>> {
         Collection::find(self, query, params)
+    }
+
+    fn find_documents(&self, query: &Query, params: &SearchParams) -> Result<Vec<Hit>> {
+        self.only_space()?.find_documents(query, params)
     }
 
     fn usage(&self) -> Result<Option<Usage>> {

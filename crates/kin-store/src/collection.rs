@@ -153,7 +153,7 @@ impl Collection {
     }
 
     /// The one space of a collection of one model; a mixed collection asks for a space's name.
-    fn only_space(&self) -> Result<&Space> {
+    pub(crate) fn only_space(&self) -> Result<&Space> {
         match self.spaces.as_slice() {
             [only] if !self.config.is_mixed() => Ok(only),
             _ => Err(Error::SpaceNeeded {

@@ -1,6 +1,7 @@
 //! `Space`: one model's vectors in a collection, with their items, index and snapshot; and
 //! `SpaceHandle`, one space of a mixed collection used as a collection of its own.
 
+use std::collections::hash_map::{Entry, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -136,6 +137,49 @@ impl Space {
         Ok(hits(&state, fused.into_iter()))
     }
 
+    /// As [`Space::find`], a document at a time: text is scored per document (its chunks as
+    /// one text, [`TextIndex::search_documents`]), and a hybrid query fuses the documents of the
+    /// two lists (a document's best chunk standing for it in the dense one, and for it in the
+    /// answer when the dense list has it). Dense queries answer chunk by chunk, as `find` does.
+    pub(crate) fn find_documents(&self, query: &Query, params: &SearchParams) -> Result<Vec<Hit>> {
+        let (vector, text, fusion) = match *query {
+            Query::Dense(_) => return self.find(query, params),
+            Query::Text(text) => {
+                let state = self.state.read();
+                let found = self.document_slots(&state, text, params)?;
+                return Ok(ranked(hits(&state, found.into_iter().map(|(s, score)| (s, score, Found::default()))), true));
+            }
+            Query::Hybrid { vector, text, fusion } => (vector, text, fusion.validate()?),
+        };
+        let deep = candidate_params(params);
+        let state = self.state.read();
+        let text_found = self.document_slots(&state, text, &deep)?;
+        let first_slot = |slot: u32| state.text_index().map_or(slot, |t| t.document_of(slot));
+        let metric = self.config.metric;
+        // Each document once, at its best chunk's rank; the key is its first slot.
+        let mut best_chunk: HashMap<u32, u32> = HashMap::new();
+        let mut dense_found: Vec<(u32, f32)> = Vec::new();
+        for (slot, distance) in self.dense_slots(&state, vector, &deep)? {
+            let doc = first_slot(slot);
+            if let Entry::Vacant(e) = best_chunk.entry(doc) {
+                e.insert(slot);
+                dense_found.push((doc, score(metric, distance)));
+            }
+        }
+        let fused = fuse_keys(&dense_found, &text_found, fusion, metric, params.k.max(1));
+        let shown = fused.into_iter().map(|(doc, s, found)| (best_chunk.get(&doc).copied().unwrap_or(doc), s, found));
+        Ok(hits(&state, shown))
+    }
+
+    /// Documents best for a text query (each by its first slot) and their BM25 scores.
+    fn document_slots(&self, state: &State, text: &str, params: &SearchParams) -> Result<Vec<(u32, f32)>> {
+        let Some(index) = state.text_index() else {
+            return Err(Error::NoTextIndex { collection: self.config.name.clone() });
+        };
+        let matches = |slot| state.passes(slot, params.filter);
+        index.search_documents(text, params.k.max(1), params.filter.map(|_| &matches as &dyn Fn(u32) -> bool))
+    }
+
     /// Slots nearest `query` and their index distances.
     fn dense_slots(&self, state: &State, query: &[f32], params: &SearchParams) -> Result<Vec<(u32, f32)>> {
         validate_query(&self.config, query)?;
@@ -228,6 +272,10 @@ impl CollectionRead for SpaceHandle {
 
     fn find(&self, query: &Query, params: &SearchParams) -> Result<Vec<Hit>> {
         Ok(self.named(self.space().find(query, params)?))
+    }
+
+    fn find_documents(&self, query: &Query, params: &SearchParams) -> Result<Vec<Hit>> {
+        Ok(self.named(self.space().find_documents(query, params)?))
     }
 
     fn scan(&self, cursor: Option<&str>, limit: usize) -> Result<(Vec<Item>, Option<String>)> {

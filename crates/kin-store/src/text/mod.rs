@@ -43,6 +43,10 @@ struct Field {
     total_len: u64,
 }
 
+/// The payload field a chunk's own text is in; `char_start` and `char_end` place it in its
+/// document's text.
+const CHUNK_TEXT: &str = "text";
+
 pub struct TextIndex {
     config: TextConfig,
     analyzer: Analyzer,
@@ -50,6 +54,27 @@ pub struct TextIndex {
     fields: Vec<Field>,
     /// By slot: whether the slot is indexed and not deleted.
     live: Vec<bool>,
+    /// By slot: the first slot of its document (the slot itself unless it is a later chunk of
+    /// the document the slot before it holds).
+    group: Vec<u32>,
+    /// By slot: the characters at the start of its `text` that the chunk before it already
+    /// holds (their overlap), left out so that a document's chunks hold its text once.
+    skip: Vec<u32>,
+    /// The last slot added, its document and where its text ends in the document's (characters).
+    last: Option<(u32, String, u64)>,
+    /// Per field, each document's statistics, worked out from the slots' when first asked for
+    /// after a change.
+    documents: OnceLock<Vec<DocumentStats>>,
+}
+
+/// A field's statistics over documents (a document: a slot and the later chunks of its
+/// document), as a whole-document index would have them.
+struct DocumentStats {
+    /// By first slot: the document's length in the field (the chunks' summed for `text`, the
+    /// first chunk's for the others); 0 elsewhere.
+    lens: Vec<u32>,
+    docs: u32,
+    total_len: u64,
 }
 
 impl TextIndex {
@@ -60,7 +85,43 @@ impl TextIndex {
             terms: HashMap::new(),
             fields: vec![Field::default(); config.fields.len()],
             live: Vec::new(),
+            group: Vec::new(),
+            skip: Vec::new(),
+            last: None,
+            documents: OnceLock::new(),
         }
+    }
+
+    /// The first slot of `slot`'s document (`slot` itself when it is not a later chunk).
+    pub fn document_of(&self, slot: u32) -> u32 {
+        self.group.get(slot as usize).copied().unwrap_or(slot)
+    }
+
+    /// Where `slot`'s document starts and how much of its text an earlier chunk holds.
+    fn place(&mut self, slot: u32, payload: &Value) -> (u32, u32) {
+        let doc = payload.get("doc").and_then(Value::as_str);
+        let chunk = payload.get("chunk").and_then(Value::as_u64).unwrap_or(0);
+        let start = payload.get("char_start").and_then(Value::as_u64).unwrap_or(0);
+        let end = payload.get("char_end").and_then(Value::as_u64);
+        let place = match (&self.last, doc) {
+            (Some((prev, key, prev_end)), Some(doc)) if chunk > 0 && prev + 1 == slot && key == doc => {
+                (self.group[*prev as usize], u32::try_from(prev_end.saturating_sub(start)).unwrap_or(u32::MAX))
+            }
+            _ => (slot, 0),
+        };
+        self.last = doc.zip(end).map(|(doc, end)| (slot, doc.to_string(), end));
+        place
+    }
+
+    /// The texts of field `f` of a payload, the chunk's overlap with the one before left out.
+    fn texts<'a>(&self, payload: &'a Value, f: usize, skip: u32) -> impl Iterator<Item = &'a str> {
+        let name = &self.config.fields[f];
+        let skip = if name == CHUNK_TEXT { skip as usize } else { 0 };
+        field_texts(payload, name).map(move |text| match text.char_indices().nth(skip) {
+            _ if skip == 0 => text,
+            Some((at, _)) => &text[at..],
+            None => "",
+        })
     }
 
     /// Indexes the payload of `slot`, a slot after every slot indexed before.
@@ -68,13 +129,18 @@ impl TextIndex {
         let s = slot as usize;
         if self.live.len() <= s {
             self.live.resize(s + 1, false);
+            self.group.resize(s + 1, 0);
+            self.skip.resize(s + 1, 0);
         }
         self.live[s] = true;
+        (self.group[s], self.skip[s]) = self.place(slot, payload);
+        self.documents = OnceLock::new();
         let mut counts: HashMap<u32, u32> = HashMap::new();
         for f in 0..self.fields.len() {
             counts.clear();
             let mut len = 0u32;
-            for text in field_texts(payload, &self.config.fields[f]) {
+            let texts: Vec<&str> = self.texts(payload, f, self.skip[s]).collect();
+            for text in texts {
                 let terms = &mut self.terms;
                 self.analyzer.terms(text, |t| {
                     let next = terms.len() as u32;
@@ -113,13 +179,14 @@ impl TextIndex {
             return;
         }
         self.live[s] = false;
+        self.documents = OnceLock::new();
         let mut seen: Vec<u32> = Vec::new();
         for f in 0..self.fields.len() {
             if self.fields[f].lens[s] == 0 {
                 continue;
             }
             seen.clear();
-            for text in field_texts(payload, &self.config.fields[f]) {
+            for text in self.texts(payload, f, self.skip[s]) {
                 self.analyzer.terms(text, |t| {
                     if let Some(&id) = self.terms.get(t) {
                         seen.push(id);
@@ -147,6 +214,32 @@ impl TextIndex {
     /// field's terms summed in `f64`; the fields combined as a dis-max (best field plus
     /// `tie_breaker` times the others). `scripts/eval/bm25_reference.py` compares the two.
     pub fn search(&self, query: &str, k: usize, matches: Option<&dyn Fn(u32) -> bool>) -> Result<Vec<(u32, f32)>> {
+        let wanted = self.wanted(query)?;
+        with_accumulator(self.live.len() * self.fields.len(), |acc, touched| {
+            self.accumulate(&wanted, acc, touched);
+            Ok(self.best(k, acc, touched, matches))
+        })
+    }
+
+    /// As [`TextIndex::search`], each document scored as one text, as a whole-document index
+    /// (Elasticsearch's, BEIR's) scores it: its chunks' `text` joined (each overlap once), its
+    /// other fields once; the statistics (documents, lengths, document frequencies) are the
+    /// documents'. Returns each document's first slot.
+    pub fn search_documents(
+        &self,
+        query: &str,
+        k: usize,
+        matches: Option<&dyn Fn(u32) -> bool>,
+    ) -> Result<Vec<(u32, f32)>> {
+        let wanted = self.wanted(query)?;
+        with_accumulator(self.live.len() * self.fields.len(), |acc, touched| {
+            self.accumulate_documents(&wanted, acc, touched);
+            Ok(self.best(k, acc, touched, matches))
+        })
+    }
+
+    /// The query's known terms with their counts (a term given twice weighs twice).
+    fn wanted(&self, query: &str) -> Result<Vec<(u32, f32)>> {
         if query.trim().is_empty() {
             return Err(Error::EmptyTextQuery);
         }
@@ -164,48 +257,99 @@ impl TextIndex {
         if count > MAX_QUERY_TERMS {
             return Err(Error::TextQueryTooLong { terms: count, max: MAX_QUERY_TERMS });
         }
-        with_accumulator(self.live.len() * self.fields.len(), |acc, touched| {
-            self.accumulate(&wanted, acc, touched);
-            Ok(self.best(k, acc, touched, matches))
-        })
+        Ok(wanted)
     }
 
     /// Adds each wanted term's BM25 score, field by field, into `acc` (`slots × fields`),
     /// listing in `touched` the slots it scores.
     fn accumulate(&self, wanted: &[(u32, f32)], acc: &mut [f64], touched: &mut Vec<u32>) {
         let nf = self.fields.len();
-        let (k1, b) = (self.config.k1, self.config.b);
         for (f, field) in self.fields.iter().enumerate() {
             if field.docs == 0 {
                 continue;
             }
-            let avgdl = (field.total_len as f64 / f64::from(field.docs)) as f32;
-            // Lucene's cache: 1 / norm for each of the 256 encoded lengths.
-            let inverse: Vec<f32> =
-                (0..=255u8).map(|n| 1.0 / (k1 * ((1.0 - b) + b * decode_length(n) as f32 / avgdl))).collect();
+            let inverse = self.norm_inverses(field.total_len, field.docs);
             for &(id, boost) in wanted {
                 let Some(list) = field.postings.get(id as usize) else { continue };
                 let df = field.df[id as usize];
                 if df == 0 {
                     continue;
                 }
-                let (n, df) = (f64::from(field.docs), f64::from(df));
-                let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln() as f32;
-                let weight = boost * idf;
-                for p in list {
-                    let s = p.slot as usize;
-                    if !self.live[s] {
-                        continue;
-                    }
-                    let score = weight - weight / (1.0 + p.tf as f32 * inverse[usize::from(encode_length(field.lens[s]))]);
-                    let cell = &mut acc[s * nf..(s + 1) * nf];
-                    if cell.iter().all(|x| *x == 0.0) {
-                        touched.push(p.slot);
-                    }
-                    cell[f] += f64::from(score);
+                let weight = boost * idf(field.docs, df);
+                for p in list.iter().filter(|p| self.live[p.slot as usize]) {
+                    let norm = inverse[usize::from(encode_length(field.lens[p.slot as usize]))];
+                    add_score(acc, touched, nf, p.slot, f, bm25(weight, p.tf, norm));
                 }
             }
         }
+    }
+
+    /// As [`TextIndex::accumulate`], over documents: a term's postings in one document's chunks
+    /// (consecutive slots, so side by side in every list) are summed into one, kept at the
+    /// document's first slot.
+    fn accumulate_documents(&self, wanted: &[(u32, f32)], acc: &mut [f64], touched: &mut Vec<u32>) {
+        let nf = self.fields.len();
+        let mut runs: Vec<(u32, u32)> = Vec::new();
+        for (f, (field, docs)) in self.fields.iter().zip(self.document_stats()).enumerate() {
+            if docs.docs == 0 {
+                continue;
+            }
+            let whole = self.config.fields[f] == CHUNK_TEXT;
+            let inverse = self.norm_inverses(docs.total_len, docs.docs);
+            for &(id, boost) in wanted {
+                let Some(list) = field.postings.get(id as usize) else { continue };
+                runs.clear();
+                for p in list {
+                    let first = self.group[p.slot as usize];
+                    if !self.live[p.slot as usize] || !self.live[first as usize] || (!whole && p.slot != first) {
+                        continue;
+                    }
+                    match runs.last_mut() {
+                        Some((doc, tf)) if *doc == first => *tf += p.tf,
+                        _ => runs.push((first, p.tf)),
+                    }
+                }
+                if runs.is_empty() {
+                    continue;
+                }
+                let weight = boost * idf(docs.docs, runs.len() as u32);
+                for &(doc, tf) in &runs {
+                    let norm = inverse[usize::from(encode_length(docs.lens[doc as usize]))];
+                    add_score(acc, touched, nf, doc, f, bm25(weight, tf, norm));
+                }
+            }
+        }
+    }
+
+    /// Each field's statistics over documents, worked out from the slots' on first use.
+    fn document_stats(&self) -> &[DocumentStats] {
+        self.documents.get_or_init(|| {
+            let slots = self.live.len();
+            let live = |s: usize| self.live[s] && self.live[self.group[s] as usize];
+            self.fields
+                .iter()
+                .zip(&self.config.fields)
+                .map(|(field, name)| {
+                    let mut lens = vec![0u32; slots];
+                    for s in (0..slots).filter(|&s| live(s)) {
+                        let first = self.group[s] as usize;
+                        if name == CHUNK_TEXT || s == first {
+                            lens[first] = lens[first].saturating_add(field.lens.get(s).copied().unwrap_or(0));
+                        }
+                    }
+                    let docs = lens.iter().filter(|&&l| l > 0).count() as u32;
+                    let total_len = lens.iter().map(|&l| u64::from(l)).sum();
+                    DocumentStats { lens, docs, total_len }
+                })
+                .collect()
+        })
+    }
+
+    /// Lucene's cache for a field: `1 / norm` for each of the 256 encoded lengths.
+    fn norm_inverses(&self, total_len: u64, docs: u32) -> Vec<f32> {
+        let (k1, b) = (self.config.k1, self.config.b);
+        let avgdl = (total_len as f64 / f64::from(docs)) as f32;
+        (0..=255u8).map(|n| 1.0 / (k1 * ((1.0 - b) + b * decode_length(n) as f32 / avgdl))).collect()
     }
 
     /// The `k` best of the touched slots that pass `matches`, best first (ties by slot), as a
@@ -275,9 +419,14 @@ impl TextIndex {
             })
             .collect();
         let mut live = vec![false; slots];
+        let (mut group, mut skip) = (vec![0u32; slots], vec![0u32; slots]);
+        // A document whose first slot went starts at its first slot that stayed.
+        let mut first_kept: HashMap<u32, u32> = HashMap::new();
         for s in 0..self.live.len() {
             if let Some(new) = kept(s as u32) {
                 live[new as usize] = true;
+                group[new as usize] = *first_kept.entry(self.group[s]).or_insert(new);
+                skip[new as usize] = self.skip[s];
             }
         }
         TextIndex {
@@ -286,10 +435,14 @@ impl TextIndex {
             terms: self.terms.clone(),
             fields,
             live,
+            group,
+            skip,
+            last: None,
+            documents: OnceLock::new(),
         }
     }
 
-    /// Bytes held: postings, lengths and the term dictionary.
+    /// Bytes held: postings, lengths, documents and the term dictionary.
     pub fn usage(&self) -> usize {
         let dict: usize = self.terms.keys().map(|t| t.len() + 32).sum();
         let fields: usize = self
@@ -299,7 +452,9 @@ impl TextIndex {
                 f.postings.iter().map(|l| l.capacity() * 8 + 24).sum::<usize>() + f.df.len() * 4 + f.lens.len() * 4
             })
             .sum();
-        dict + fields + self.live.len()
+        let documents: usize =
+            self.documents.get().map_or(0, |stats| stats.iter().map(|d| d.lens.len() * 4).sum());
+        dict + fields + documents + self.live.len() + (self.group.len() + self.skip.len()) * 4
     }
 }
 
@@ -332,6 +487,28 @@ fn decode_length(norm: u8) -> u32 {
     let code = n - EXACT_LENGTHS;
     let (bits, shift) = (code & 0x07, (code >> 3) as i32 - 1);
     EXACT_LENGTHS + if shift < 0 { bits } else { (bits | 0x08) << shift }
+}
+
+/// Lucene's BM25 idf, computed in `f64` and kept in `f32` as Lucene keeps it.
+fn idf(docs: u32, df: u32) -> f32 {
+    let (n, df) = (f64::from(docs), f64::from(df));
+    (1.0 + (n - df + 0.5) / (df + 0.5)).ln() as f32
+}
+
+/// Lucene's BM25 term score, `weight · tf / (tf + norm)` written as Lucene 8 writes it (with
+/// `1 / norm` given), so that the `f32` rounding is the same.
+fn bm25(weight: f32, tf: u32, norm_inverse: f32) -> f32 {
+    weight - weight / (1.0 + tf as f32 * norm_inverse)
+}
+
+/// Adds a term's score in field `f` to `slot`'s cell of `acc`, listing the slot the first time.
+fn add_score(acc: &mut [f64], touched: &mut Vec<u32>, fields: usize, slot: u32, f: usize, score: f32) {
+    let cell = &mut acc[slot as usize * fields..(slot as usize + 1) * fields];
+    // A BM25 score is above zero, so a cell of zeros has not been scored yet.
+    if cell.iter().all(|x| *x == 0.0) {
+        touched.push(slot);
+    }
+    cell[f] += f64::from(score);
 }
 
 thread_local! {
@@ -519,6 +696,97 @@ mod tests {
             }
         }
         assert!(compared >= 100, "{compared} hits compared");
+    }
+
+    /// The fixture's documents cut into chunks of `size` words, each sharing `overlap` words
+    /// with the one before, with the payload kin's chunker gives a chunk.
+    fn chunked(docs: &[Value], size: usize, overlap: usize) -> Vec<Value> {
+        let mut items = Vec::new();
+        for d in docs {
+            let chars: Vec<char> = d["text"].as_str().unwrap().chars().collect();
+            let mut words: Vec<(usize, usize)> = Vec::new();
+            for (i, c) in chars.iter().enumerate() {
+                match (c.is_whitespace(), words.last_mut()) {
+                    (false, Some(w)) if w.1 == i => w.1 = i + 1,
+                    (false, _) => words.push((i, i + 1)),
+                    (true, _) => {}
+                }
+            }
+            let starts: Vec<usize> = (0..words.len().max(1)).step_by(size - overlap).collect();
+            let chunks = starts.iter().take_while(|&&a| a == 0 || a + overlap < words.len()).count();
+            for (n, &a) in starts.iter().take(chunks).enumerate() {
+                let b = (a + size).min(words.len());
+                let (start, end) = if words.is_empty() { (0, 0) } else { (words[a].0, words[b - 1].1) };
+                items.push(json!({
+                    "doc": d["_id"], "chunk": n, "chunks": chunks, "char_start": start, "char_end": end,
+                    "title": d["title"], "text": chars[start..end].iter().collect::<String>(),
+                }));
+            }
+        }
+        items
+    }
+
+    #[test]
+    fn documents_cut_into_chunks_score_as_whole_documents() {
+        let docs: Vec<Value> = fixture("corpus.jsonl").lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let whole = index(&docs);
+        let items = chunked(&docs, 12, 3);
+        assert!(items.len() > docs.len() * 2, "{} chunks", items.len());
+        let mut cut = index(&items);
+        let doc_of = |items: &[Value], slot: u32| items[slot as usize]["doc"].as_str().unwrap().to_string();
+        let queries: Vec<String> = fixture("queries.jsonl")
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["text"].as_str().unwrap().to_string())
+            .collect();
+        let answers = |t: &TextIndex, items: &[Value], q: &str| -> Vec<(String, f32)> {
+            t.search_documents(q, 10, None).unwrap().into_iter().map(|(s, score)| (doc_of(items, s), score)).collect()
+        };
+        let by_whole = |t: &TextIndex, docs: &[Value], q: &str| -> Vec<(String, f32)> {
+            t.search(q, 10, None).unwrap().into_iter().map(|(s, score)| (doc_of_whole(docs, s), score)).collect()
+        };
+        for q in &queries {
+            assert_eq!(answers(&cut, &items, q), by_whole(&whole, &docs, q), "{q}");
+        }
+        // Documents deleted (every chunk), then compacted and saved: still the whole-document answers.
+        let gone: Vec<String> = docs.iter().step_by(3).map(|d| d["_id"].as_str().unwrap().to_string()).collect();
+        for (slot, item) in items.iter().enumerate() {
+            if gone.iter().any(|g| *g == item["doc"]) {
+                cut.remove(slot as u32, item);
+            }
+        }
+        let kept_docs: Vec<Value> = docs.iter().filter(|d| !gone.iter().any(|g| *g == d["_id"])).cloned().collect();
+        let whole = index(&kept_docs);
+        for q in &queries {
+            assert_eq!(answers(&cut, &items, q), by_whole(&whole, &kept_docs, q), "{q}, after deletes");
+        }
+        let remap: Vec<u32> = {
+            let mut next = 0;
+            items
+                .iter()
+                .map(|item| {
+                    if gone.iter().any(|g| *g == item["doc"]) {
+                        return kin_index::REMOVED;
+                    }
+                    next += 1;
+                    next - 1
+                })
+                .collect()
+        };
+        let kept_items: Vec<Value> = items.iter().filter(|i| !gone.iter().any(|g| *g == i["doc"])).cloned().collect();
+        let compacted = cut.compacted(&remap);
+        let dir = tempfile::tempdir().unwrap();
+        compacted.save(&dir.path().join("text.idx"), 1).unwrap();
+        let config = TextConfig::default();
+        let loaded = TextIndex::load(&dir.path().join("text.idx"), 1, &config, kept_items.len()).unwrap().unwrap();
+        for q in &queries {
+            let want = by_whole(&whole, &kept_docs, q);
+            assert_eq!(answers(&compacted, &kept_items, q), want, "{q}, compacted");
+            assert_eq!(answers(&loaded, &kept_items, q), want, "{q}, saved and loaded");
+        }
+    }
+
+    fn doc_of_whole(docs: &[Value], slot: u32) -> String {
+        docs[slot as usize]["_id"].as_str().unwrap().to_string()
     }
 
     #[test]

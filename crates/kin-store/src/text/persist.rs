@@ -5,6 +5,7 @@
 //! ```text
 //! file   = magic "KINTEXT2" | body | crc32(body): u32          (little endian)
 //! body   = lsn: u64 | settings: u32-len JSON | slots: u32 | live: slots × u8
+//!          | slots × (first slot of its document: u32 | characters of overlap: u32)
 //!          | terms: u32 | terms × (u32-len utf-8)
 //!          | fields: u32 | fields × field
 //! field  = docs: u32 | total_len: u64 | lens: slots × u32 | df: terms × u32
@@ -15,6 +16,7 @@ use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use kin_core::fault;
 
@@ -38,6 +40,10 @@ impl TextIndex {
         body.extend_from_slice(&settings);
         u32s(&mut body, self.live.len() as u32);
         body.extend(self.live.iter().map(|&l| u8::from(l)));
+        for s in 0..self.live.len() {
+            u32s(&mut body, self.group[s]);
+            u32s(&mut body, self.skip[s]);
+        }
         let mut terms: Vec<&str> = vec![""; self.terms.len()];
         for (t, &id) in &self.terms {
             terms[id as usize] = t;
@@ -122,6 +128,11 @@ impl TextIndex {
             return Ok(None);
         }
         let live: Vec<bool> = r.take(n).ok_or_else(truncated)?.iter().map(|&b| b != 0).collect();
+        let places = r.u32s(n.checked_mul(2).ok_or_else(truncated)?).ok_or_else(truncated)?;
+        let (group, skip): (Vec<u32>, Vec<u32>) = places.chunks_exact(2).map(|p| (p[0], p[1])).unzip();
+        if group.iter().enumerate().any(|(s, &first)| first as usize > s) {
+            return Err(corrupt("a document starts after one of its slots"));
+        }
         let n_terms = r.u32().ok_or_else(truncated)? as usize;
         let mut terms = HashMap::with_capacity(n_terms.min(1 << 24));
         for id in 0..n_terms {
@@ -160,6 +171,10 @@ impl TextIndex {
             terms,
             fields,
             live,
+            group,
+            skip,
+            last: None,
+            documents: OnceLock::new(),
         }))
     }
 }
