@@ -215,9 +215,9 @@ impl TextIndex {
     /// `tie_breaker` times the others). `scripts/eval/bm25_reference.py` compares the two.
     pub fn search(&self, query: &str, k: usize, matches: Option<&dyn Fn(u32) -> bool>) -> Result<Vec<(u32, f32)>> {
         let wanted = self.wanted(query)?;
-        with_accumulator(self.live.len() * self.fields.len(), |acc, touched| {
-            self.accumulate(&wanted, acc, touched);
-            Ok(self.best(k, acc, touched, matches))
+        with_scores(self.live.len(), self.fields.len(), |scores| {
+            self.accumulate(&wanted, scores);
+            Ok(self.best(k, scores, matches))
         })
     }
 
@@ -232,9 +232,9 @@ impl TextIndex {
         matches: Option<&dyn Fn(u32) -> bool>,
     ) -> Result<Vec<(u32, f32)>> {
         let wanted = self.wanted(query)?;
-        with_accumulator(self.live.len() * self.fields.len(), |acc, touched| {
-            self.accumulate_documents(&wanted, acc, touched);
-            Ok(self.best(k, acc, touched, matches))
+        with_scores(self.live.len(), self.fields.len(), |scores| {
+            self.accumulate_documents(&wanted, scores);
+            Ok(self.best(k, scores, matches))
         })
     }
 
@@ -260,10 +260,8 @@ impl TextIndex {
         Ok(wanted)
     }
 
-    /// Adds each wanted term's BM25 score, field by field, into `acc` (`slots × fields`),
-    /// listing in `touched` the slots it scores.
-    fn accumulate(&self, wanted: &[(u32, f32)], acc: &mut [f64], touched: &mut Vec<u32>) {
-        let nf = self.fields.len();
+    /// Adds each wanted term's BM25 score, field by field, into `scores`.
+    fn accumulate(&self, wanted: &[(u32, f32)], scores: &mut Scores) {
         for (f, field) in self.fields.iter().enumerate() {
             if field.docs == 0 {
                 continue;
@@ -278,7 +276,7 @@ impl TextIndex {
                 let weight = boost * idf(field.docs, df);
                 for p in list.iter().filter(|p| self.live[p.slot as usize]) {
                     let norm = inverse[usize::from(encode_length(field.lens[p.slot as usize]))];
-                    add_score(acc, touched, nf, p.slot, f, bm25(weight, p.tf, norm));
+                    scores.add(p.slot, f, bm25(weight, p.tf, norm));
                 }
             }
         }
@@ -287,8 +285,7 @@ impl TextIndex {
     /// As [`TextIndex::accumulate`], over documents: a term's postings in one document's chunks
     /// (consecutive slots, so side by side in every list) are summed into one, kept at the
     /// document's first slot.
-    fn accumulate_documents(&self, wanted: &[(u32, f32)], acc: &mut [f64], touched: &mut Vec<u32>) {
-        let nf = self.fields.len();
+    fn accumulate_documents(&self, wanted: &[(u32, f32)], scores: &mut Scores) {
         let mut runs: Vec<(u32, u32)> = Vec::new();
         for (f, (field, docs)) in self.fields.iter().zip(self.document_stats()).enumerate() {
             if docs.docs == 0 {
@@ -315,7 +312,7 @@ impl TextIndex {
                 let weight = boost * idf(docs.docs, runs.len() as u32);
                 for &(doc, tf) in &runs {
                     let norm = inverse[usize::from(encode_length(docs.lens[doc as usize]))];
-                    add_score(acc, touched, nf, doc, f, bm25(weight, tf, norm));
+                    scores.add(doc, f, bm25(weight, tf, norm));
                 }
             }
         }
@@ -354,21 +351,15 @@ impl TextIndex {
 
     /// The `k` best of the touched slots that pass `matches`, best first (ties by slot), as a
     /// dis-max of their fields' scores; clears the cells it read.
-    fn best(
-        &self,
-        k: usize,
-        acc: &mut [f64],
-        touched: &[u32],
-        matches: Option<&dyn Fn(u32) -> bool>,
-    ) -> Vec<(u32, f32)> {
+    fn best(&self, k: usize, scores: &mut Scores, matches: Option<&dyn Fn(u32) -> bool>) -> Vec<(u32, f32)> {
         let (nf, tie) = (self.fields.len(), f64::from(self.config.tie_breaker));
-        let mut scored: Vec<(u32, f32)> = Vec::with_capacity(touched.len());
-        for &slot in touched {
-            let cell = &mut acc[slot as usize * nf..(slot as usize + 1) * nf];
+        let mut scored: Vec<(u32, f32)> = Vec::with_capacity(scores.touched.len());
+        for i in 0..scores.touched.len() {
+            let slot = scores.touched[i];
             if matches.is_none_or(|m| m(slot)) {
                 let mut best = 0f32;
                 let mut others = 0f64;
-                for &field in cell.iter() {
+                for field in (0..nf).map(|f| scores.take(slot, f)) {
                     let field = field as f32;
                     if field >= best {
                         others += f64::from(best);
@@ -378,8 +369,9 @@ impl TextIndex {
                     }
                 }
                 scored.push((slot, (f64::from(best) + others * tie) as f32));
+            } else {
+                (0..nf).for_each(|f| _ = scores.take(slot, f));
             }
-            cell.fill(0.0);
         }
         let k = k.min(scored.len());
         if k == 0 {
@@ -501,32 +493,67 @@ fn bm25(weight: f32, tf: u32, norm_inverse: f32) -> f32 {
     weight - weight / (1.0 + tf as f32 * norm_inverse)
 }
 
-/// Adds a term's score in field `f` to `slot`'s cell of `acc`, listing the slot the first time.
-fn add_score(acc: &mut [f64], touched: &mut Vec<u32>, fields: usize, slot: u32, f: usize, score: f32) {
-    let cell = &mut acc[slot as usize * fields..(slot as usize + 1) * fields];
-    // A BM25 score is above zero, so a cell of zeros has not been scored yet.
-    if cell.iter().all(|x| *x == 0.0) {
-        touched.push(slot);
+/// One query's scores: per field a score by slot (field by field, so that a term's pass over
+/// one field's postings touches one array), every cell zero between queries, and the slots
+/// scored so far, each listed once.
+#[derive(Default)]
+struct Scores {
+    slots: usize,
+    cells: Vec<f64>,
+    /// By slot: the query that last scored it (counted modulo 2^16, the marks cleared when
+    /// the count wraps).
+    marks: Vec<u16>,
+    query: u16,
+    touched: Vec<u32>,
+}
+
+impl Scores {
+    /// Ready for a query over `slots` slots of `fields` fields.
+    fn begin(&mut self, slots: usize, fields: usize) {
+        self.slots = slots;
+        if self.cells.len() < slots * fields {
+            self.cells.resize(slots * fields, 0.0);
+        }
+        if self.marks.len() < slots {
+            self.marks.resize(slots, 0);
+        }
+        self.query = self.query.wrapping_add(1);
+        if self.query == 0 {
+            self.marks.fill(0);
+            self.query = 1;
+        }
+        self.touched.clear();
     }
-    cell[f] += f64::from(score);
+
+    /// Adds a term's score in field `f` to `slot`, listing the slot the first time.
+    #[inline]
+    fn add(&mut self, slot: u32, f: usize, score: f32) {
+        let s = slot as usize;
+        if self.marks[s] != self.query {
+            self.marks[s] = self.query;
+            self.touched.push(slot);
+        }
+        self.cells[f * self.slots + s] += f64::from(score);
+    }
+
+    /// `slot`'s score in field `f`, its cell zeroed for the next query.
+    fn take(&mut self, slot: u32, f: usize) -> f64 {
+        std::mem::take(&mut self.cells[f * self.slots + slot as usize])
+    }
 }
 
 thread_local! {
-    /// Each thread's per-query scores (`slots × fields`, all zero between queries) and the
-    /// slots they hold, kept so that a query does not clear memory for every slot.
-    static ACCUMULATOR: std::cell::Cell<Option<(Vec<f64>, Vec<u32>)>> = const { std::cell::Cell::new(None) };
+    /// Each thread's [`Scores`], kept so that a query does not clear memory for every slot.
+    static SCORES: std::cell::Cell<Option<Box<Scores>>> = const { std::cell::Cell::new(None) };
 }
 
-/// Runs `f` with this thread's zeroed accumulator of at least `cells` cells, which `f` leaves
-/// zeroed; a nested call gets a fresh one.
-fn with_accumulator<R>(cells: usize, f: impl FnOnce(&mut [f64], &mut Vec<u32>) -> R) -> R {
-    let (mut acc, mut touched) = ACCUMULATOR.with(std::cell::Cell::take).unwrap_or_default();
-    if acc.len() < cells {
-        acc.resize(cells, 0.0);
-    }
-    touched.clear();
-    let out = f(&mut acc[..cells], &mut touched);
-    ACCUMULATOR.with(|cell| cell.set(Some((acc, touched))));
+/// Runs `f` with this thread's scores, begun for `slots` slots of `fields` fields; `f` leaves
+/// every cell zero (by taking each touched slot's). A nested call gets fresh scores.
+fn with_scores<R>(slots: usize, fields: usize, f: impl FnOnce(&mut Scores) -> R) -> R {
+    let mut scores = SCORES.with(std::cell::Cell::take).unwrap_or_default();
+    scores.begin(slots, fields);
+    let out = f(&mut scores);
+    SCORES.with(|cell| cell.set(Some(scores)));
     out
 }
 
