@@ -208,3 +208,74 @@ fn churn_is_compacted_so_memory_follows_the_live_items() {
     let hits = c.search(&unit(2990, 4), &SearchParams { k: 1, exact: true, ..SearchParams::default() }).unwrap();
     assert_eq!(hits[0].id, ItemId::Int(2990));
 }
+
+#[test]
+fn documents_cut_into_chunks_are_found_whole_by_text_and_hybrid_search() {
+    use kin_store::{CollectionRead, Fusion, Query, TextConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let make = |name: &str| {
+        let mut cfg = CollectionConfig::new(name, 8);
+        cfg.text = Some(TextConfig::default());
+        store.create(cfg).unwrap()
+    };
+    let (chunks, whole) = (make("chunks"), make("whole"));
+    let filler = |i: usize| (0..20).map(|w| format!("w{}", (i * 7 + w * 3) % 23)).collect::<Vec<_>>().join(" ");
+    let docs: Vec<(String, String)> = (0..6)
+        .map(|i| (format!("doc{i}"), format!("apple{} {} banana{}", i % 2, filler(i), i % 3)))
+        .collect();
+    let (mut pieces, mut wholes) = (Vec::new(), Vec::new());
+    for (d, (name, text)) in docs.iter().enumerate() {
+        wholes.push(Item::new(name.as_str(), unit(d, 8)).with_payload(json!({ "title": name, "text": text })));
+        // Three chunks of 10 words, each sharing 2 with the one before, as kin's chunker places them.
+        let words: Vec<(usize, usize)> = text
+            .match_indices(|c: char| c != ' ')
+            .fold(Vec::new(), |mut w: Vec<(usize, usize)>, (at, _)| {
+                match w.last_mut() {
+                    Some(last) if last.1 == at => last.1 = at + 1,
+                    _ => w.push((at, at + 1)),
+                }
+                w
+            });
+        for (n, first) in [0usize, 8, 16].into_iter().enumerate() {
+            let last = (first + 10).min(words.len()) - 1;
+            let (start, end) = (words[first].0, words[last].1);
+            let payload = json!({ "doc": name, "chunk": n, "chunks": 3, "char_start": start, "char_end": end,
+                                  "title": name, "text": &text[start..end] });
+            pieces.push(Item::new(format!("{name}#{n}"), unit(d * 3 + n, 8)).with_payload(payload));
+        }
+    }
+    chunks.upsert(pieces).unwrap();
+    whole.upsert(wholes).unwrap();
+    let params = SearchParams { k: 10, ..Default::default() };
+    let doc_of = |h: &kin_store::Hit| h.payload.get("doc").and_then(|d| d.as_str()).unwrap_or("").to_string();
+    for q in ["apple1 banana2", "banana0 w5", "doc3 apple0"] {
+        let want: Vec<(String, f32)> =
+            whole.find(&Query::Text(q), &params).unwrap().into_iter().map(|h| (h.id.to_string(), h.score)).collect();
+        let got: Vec<(String, f32)> = CollectionRead::find_documents(&*chunks, &Query::Text(q), &params)
+            .unwrap()
+            .iter()
+            .map(|h| (doc_of(h), h.score))
+            .collect();
+        assert_eq!(got, want, "{q}: a document's chunks score as the whole document");
+        let chunk_level = chunks.find(&Query::Text(q), &params).unwrap();
+        assert!(chunk_level.iter().any(|h| h.score != want[0].1), "{q}: chunk by chunk scores differ");
+    }
+    // Hybrid by document: each document once, shown by its best dense chunk when dense found it.
+    let vector = unit(7, 8);
+    let dense = chunks.search(&vector, &SearchParams { k: 18, ..Default::default() }).unwrap();
+    let hybrid = Query::Hybrid { vector: &vector, text: "apple1 banana2", fusion: Fusion::default() };
+    let hits = CollectionRead::find_documents(&*chunks, &hybrid, &params).unwrap();
+    let mut seen: Vec<String> = hits.iter().map(doc_of).collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), hits.len(), "each document once: {seen:?}");
+    for h in &hits {
+        if h.found.dense.is_some() {
+            let best = dense.iter().find(|d| doc_of(d) == doc_of(h)).unwrap();
+            assert_eq!(h.id, best.id, "{} is shown by its best dense chunk", doc_of(h));
+        }
+        assert!(h.found.dense.is_some() || h.found.text.is_some());
+    }
+    assert!(hits.iter().any(|h| h.found.text.is_some() && h.found.dense.is_some()));
+}
