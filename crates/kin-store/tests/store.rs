@@ -221,16 +221,14 @@ fn documents_cut_into_chunks_are_found_whole_by_text_and_hybrid_search() {
     };
     let (chunks, whole) = (make("chunks"), make("whole"));
     let filler = |i: usize| (0..20).map(|w| format!("w{}", (i * 7 + w * 3) % 23)).collect::<Vec<_>>().join(" ");
-    let docs: Vec<(String, String)> = (0..6)
-        .map(|i| (format!("doc{i}"), format!("apple{} {} banana{}", i % 2, filler(i), i % 3)))
-        .collect();
+    let docs: Vec<(String, String)> =
+        (0..6).map(|i| (format!("doc{i}"), format!("apple{} {} banana{}", i % 2, filler(i), i % 3))).collect();
     let (mut pieces, mut wholes) = (Vec::new(), Vec::new());
     for (d, (name, text)) in docs.iter().enumerate() {
         wholes.push(Item::new(name.as_str(), unit(d, 8)).with_payload(json!({ "title": name, "text": text })));
         // Three chunks of 10 words, each sharing 2 with the one before, as kin's chunker places them.
-        let words: Vec<(usize, usize)> = text
-            .match_indices(|c: char| c != ' ')
-            .fold(Vec::new(), |mut w: Vec<(usize, usize)>, (at, _)| {
+        let words: Vec<(usize, usize)> =
+            text.match_indices(|c: char| c != ' ').fold(Vec::new(), |mut w: Vec<(usize, usize)>, (at, _)| {
                 match w.last_mut() {
                     Some(last) if last.1 == at => last.1 = at + 1,
                     _ => w.push((at, at + 1)),

@@ -201,9 +201,7 @@ impl Word {
             b'i' => self.ends("ic"),
             b'l' => self.ends("able") || self.ends("ible"),
             b'n' => self.ends("ant") || self.ends("ement") || self.ends("ment") || self.ends("ent"),
-            b'o' => {
-                (self.ends("ion") && self.j != usize::MAX && matches!(self.b[self.j], S | T)) || self.ends("ou")
-            }
+            b'o' => (self.ends("ion") && self.j != usize::MAX && matches!(self.b[self.j], S | T)) || self.ends("ou"),
             b's' => self.ends("ism"),
             b't' => self.ends("ate") || self.ends("iti"),
             b'u' => self.ends("ous"),
