@@ -117,7 +117,7 @@ impl Space {
 
     pub(crate) fn search_text(&self, text: &str, params: &SearchParams) -> Result<Vec<Hit>> {
         let state = self.state.read();
-        let found = self.text_slots(&state, text, params)?;
+        let found = self.text_slots(&state, text, params, false)?;
         Ok(hits(&state, found.into_iter().map(|(slot, score)| (slot, score, Found::default()))))
     }
 
@@ -129,7 +129,7 @@ impl Space {
         };
         let deep = candidate_params(params);
         let state = self.state.read();
-        let text_found = self.text_slots(&state, text, &deep)?;
+        let text_found = self.text_slots(&state, text, &deep, false)?;
         let metric = self.config.metric;
         let dense_found: Vec<(u32, f32)> =
             self.dense_slots(&state, vector, &deep)?.into_iter().map(|(s, d)| (s, score(metric, d))).collect();
@@ -146,14 +146,17 @@ impl Space {
             Query::Dense(_) => return self.find(query, params),
             Query::Text(text) => {
                 let state = self.state.read();
-                let found = self.document_slots(&state, text, params)?;
-                return Ok(ranked(hits(&state, found.into_iter().map(|(s, score)| (s, score, Found::default()))), true));
+                let found = self.text_slots(&state, text, params, true)?;
+                return Ok(ranked(
+                    hits(&state, found.into_iter().map(|(s, score)| (s, score, Found::default()))),
+                    true,
+                ));
             }
             Query::Hybrid { vector, text, fusion } => (vector, text, fusion.validate()?),
         };
         let deep = candidate_params(params);
         let state = self.state.read();
-        let text_found = self.document_slots(&state, text, &deep)?;
+        let text_found = self.text_slots(&state, text, &deep, true)?;
         let first_slot = |slot: u32| state.text_index().map_or(slot, |t| t.document_of(slot));
         let metric = self.config.metric;
         // Each document once, at its best chunk's rank; the key is its first slot.
@@ -169,15 +172,6 @@ impl Space {
         let fused = fuse_keys(&dense_found, &text_found, fusion, metric, params.k.max(1));
         let shown = fused.into_iter().map(|(doc, s, found)| (best_chunk.get(&doc).copied().unwrap_or(doc), s, found));
         Ok(hits(&state, shown))
-    }
-
-    /// Documents best for a text query (each by its first slot) and their BM25 scores.
-    fn document_slots(&self, state: &State, text: &str, params: &SearchParams) -> Result<Vec<(u32, f32)>> {
-        let Some(index) = state.text_index() else {
-            return Err(Error::NoTextIndex { collection: self.config.name.clone() });
-        };
-        let matches = |slot| state.passes(slot, params.filter);
-        index.search_documents(text, params.k.max(1), params.filter.map(|_| &matches as &dyn Fn(u32) -> bool))
     }
 
     /// Slots nearest `query` and their index distances.
@@ -202,14 +196,26 @@ impl Space {
         })
     }
 
-    /// Slots best for a text query and their BM25 scores.
-    fn text_slots(&self, state: &State, text: &str, params: &SearchParams) -> Result<Vec<(u32, f32)>> {
+    /// Slots best for a text query and their BM25 scores; by document, each document (its
+    /// first slot) scored as one text.
+    fn text_slots(
+        &self,
+        state: &State,
+        text: &str,
+        params: &SearchParams,
+        by_document: bool,
+    ) -> Result<Vec<(u32, f32)>> {
         let Some(index) = state.text_index() else {
             return Err(Error::NoTextIndex { collection: self.config.name.clone() });
         };
         // Without a filter the text index's own live slots are the items: no slot is read.
         let matches = |slot| state.passes(slot, params.filter);
-        index.search(text, params.k.max(1), params.filter.map(|_| &matches as &dyn Fn(u32) -> bool))
+        let matches = params.filter.map(|_| &matches as &dyn Fn(u32) -> bool);
+        if by_document {
+            index.search_documents(text, params.k.max(1), matches)
+        } else {
+            index.search(text, params.k.max(1), matches)
+        }
     }
 }
 
