@@ -133,7 +133,7 @@ impl HnswIndex {
         with_scratch(|scratch| {
             let mut nearest = Scored::new(entry, dist.one(entry));
             for upper in (layer + 1..=top).rev() {
-                nearest = greedy(&self.graph, nearest, upper, &dist, &mut scratch.neighbors);
+                nearest = greedy(&self.graph, nearest, upper, &dist, scratch);
             }
             beam(&self.graph, scratch, nearest, layer, ef, &dist, &accept).into_iter().map(|s| s.id).collect()
         })

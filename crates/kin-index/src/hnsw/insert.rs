@@ -123,7 +123,7 @@ impl HnswIndex {
 
         let mut nearest = Scored::new(entry, dist.one(entry));
         for layer in (level + 1..=top).rev() {
-            nearest = greedy(&self.graph, nearest, layer, &dist, &mut scratch.neighbors);
+            nearest = greedy(&self.graph, nearest, layer, &dist, scratch);
         }
         let not_self = |n: u32| n != id;
         let ef = self.params.ef_construction.max(self.params.m);

@@ -95,7 +95,7 @@ impl HnswIndex {
     ) -> Vec<Scored> {
         let mut nearest = Scored::new(entry, dist.one(entry));
         for layer in (1..=top).rev() {
-            nearest = greedy(&self.graph, nearest, layer, dist, &mut scratch.neighbors);
+            nearest = greedy(&self.graph, nearest, layer, dist, scratch);
         }
         beam(&self.graph, scratch, nearest, 0, ef, dist, accept)
     }

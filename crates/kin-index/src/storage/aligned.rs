@@ -104,10 +104,8 @@ impl<T: Slot> AlignedBlock<T> {
 /// to start on the next 2 MiB boundary, and that start, marked for huge pages. The slack before
 /// and after is never touched, so it takes no memory.
 fn map_zeroed(layout: Layout) -> (memmap2::MmapMut, NonNull<u8>) {
-    let mut map = memmap2::MmapOptions::new()
-        .len(layout.size() + HUGE)
-        .map_anon()
-        .unwrap_or_else(|_| handle_alloc_error(layout));
+    let mut map =
+        memmap2::MmapOptions::new().len(layout.size() + HUGE).map_anon().unwrap_or_else(|_| handle_alloc_error(layout));
     let base = map.as_mut_ptr();
     let head = (base as usize).next_multiple_of(HUGE) - base as usize;
     // `head < HUGE`, so `head + layout.size()` lies inside the map.
