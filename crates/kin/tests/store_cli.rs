@@ -49,6 +49,21 @@ fn import_and_search_by_vector_file() {
     assert_eq!(got.len(), 15);
     assert_eq!((got[0], got[5], got[10]), (10, 11, 12));
 
+    // `kin search … | head -1`: the reader leaves early, and kin ends quietly, without a panic.
+    let mut child = kin(&data)
+        .args(["search", "vecs", "-k", "10", "--vector-file"])
+        .arg(&v)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut first).unwrap();
+    assert_eq!(first, "query 0\n");
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !err.contains("panicked"), "{:?} {err}", out.status);
+
     let out = ok(kin(&data)
         .args(["search", "vecs", "-k", "3", "--json", "--filter", "odd == true", "--vector-file"])
         .arg(&q)
