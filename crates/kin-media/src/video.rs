@@ -244,7 +244,7 @@ pub fn clip_audio(path: &Path, probe: &Probe, start: f64, count: usize, rate: u3
         if !out.status.success() {
             return Err(format!("ffmpeg could not decode the sound track: {}", stderr_tail(&out.stderr)));
         }
-        samples = out.stdout.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        samples = out.stdout.as_chunks::<4>().0.iter().map(|&b| f32::from_le_bytes(b)).collect();
     }
     samples.resize(count, 0.0);
     Ok(samples)

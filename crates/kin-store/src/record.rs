@@ -253,7 +253,7 @@ impl Reader<'_> {
                 let id = self.id()?;
                 let dim = self.u32()? as usize;
                 let raw = self.take(dim.checked_mul(4)?)?;
-                let vector = raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+                let vector = raw.as_chunks::<4>().0.iter().map(|&b| f32::from_le_bytes(b)).collect();
                 let mut n = self.u32()? as usize;
                 if self.lenient {
                     n = n.min(self.buf.len() - self.pos);

@@ -39,7 +39,7 @@ pub fn read_f32(path: &Path) -> Result<Matrix> {
     };
     let values: Vec<f32> = match descr.as_str() {
         "<f4" if data.len() == n * 4 => {
-            data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+            data.as_chunks::<4>().0.iter().map(|&b| f32::from_le_bytes(b)).collect()
         }
         "<f8" if data.len() == n * 8 => {
             data.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap_or_default()) as f32).collect()

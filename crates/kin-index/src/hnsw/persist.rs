@@ -300,8 +300,8 @@ impl HnswIndex {
                 }
                 None => {
                     input.fill(&mut bytes)?;
-                    for (x, chunk) in vector.iter_mut().zip(bytes.chunks_exact(4)) {
-                        *x = f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+                    for (x, &chunk) in vector.iter_mut().zip(bytes.as_chunks::<4>().0) {
+                        *x = f32::from_le_bytes(chunk);
                     }
                     self.vectors.write_scaled(id, &vector, 1.0);
                 }
