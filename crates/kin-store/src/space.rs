@@ -116,25 +116,18 @@ impl Space {
     }
 
     pub(crate) fn search_text(&self, text: &str, params: &SearchParams) -> Result<Vec<Hit>> {
+        self.text_hits(text, params, false)
+    }
+
+    /// The hits of a text query, by chunk or by document (see [`Space::text_slots`]).
+    fn text_hits(&self, text: &str, params: &SearchParams, by_document: bool) -> Result<Vec<Hit>> {
         let state = self.state.read();
-        let found = self.text_slots(&state, text, params, false)?;
+        let found = self.text_slots(&state, text, params, by_document)?;
         Ok(hits(&state, found.into_iter().map(|(slot, score)| (slot, score, Found::default()))))
     }
 
     pub(crate) fn find(&self, query: &Query, params: &SearchParams) -> Result<Vec<Hit>> {
-        let (vector, text, fusion) = match *query {
-            Query::Dense(vector) => return Ok(ranked(self.search(vector, params)?, false)),
-            Query::Text(text) => return Ok(ranked(self.search_text(text, params)?, true)),
-            Query::Hybrid { vector, text, fusion } => (vector, text, fusion.validate()?),
-        };
-        let deep = candidate_params(params);
-        let state = self.state.read();
-        let text_found = self.text_slots(&state, text, &deep, false)?;
-        let metric = self.config.metric;
-        let dense_found: Vec<(u32, f32)> =
-            self.dense_slots(&state, vector, &deep)?.into_iter().map(|(s, d)| (s, score(metric, d))).collect();
-        let fused = fuse_keys(&dense_found, &text_found, fusion, metric, params.k.max(1));
-        Ok(hits(&state, fused.into_iter()))
+        self.find_by(query, params, false)
     }
 
     /// As [`Space::find`], a document at a time: text is scored per document (its chunks as
@@ -142,36 +135,36 @@ impl Space {
     /// two lists (a document's best chunk standing for it in the dense one, and for it in the
     /// answer when the dense list has it). Dense queries answer chunk by chunk, as `find` does.
     pub(crate) fn find_documents(&self, query: &Query, params: &SearchParams) -> Result<Vec<Hit>> {
+        self.find_by(query, params, true)
+    }
+
+    fn find_by(&self, query: &Query, params: &SearchParams, by_document: bool) -> Result<Vec<Hit>> {
         let (vector, text, fusion) = match *query {
-            Query::Dense(_) => return self.find(query, params),
-            Query::Text(text) => {
-                let state = self.state.read();
-                let found = self.text_slots(&state, text, params, true)?;
-                return Ok(ranked(
-                    hits(&state, found.into_iter().map(|(s, score)| (s, score, Found::default()))),
-                    true,
-                ));
-            }
+            Query::Dense(vector) => return Ok(ranked(self.search(vector, params)?, false)),
+            Query::Text(text) => return Ok(ranked(self.text_hits(text, params, by_document)?, true)),
             Query::Hybrid { vector, text, fusion } => (vector, text, fusion.validate()?),
         };
         let deep = candidate_params(params);
         let state = self.state.read();
-        let text_found = self.text_slots(&state, text, &deep, true)?;
-        let first_slot = |slot: u32| state.text_index().map_or(slot, |t| t.document_of(slot));
+        let text_found = self.text_slots(&state, text, &deep, by_document)?;
         let metric = self.config.metric;
-        // Each document once, at its best chunk's rank; the key is its first slot.
-        let mut best_chunk: HashMap<u32, u32> = HashMap::new();
-        let mut dense_found: Vec<(u32, f32)> = Vec::new();
-        for (slot, distance) in self.dense_slots(&state, vector, &deep)? {
-            let doc = first_slot(slot);
-            if let Entry::Vacant(e) = best_chunk.entry(doc) {
+        // The lists are fused by key: a slot, or by document its document's first slot. Each key
+        // is in the dense list once, at its best slot's rank, and that slot shows it.
+        let key = |slot: u32| match state.text_index() {
+            Some(index) if by_document => index.document_of(slot),
+            _ => slot,
+        };
+        let dense = self.dense_slots(&state, vector, &deep)?;
+        let mut shown: HashMap<u32, u32> = HashMap::with_capacity(dense.len());
+        let mut dense_found: Vec<(u32, f32)> = Vec::with_capacity(dense.len());
+        for (slot, distance) in dense {
+            if let Entry::Vacant(e) = shown.entry(key(slot)) {
+                dense_found.push((*e.key(), score(metric, distance)));
                 e.insert(slot);
-                dense_found.push((doc, score(metric, distance)));
             }
         }
         let fused = fuse_keys(&dense_found, &text_found, fusion, metric, params.k.max(1));
-        let shown = fused.into_iter().map(|(doc, s, found)| (best_chunk.get(&doc).copied().unwrap_or(doc), s, found));
-        Ok(hits(&state, shown))
+        Ok(hits(&state, fused.into_iter().map(|(key, s, found)| (shown.get(&key).copied().unwrap_or(key), s, found))))
     }
 
     /// Slots nearest `query` and their index distances.
