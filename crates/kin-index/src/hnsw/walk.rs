@@ -24,7 +24,6 @@ pub(crate) fn greedy(
     loop {
         let from = best.id;
         graph.neighbors(from, layer, neighbors);
-        neighbors.iter().for_each(|&n| dist.prefetch(n));
         measure(dist, neighbors, distances);
         for (&n, &d) in neighbors.iter().zip(distances.iter()) {
             if d < best.dist {
@@ -78,7 +77,6 @@ pub(crate) fn beam(
         graph.neighbors(current.id, layer, neighbors);
         // Keep the unvisited ones and start loading their vectors before the first distance.
         neighbors.retain(|&n| visited.insert(n));
-        neighbors.iter().for_each(|&n| dist.prefetch(n));
         measure(dist, neighbors, distances);
         for (&n, &d) in neighbors.iter().zip(distances.iter()) {
             let full = results.len() >= ef;
@@ -100,10 +98,12 @@ pub(crate) fn beam(
     found
 }
 
-/// Replaces `out` with the distances to `ids`, four at a time. A remainder of two or three is
-/// measured as four with the last id repeated: the repeat is already in cache, and one four-row
-/// pass costs less than two or three single ones.
+/// Replaces `out` with the distances to `ids`, four at a time, after asking for every id's
+/// vector, so that their loads overlap. A remainder of two or three is measured as four with the
+/// last id repeated: the repeat is already in cache, and one four-row pass costs less than two
+/// or three single ones.
 fn measure(dist: &impl Distances, ids: &[u32], out: &mut Vec<f32>) {
+    ids.iter().for_each(|&id| dist.prefetch(id));
     out.clear();
     let mut fours = ids.chunks_exact(4);
     for four in &mut fours {
