@@ -142,8 +142,7 @@ impl TextIndex {
         for f in 0..self.fields.len() {
             counts.clear();
             let mut len = 0u32;
-            let texts: Vec<&str> = self.texts(payload, f, self.skip[s]).collect();
-            for text in texts {
+            for text in self.texts(payload, f, self.skip[s]) {
                 let terms = &mut self.terms;
                 self.analyzer.terms(text, |t| {
                     let next = terms.len() as u32;
@@ -301,7 +300,7 @@ impl TextIndex {
                 runs.clear();
                 for p in list {
                     let first = self.group[p.slot as usize];
-                    if !self.live[p.slot as usize] || !self.live[first as usize] || (!whole && p.slot != first) {
+                    if !self.in_live_document(p.slot as usize) || (!whole && p.slot != first) {
                         continue;
                     }
                     match runs.last_mut() {
@@ -321,17 +320,22 @@ impl TextIndex {
         }
     }
 
+    /// Whether `slot` counts in search by document: it is live, and so is its document's first
+    /// slot.
+    fn in_live_document(&self, slot: usize) -> bool {
+        self.live[slot] && self.live[self.group[slot] as usize]
+    }
+
     /// Each field's statistics over documents, worked out from the slots' on first use.
     fn document_stats(&self) -> &[DocumentStats] {
         self.documents.get_or_init(|| {
             let slots = self.live.len();
-            let live = |s: usize| self.live[s] && self.live[self.group[s] as usize];
             self.fields
                 .iter()
                 .zip(&self.config.fields)
                 .map(|(field, name)| {
                     let mut lens = vec![0u32; slots];
-                    for s in (0..slots).filter(|&s| live(s)) {
+                    for s in (0..slots).filter(|&s| self.in_live_document(s)) {
                         let first = self.group[s] as usize;
                         if name == CHUNK_TEXT || s == first {
                             lens[first] = lens[first].saturating_add(field.lens.get(s).copied().unwrap_or(0));
