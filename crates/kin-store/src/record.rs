@@ -54,7 +54,7 @@ impl Record {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Default)]
 struct Extras {
     #[serde(default)]
     payload: Value,
@@ -63,6 +63,10 @@ struct Extras {
     #[serde(default)]
     content_hash: Option<String>,
 }
+
+/// What [`encode`] writes for an item with no payload, source or content hash (a vector
+/// imported alone): read without parsing it.
+const NO_EXTRAS: &[u8] = br#"{"payload":null,"source":null,"content_hash":null}"#;
 
 /// Appends the framed record to `out`.
 pub fn encode(lsn: u64, record: &Record, out: &mut Vec<u8>) {
@@ -258,10 +262,13 @@ impl Reader<'_> {
                 if self.lenient {
                     n = n.min(self.buf.len() - self.pos);
                 }
-                let extras: Extras = match serde_json::from_slice(self.take(n)?) {
-                    Ok(extras) => extras,
-                    Err(_) if self.lenient => Extras { payload: Value::Null, source: None, content_hash: None },
-                    Err(_) => return None,
+                let extras = match self.take(n)? {
+                    NO_EXTRAS => Extras::default(),
+                    json => match serde_json::from_slice(json) {
+                        Ok(extras) => extras,
+                        Err(_) if self.lenient => Extras::default(),
+                        Err(_) => return None,
+                    },
                 };
                 Record::Upsert(Item {
                     id,
@@ -349,6 +356,17 @@ mod tests {
             }
         }
         assert_eq!(decode(&buf[pos..]), Frame::Incomplete);
+    }
+
+    #[test]
+    fn an_item_without_extras_is_read_without_parsing_them() {
+        // The bytes `decode` takes as "no extras" are the ones `encode` writes for such an item.
+        assert_eq!(serde_json::to_vec(&Extras::default()).ok().as_deref(), Some(NO_EXTRAS));
+        let mut buf = Vec::new();
+        let plain = Record::Upsert(Item::new("v", vec![0.5]));
+        encode(3, &plain, &mut buf);
+        assert!(buf.windows(NO_EXTRAS.len()).any(|w| w == NO_EXTRAS));
+        assert_eq!(decode(&buf), Frame::Record { lsn: 3, record: plain, len: buf.len() });
     }
 
     #[test]

@@ -102,6 +102,7 @@ impl State {
         let (lsn, rows, dim) = (snap.lsn(), snap.count(), config.dim);
         state.next_lsn = lsn + 1;
         state.slots.reserve(rows.min(1 << 24));
+        state.ids.reserve(rows.min(1 << 24));
         let mut duplicates = Vec::new();
         let reading = &mut *snap;
         let (loaded, read) = std::thread::scope(|scope| {
@@ -159,6 +160,7 @@ impl State {
         let mut flat = Vec::with_capacity(snap.count().min(1 << 24) * config.dim);
         let mut duplicates = Vec::new();
         state.slots.reserve(snap.count().min(1 << 24));
+        state.ids.reserve(snap.count().min(1 << 24));
         while let Some(item) = snap.next_item()? {
             flat.extend_from_slice(&item.vector);
             state.add_restored(item, &mut duplicates);
