@@ -251,7 +251,7 @@ impl HnswIndex {
             None
         };
         let codes = (flags & HAS_CODES != 0).then(|| CodeStore::new(dim, train_size, None));
-        let index = HnswIndex::assemble(dim, metric, params, codes)?;
+        let mut index = HnswIndex::assemble(dim, metric, params, codes)?;
         if let (Some(codes), Some(q)) = (&index.codes, quantizer) {
             codes.restore_quantizer(q);
         }
@@ -275,11 +275,13 @@ impl HnswIndex {
         Ok((index, tag))
     }
 
-    fn decode_nodes(&self, input: &mut Decoder, nodes: u32, mut given: Option<&mut Rows<'_>>) -> Result<()> {
+    /// Reads every node into an index no one else holds yet (so its vectors are written as plain
+    /// memory, not value by value as a shared index must).
+    fn decode_nodes(&mut self, input: &mut Decoder, nodes: u32, mut given: Option<&mut Rows<'_>>) -> Result<()> {
         let mut bytes = vec![0u8; self.dim * 4];
         let mut vector = vec![0.0f32; self.dim];
         let mut code = vec![0i8; self.dim];
-        let mut list = Vec::new();
+        let (mut list, mut links) = (Vec::new(), Vec::new());
         let (mut stored, mut deleted) = (0usize, 0usize);
         for id in 0..nodes {
             let s = input.u8()?;
@@ -290,20 +292,20 @@ impl HnswIndex {
             match given.as_deref_mut() {
                 Some(Rows::Given(rows)) => {
                     let start = id as usize * self.dim;
-                    self.vectors.write_scaled(id, &rows[start..start + self.dim], 1.0);
+                    self.vectors.write_unshared(id, &rows[start..start + self.dim]);
                 }
                 Some(Rows::Each { next, .. }) => {
                     if !next(&mut vector) {
                         return Err(Error::Source { node: id });
                     }
-                    self.vectors.write_scaled(id, &vector, 1.0);
+                    self.vectors.write_unshared(id, &vector);
                 }
                 None => {
                     input.fill(&mut bytes)?;
                     for (x, &chunk) in vector.iter_mut().zip(bytes.as_chunks::<4>().0) {
                         *x = f32::from_le_bytes(chunk);
                     }
-                    self.vectors.write_scaled(id, &vector, 1.0);
+                    self.vectors.write_unshared(id, &vector);
                 }
             }
             if s & state::CODED != 0 {
@@ -321,9 +323,11 @@ impl HnswIndex {
                 if count > self.graph.capacity(layer) {
                     return Err(input.corrupt(format!("node {id} has {count} links on layer {layer}")));
                 }
+                links.resize(4 * count, 0);
+                input.fill(&mut links)?;
                 list.clear();
-                for _ in 0..count {
-                    let n = input.u32()?;
+                for &link in links.as_chunks::<4>().0 {
+                    let n = u32::from_le_bytes(link);
                     if n >= nodes {
                         return Err(input.corrupt(format!("node {id} links to node {n} of {nodes}")));
                     }

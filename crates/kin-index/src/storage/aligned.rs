@@ -16,7 +16,7 @@
 //! vectors into such blocks once, instead of writing zeros first and then the vectors.
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
-use std::ops::Deref;
+use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI8, AtomicU32, AtomicU8};
 
@@ -134,6 +134,13 @@ impl<T> Deref for AlignedBlock<T> {
         // SAFETY: `ptr` holds `len` initialised values (or is dangling with a zero-sized
         // layout), which live as long as the block.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<T> DerefMut for AlignedBlock<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        // SAFETY: as in `deref`; `&mut self` makes this the only borrow of the values.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
     }
 }
 

@@ -111,6 +111,18 @@ impl<T: Slot> Segments<T> {
         &segment[start..start + self.stride]
     }
 
+    /// Row `id` for writing, allocating its segment when needed (`None` never happens: the
+    /// segment is allocated first).
+    pub(crate) fn get_or_alloc_mut(&mut self, id: u32) -> Option<&mut [T]> {
+        self.get_or_alloc(id);
+        let (segment, row) = match locate(id) {
+            Place::Head(segment, row, _) => (self.head[segment].get_mut()?, row),
+            Place::Tail(shelf, segment, row) => (self.shelves[shelf].get_mut()?[segment].get_mut()?, row),
+        };
+        let start = row * self.stride;
+        segment.get_mut(start..start + self.stride)
+    }
+
     /// Bytes held by the segments allocated so far.
     pub(crate) fn allocated_bytes(&self) -> usize {
         let head: usize = self.head.iter().filter_map(OnceLock::get).map(|s| s.len()).sum();

@@ -26,6 +26,19 @@ impl VectorStore {
         }
     }
 
+    /// Writes row `id` as `vector` into a store no other thread holds (an index being loaded):
+    /// a copy, where [`VectorStore::write_scaled`] stores one value at a time.
+    pub(crate) fn write_unshared(&mut self, id: u32, vector: &[f32]) {
+        match self.rows.get_or_alloc_mut(id) {
+            Some(row) => {
+                for (slot, &x) in row.iter_mut().zip(vector) {
+                    *slot.get_mut() = x.to_bits();
+                }
+            }
+            None => self.write_scaled(id, vector, 1.0),
+        }
+    }
+
     /// Row `id` as the distance kernels read it.
     #[inline]
     pub(crate) fn row(&self, id: u32) -> Option<&[AtomicU32]> {
@@ -60,5 +73,17 @@ mod tests {
         assert_eq!(store.to_vec(2), Some(vec![2.0, -4.0, 1.0]));
         assert_eq!(store.to_vec(0), Some(vec![0.0; 3]));
         assert_eq!(store.to_vec(70_000), None);
+    }
+
+    #[test]
+    fn unshared_writes_land_in_head_and_tail_segments() {
+        let mut store = VectorStore::new(3);
+        for id in [0, 1_500, 70_000] {
+            store.write_unshared(id, &[id as f32, -1.0, 0.25]);
+        }
+        for id in [0, 1_500, 70_000] {
+            assert_eq!(store.to_vec(id), Some(vec![id as f32, -1.0, 0.25]));
+        }
+        assert_eq!(store.to_vec(1_499), Some(vec![0.0; 3]));
     }
 }
