@@ -5,7 +5,7 @@ use std::collections::hash_map::{Entry, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use kin_core::{fault, Metric};
+use kin_core::fault;
 use parking_lot::RwLock;
 
 use crate::backend::{CollectionRead, CollectionWrite, Usage};
@@ -169,23 +169,20 @@ impl Space {
 
     /// Slots nearest `query` and their index distances.
     fn dense_slots(&self, state: &State, query: &[f32], params: &SearchParams) -> Result<Vec<(u32, f32)>> {
+        // The index normalises the query for cosine as it checks it (once, not here as well).
         validate_query(&self.config, query)?;
-        let mut query = query.to_vec();
-        if self.config.metric == Metric::Cosine {
-            kin_index::normalize(&mut query);
-        }
         let k = params.k.max(1);
         let ef = params.ef.unwrap_or(64).max(k);
         let matches = |slot: u32| state.passes(slot, params.filter);
         let estimate = params.filter.map(|_| state.estimate_matches(&matches));
         Ok(if params.exact {
-            state.index.exact(&query, k, &matches)?
+            state.index.exact(query, k, &matches)?
         } else {
             // Without a filter the index's own tombstones are the live items (a slot is emptied
             // exactly when its node is deleted, under the same lock), so the walk asks no
             // predicate of the slots, whose scattered reads cost a cache miss per candidate.
             let filter = params.filter.map(|_| &matches as &dyn Fn(u32) -> bool);
-            state.index.search(&query, k, ef, filter, estimate)?
+            state.index.search(query, k, ef, filter, estimate)?
         })
     }
 
