@@ -117,7 +117,7 @@ fn answer(
     let mut names: Option<Vec<String>> = None;
     let set = match (&args.query, file, &args.vector_file, &args.queries) {
         (Some(text), None, None, None) => QuerySet::of_texts(collection, vec![text.clone()], mode)?,
-        (None, Some(path), None, None) => QuerySet::of_vectors(vec![embed_file_query(collection, path)?]),
+        (None, Some(path), None, None) => QuerySet::of_vectors(vec![embed_file_query(collection, path)?])?,
         (None, None, Some(path), None) => {
             QuerySet::of_matrix(npy::read_f32(path)?)
         }
@@ -232,11 +232,9 @@ pub fn to_run(names: &[String], results: &[Vec<DocumentHit>]) -> kin_eval::Run {
 /// (for dense and hybrid), made once for every query.
 pub struct QuerySet {
     texts: Vec<String>,
-    /// One vector per query, end to end, `dim` values each (none in text mode): a file of query
-    /// vectors is searched from the rows it was read into, not from a copy of each.
-    vectors: Vec<f32>,
-    dim: usize,
-    count: usize,
+    /// One row per query (none in text mode): a file of query vectors is searched from the rows
+    /// it was read into, not from a copy of each.
+    vectors: npy::Matrix,
 }
 
 impl QuerySet {
@@ -248,20 +246,22 @@ impl QuerySet {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             embed_texts(collection, &refs)?
         };
-        Ok(QuerySet { texts, ..QuerySet::of_vectors(vectors) })
+        Ok(QuerySet { texts, ..QuerySet::of_vectors(vectors)? })
     }
 
     /// Queries that are vectors only (files, `.npy` rows): dense search.
-    pub fn of_vectors(vectors: Vec<Vec<f32>>) -> Self {
-        // One model's vectors (a file's, or a batch of texts'), all of one length.
-        let dim = vectors.first().map_or(0, Vec::len);
-        debug_assert!(vectors.iter().all(|v| v.len() == dim), "query vectors of one model have one length");
-        QuerySet { texts: Vec::new(), count: vectors.len(), vectors: vectors.concat(), dim }
+    /// Vectors of one model, so of one length: rows of different lengths are an error.
+    pub fn of_vectors(vectors: Vec<Vec<f32>>) -> Result<Self> {
+        let cols = vectors.first().map_or(0, Vec::len);
+        if let Some(other) = vectors.iter().find(|v| v.len() != cols) {
+            bail!("query vectors of {cols} and {} dimensions: one model's vectors have one length", other.len());
+        }
+        Ok(QuerySet::of_matrix(npy::Matrix { rows: vectors.len(), cols, data: vectors.concat() }))
     }
 
     /// The rows of a `.npy` file of query vectors.
-    pub fn of_matrix(m: npy::Matrix) -> Self {
-        QuerySet { texts: Vec::new(), vectors: m.data, dim: m.cols, count: m.rows }
+    pub fn of_matrix(vectors: npy::Matrix) -> Self {
+        QuerySet { texts: Vec::new(), vectors }
     }
 
     pub fn queries(&self, retrieval: &RetrievalArgs) -> Result<Vec<kin_store::Query<'_>>> {
@@ -275,9 +275,8 @@ impl QuerySet {
             .into());
         }
         // Text mode embeds nothing; the other modes have one vector per query.
-        let n = if mode == SearchMode::Text { self.texts.len() } else { self.count };
-        let row = |i: usize| self.vectors.get(i * self.dim..(i + 1) * self.dim);
-        let vector = |i: usize| if i < self.count { row(i).unwrap_or(&[]) } else { &[] };
+        let n = if mode == SearchMode::Text { self.texts.len() } else { self.vectors.rows };
+        let vector = |i: usize| if i < self.vectors.rows { self.vectors.row(i) } else { &[] };
         let text = |i: usize| self.texts.get(i).map_or("", String::as_str);
         Ok((0..n).map(|i| kin_store::Query::of(mode, vector(i), text(i), retrieval.fusion())).collect())
     }
