@@ -268,7 +268,11 @@ fn sigkill_during_writes_across_spaces() {
             );
             if let Some(v) = versions[0] {
                 let hits = spaces[0].search_text(&format!("v{v}"), &SearchParams::default()).unwrap();
-                assert_eq!(hits.iter().map(|h| h.id.clone()).collect::<Vec<_>>(), std::slice::from_ref(&key), "cycle {cycle}");
+                assert_eq!(
+                    hits.iter().map(|h| h.id.clone()).collect::<Vec<_>>(),
+                    std::slice::from_ref(&key),
+                    "cycle {cycle}"
+                );
             }
             if in_flight_here.is_some() {
                 expected.insert(id, versions[0]);

@@ -38,9 +38,7 @@ pub fn read_f32(path: &Path) -> Result<Matrix> {
         bail!("{}: shape {shape:?} holds more values than any file can", path.display());
     };
     let values: Vec<f32> = match descr.as_str() {
-        "<f4" if data.len() == n * 4 => {
-            data.as_chunks::<4>().0.iter().map(|&b| f32::from_le_bytes(b)).collect()
-        }
+        "<f4" if data.len() == n * 4 => data.as_chunks::<4>().0.iter().map(|&b| f32::from_le_bytes(b)).collect(),
         "<f8" if data.len() == n * 8 => {
             data.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap_or_default()) as f32).collect()
         }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use kin_core::filter::Filter;
@@ -11,7 +12,9 @@ use std::io::Write;
 
 use kin_core::Modality;
 use kin_ingest::{search_many, DocumentHit};
-use kin_store::{Backend, CollectionConfig, CollectionRead, Found, Hit, ItemId, SearchMode, SearchParams};
+use kin_store::{
+    Backend, CollectionConfig, CollectionRead, CollectionWrite, Found, Hit, ItemId, SearchMode, SearchParams,
+};
 use serde_json::{json, Value};
 
 use crate::cli::{RetrievalArgs, SearchArgs};
@@ -24,6 +27,11 @@ pub fn run(store: &dyn Backend, args: SearchArgs) -> Result<()> {
     let filter = args.filter.as_deref().map(Filter::parse).transpose()?;
     let params = SearchParams { k: args.k, ef: args.ef, filter: filter.as_ref(), exact: args.exact };
     let mode = args.retrieval.mode;
+    if let (Some(file), Some(ids_path)) = (&args.vector_file, &args.output) {
+        if let Some(target) = vector_target(store, &collection, &args)? {
+            return write_ids(&*target, file, &args, &params, ids_path);
+        }
+    }
     let (results, names) = match (&args.space, collection.config().is_mixed()) {
         (Some(space), true) => {
             if let Some(modality) = query_modality(&args) {
@@ -46,11 +54,7 @@ pub fn run(store: &dyn Backend, args: SearchArgs) -> Result<()> {
         let mut ids = Vec::with_capacity(results.len() * args.k);
         for hits in &results {
             for i in 0..args.k {
-                ids.push(match hits.get(i).map(|h| &h.best.id) {
-                    Some(ItemId::Int(v)) => *v,
-                    Some(ItemId::Str(s)) => bail!("item id {s:?} is not an integer: use --json for string ids"),
-                    None => -1,
-                });
+                ids.push(hits.get(i).map_or(Ok(-1), |h| npy_id(&h.best.id))?);
             }
         }
         npy::write_i64(path, results.len(), args.k, &ids)?;
@@ -102,6 +106,53 @@ pub fn run(store: &dyn Backend, args: SearchArgs) -> Result<()> {
     Ok(())
 }
 
+/// The collection (or the space of a mixed one) that query vectors search; `None` for the
+/// combinations that [`answer`] and [`answer_mixed`] refuse with their own messages.
+fn vector_target(
+    store: &dyn Backend,
+    collection: &Arc<dyn CollectionWrite>,
+    args: &SearchArgs,
+) -> Result<Option<Arc<dyn CollectionWrite>>> {
+    Ok(match (&args.space, collection.config().is_mixed()) {
+        (Some(space), true) => Some(store.space(&args.collection, space)?),
+        (None, false) => Some(collection.clone()),
+        _ => None,
+    })
+}
+
+/// `--vector-file` with `--output ids.npy`: each query's ids go straight into its row of the
+/// output, so no hit outlives its query (a file of 100,000 queries holds only their ids).
+fn write_ids(
+    collection: &dyn CollectionRead,
+    file: &Path,
+    args: &SearchArgs,
+    params: &SearchParams,
+    path: &Path,
+) -> Result<()> {
+    use rayon::prelude::*;
+    let set = QuerySet::of_matrix(npy::read_f32(file)?);
+    let queries = set.queries(&args.retrieval)?;
+    let k = args.k;
+    let mut ids = vec![-1i64; queries.len() * k];
+    if k > 0 {
+        ids.par_chunks_mut(k).zip(&queries).try_for_each(|(row, query)| -> Result<()> {
+            for (cell, hit) in row.iter_mut().zip(collection.find(query, params)?) {
+                *cell = npy_id(&hit.id)?;
+            }
+            Ok(())
+        })?;
+    }
+    npy::write_i64(path, queries.len(), k, &ids)
+}
+
+/// An item id as a cell of an int64 `.npy` file of results.
+fn npy_id(id: &ItemId) -> Result<i64> {
+    match id {
+        ItemId::Int(v) => Ok(*v),
+        ItemId::Str(s) => bail!("item id {s:?} is not an integer: use --json for string ids"),
+    }
+}
+
 /// Each query's results from one collection (or one space), and the queries' names when they
 /// came from a BEIR file.
 type Answers = (Vec<Vec<DocumentHit>>, Option<Vec<String>>);
@@ -118,9 +169,7 @@ fn answer(
     let set = match (&args.query, file, &args.vector_file, &args.queries) {
         (Some(text), None, None, None) => QuerySet::of_texts(collection, vec![text.clone()], mode)?,
         (None, Some(path), None, None) => QuerySet::of_vectors(vec![embed_file_query(collection, path)?])?,
-        (None, None, Some(path), None) => {
-            QuerySet::of_matrix(npy::read_f32(path)?)
-        }
+        (None, None, Some(path), None) => QuerySet::of_matrix(npy::read_f32(path)?),
         (None, None, None, Some(path)) => {
             let queries = kin_eval::read_queries(path)?;
             let texts: Vec<String> = queries.iter().map(|q| q.text.clone()).collect();

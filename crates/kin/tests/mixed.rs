@@ -10,7 +10,7 @@ use std::process::Command;
 use serde_json::Value;
 
 mod common;
-use common::{kin, ok, Milvus};
+use common::{kin, ok, write_npy, Milvus};
 
 fn tiny_clip() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../kin-embed/tests/golden/clip/tiny-gelu")
@@ -218,6 +218,26 @@ fn a_mixed_folder_goes_to_the_right_spaces_and_one_query_searches_them() {
     assert!(err.contains("no space of collection \"mixed\" reads video queries"), "{err}");
     let err = fails(kin(&data).args(["search", "mixed", "bread", "--space", "audio"]).output().unwrap());
     assert!(err.contains("does not read text"), "{err}");
+    // Query vectors are one space's: --space names it; chunk ids cannot fill an int64 .npy.
+    let vectors = dir.path().join("query.npy");
+    write_npy(&vectors, 1, 384, &[0.05; 384]);
+    let ids = dir.path().join("ids.npy");
+    let by_vector = |space: &[&str]| {
+        fails(
+            kin(&data)
+                .args(["search", "mixed", "--vector-file"])
+                .arg(&vectors)
+                .args(space)
+                .arg("--output")
+                .arg(&ids)
+                .output()
+                .unwrap(),
+        )
+    };
+    let err = by_vector(&[]);
+    assert!(err.contains("name it with --space"), "{err}");
+    let err = by_vector(&["--space", "text"]);
+    assert!(err.contains("is not an integer"), "{err}");
 }
 
 /// The embedded collection `mixed` moved to Milvus (one Milvus collection, a vector field per

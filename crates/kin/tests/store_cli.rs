@@ -49,6 +49,32 @@ fn import_and_search_by_vector_file() {
     assert_eq!(got.len(), 15);
     assert_eq!((got[0], got[5], got[10]), (10, 11, 12));
 
+    // Fewer matches than k: each row ends in -1. 250 of the 500 items are odd.
+    ok(kin(&data)
+        .args(["search", "vecs", "-k", "300", "--exact", "--filter", "odd == true", "--vector-file"])
+        .arg(&q)
+        .arg("--output")
+        .arg(&ids)
+        .output()
+        .unwrap());
+    let got = read_ids(&ids);
+    assert_eq!(got.len(), 900);
+    for row in got.chunks(300) {
+        assert!(row[..250].iter().all(|id| id % 2 == 1), "{row:?}");
+        assert!(row[250..].iter().all(|&id| id == -1), "{row:?}");
+    }
+    fails(
+        kin(&data)
+            .args(["search", "vecs", "--mode", "text", "--vector-file"])
+            .arg(&q)
+            .arg("--output")
+            .arg(&ids)
+            .output()
+            .unwrap(),
+        2,
+        "needs text queries",
+    );
+
     // `kin search … | head -1`: the reader leaves early, and kin ends quietly, without a panic.
     let mut child = kin(&data)
         .args(["search", "vecs", "-k", "10", "--vector-file"])
@@ -143,6 +169,21 @@ fn bad_input_gets_clear_errors() {
     write_npy(&q, 1, 3, &[1.0, 0.0, 0.0]);
     fails(kin(&data).args(["search", "c", "--filter", "year >= ", "--vector-file"]).arg(&q).output().unwrap(), 2, "^");
     fails(kin(&data).args(["search", "c", "a text query"]).output().unwrap(), 1, "has no model");
+
+    // String ids have no place in an int64 .npy of results.
+    ok(kin(&data).args(["collection", "create", "named", "--dim", "3"]).output().unwrap());
+    let two = dir.path().join("two.npy");
+    write_npy(&two, 2, 3, &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+    let names = dir.path().join("names.txt");
+    std::fs::write(&names, "apple\npear\n").unwrap();
+    ok(kin(&data).args(["import", "named", "--vectors"]).arg(&two).arg("--ids").arg(&names).output().unwrap());
+    let out = dir.path().join("ids.npy");
+    fails(
+        kin(&data).args(["search", "named", "--vector-file"]).arg(&q).arg("--output").arg(&out).output().unwrap(),
+        1,
+        "item id \"apple\" is not an integer",
+    );
+    assert!(!out.exists());
     let info = ok(kin(&data).args(["collection", "info", "c", "--json"]).output().unwrap());
     assert!(info.contains("\"items\": 0"), "{info}");
     ok(kin(&data).args(["collection", "drop", "c"]).output().unwrap());
