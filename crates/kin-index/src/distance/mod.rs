@@ -247,8 +247,8 @@ where
     }
 }
 
-/// Inner products of `query` with four rows at once. The VNNI kernel streams the four rows side
-/// by side; elsewhere it is four single calls.
+/// Inner products of `query` with four rows at once. The VNNI and AVX2 kernels stream the four
+/// rows side by side; elsewhere it is four single calls.
 #[inline]
 pub(crate) fn dot_i8_4_lanes<A, B>(query: &A, rows: [&B; 4]) -> [i32; 4]
 where
@@ -262,6 +262,12 @@ where
         SimdLevel::Avx512Vnni => {
             let n = rows.iter().fold(query.lanes(), |n, row| n.min(row.lanes()));
             unsafe { vnni::dot_i8_4(query.as_i8_ptr(), rows.map(|row| row.as_i8_ptr()), n) }
+        }
+        // SAFETY: as above; this level is chosen only where the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Avx2 => {
+            let n = rows.iter().fold(query.lanes(), |n, row| n.min(row.lanes()));
+            unsafe { avx2::dot_i8_4(query.as_i8_ptr(), rows.map(|row| row.as_i8_ptr()), n) }
         }
         _ => rows.map(|row| dot_i8_lanes(query, row)),
     }
