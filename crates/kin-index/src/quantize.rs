@@ -141,8 +141,8 @@ impl Int8Quantizer {
         if s == 0.0 {
             return -128;
         }
-        let level = ((x - self.min[d]) / s).round().clamp(0.0, STEPS as f32);
-        (level as i32 - 128) as i8
+        let level = round_small(((x - self.min[d]) / s).clamp(0.0, STEPS as f32));
+        (level - 128) as i8
     }
 
     /// Writes the code of `v` into `out` and returns the l2 term `Σ_d (s_d·code_d)²`.
@@ -174,12 +174,23 @@ impl Int8Quantizer {
         let largest = weights.iter().fold(0.0f32, |m, w| m.max(w.abs()));
         let t = largest / WEIGHT_MAX;
         let weights = if t > 0.0 {
-            weights.iter().map(|w| (w / t).round().clamp(-WEIGHT_MAX, WEIGHT_MAX) as i8).collect()
+            weights.iter().map(|w| round_small((w / t).clamp(-WEIGHT_MAX, WEIGHT_MAX)) as i8).collect()
         } else {
             vec![0; weights.len()]
         };
         QueryCode { weights, base, factor: factor_per_step * t, with_term: metric == Metric::L2 }
     }
+}
+
+/// `x.round()` (halves away from zero) as an integer, for `|x| < 2²³` (the callers clamp first;
+/// rounding and clamping to whole bounds commute). `f32::round` is a library call per value on
+/// the x86-64 baseline, a tenth of an int8 query's time at 384 dimensions; this vectorises.
+#[inline]
+fn round_small(x: f32) -> i32 {
+    let whole = x as i32;
+    // Exact: `whole` is `x` truncated, and the difference of the two is representable.
+    let fraction = x - whole as f32;
+    whole + i32::from(fraction >= 0.5) - i32::from(fraction <= -0.5)
 }
 
 /// A query folded into i8 weights, for approximate distances to codes.
@@ -225,6 +236,23 @@ impl QueryCode {
 mod tests {
     use super::*;
     use crate::distance::{distance, normalize};
+
+    #[test]
+    fn round_small_rounds_as_f32_round_does() {
+        let mut values = vec![0.0f32, -0.0, 0.49999997, -0.49999997, 2.5e-8, 8_388_607.0, -8_388_607.5];
+        for whole in -300..=300 {
+            let half = whole as f32 + 0.5;
+            values.extend([half, half.next_up(), half.next_down(), whole as f32, (whole as f32).next_down()]);
+        }
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..100_000 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            values.push(((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 600.0);
+        }
+        for x in values {
+            assert_eq!(round_small(x), x.round() as i32, "{x:?}");
+        }
+    }
 
     fn sample(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
         let mut state = seed;
