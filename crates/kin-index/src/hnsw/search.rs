@@ -4,7 +4,7 @@
 use super::distances::{Coded, Distances, Exact};
 use super::graph::state;
 use super::scratch::{with_scratch, Scratch};
-use super::walk::{beam, greedy};
+use super::walk::{beam, greedy, measure};
 use super::HnswIndex;
 use crate::distance::metric_distance;
 use crate::index::SearchParams;
@@ -78,7 +78,12 @@ impl HnswIndex {
         };
         let approx = Coded { graph: &self.graph, codes, query: &code, exact: &exact };
         let found = self.descend(entry, top, ef, &approx, &accept, scratch);
-        let mut reranked: Vec<Scored> = found.iter().map(|s| Scored::new(s.id, exact.one(s.id))).collect();
+        // Every candidate's vector is asked for first and measured four at a time, as the walk
+        // measures neighbours: the `ef` rows are scattered, and their loads overlap.
+        let ids: Vec<u32> = found.iter().map(|s| s.id).collect();
+        let mut exact_dists = Vec::with_capacity(ids.len());
+        measure(&exact, &ids, &mut exact_dists);
+        let mut reranked: Vec<Scored> = ids.iter().zip(exact_dists).map(|(&id, d)| Scored::new(id, d)).collect();
         reranked.sort_unstable();
         reranked.into_iter().take(params.k).map(|s| (s.id, s.dist)).collect()
     }

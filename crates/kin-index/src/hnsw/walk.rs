@@ -102,7 +102,7 @@ pub(crate) fn beam(
 /// vector, so that their loads overlap. A remainder of two or three is measured as four with the
 /// last id repeated: the repeat is already in cache, and one four-row pass costs less than two
 /// or three single ones.
-fn measure(dist: &impl Distances, ids: &[u32], out: &mut Vec<f32>) {
+pub(crate) fn measure(dist: &impl Distances, ids: &[u32], out: &mut Vec<f32>) {
     ids.iter().for_each(|&id| dist.prefetch(id));
     out.clear();
     let mut fours = ids.chunks_exact(4);
