@@ -1,7 +1,7 @@
 //! Reading `.npy` matrices (float32/float64 vectors, int64 ids) and writing int64 id matrices.
 
-use std::fs;
-use std::io::Write;
+use std::fs::{self, File};
+use std::io::{BufReader, Read, Write};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -21,14 +21,20 @@ impl Matrix {
 }
 
 /// Reads a 1-D (one row) or 2-D float32/float64 C-order `.npy` file.
+///
+/// The values are decoded as the file is read, a block at a time: the file's bytes are never held
+/// whole beside the matrix (fresh memory costs more than the copy into it).
 pub fn read_f32(path: &Path) -> Result<Matrix> {
-    let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let (header, data) = split(&bytes).with_context(|| format!("{}: not a .npy file", path.display()))?;
-    let descr = field(header, "descr").unwrap_or_default();
+    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let meta = file.metadata().with_context(|| format!("cannot read {}", path.display()))?;
+    let mut reader = BufReader::with_capacity(BLOCK, file);
+    let (header, header_len) =
+        read_header(&mut reader).with_context(|| format!("{}: not a .npy file", path.display()))?;
+    let descr = field(&header, "descr").unwrap_or_default();
     if header.contains("'fortran_order': True") {
         bail!("{}: Fortran-order arrays are not supported; save with np.ascontiguousarray", path.display());
     }
-    let shape = shape(header).with_context(|| format!("{}: unreadable shape in header", path.display()))?;
+    let shape = shape(&header).with_context(|| format!("{}: unreadable shape in header", path.display()))?;
     let (rows, cols) = match shape.as_slice() {
         [n] => (1, *n),
         [r, c] => (*r, *c),
@@ -37,17 +43,65 @@ pub fn read_f32(path: &Path) -> Result<Matrix> {
     let Some(n) = rows.checked_mul(cols).filter(|n| n.checked_mul(8).is_some()) else {
         bail!("{}: shape {shape:?} holds more values than any file can", path.display());
     };
-    let values: Vec<f32> = match descr.as_str() {
-        "<f4" if data.len() == n * 4 => data.as_chunks::<4>().0.iter().map(|&b| f32::from_le_bytes(b)).collect(),
-        "<f8" if data.len() == n * 8 => {
-            data.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap_or_default()) as f32).collect()
-        }
-        "<f4" | "<f8" => {
-            bail!("{}: {} data bytes for shape {shape:?}: the file is truncated", path.display(), data.len())
-        }
+    let width = match descr.as_str() {
+        "<f4" => 4,
+        "<f8" => 8,
         other => bail!("{}: dtype {other:?} is not supported (use float32 or float64)", path.display()),
     };
+    let truncated = |data_len: String| {
+        anyhow::anyhow!("{}: {data_len} data bytes for shape {shape:?}: the file is truncated", path.display())
+    };
+    // A file's length is checked before anything is allocated; a pipe's as it is read.
+    if meta.is_file() && meta.len().saturating_sub(header_len) != (n * width) as u64 {
+        return Err(truncated(meta.len().saturating_sub(header_len).to_string()));
+    }
+    let mut values: Vec<f32> = Vec::with_capacity(if meta.is_file() { n } else { n.min(BLOCK) });
+    let mut block = vec![0u8; BLOCK];
+    while values.len() < n {
+        let bytes = &mut block[..((n - values.len()) * width).min(BLOCK)];
+        match reader.read_exact(bytes) {
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(truncated("fewer".into())),
+            read => read.with_context(|| format!("cannot read {}", path.display()))?,
+        }
+        if width == 4 {
+            values.extend(bytes.as_chunks::<4>().0.iter().map(|&b| f32::from_le_bytes(b)));
+        } else {
+            values.extend(bytes.as_chunks::<8>().0.iter().map(|&b| f64::from_le_bytes(b) as f32));
+        }
+    }
+    if reader.read(&mut block[..1]).with_context(|| format!("cannot read {}", path.display()))? > 0 {
+        return Err(truncated("more".into()));
+    }
     Ok(Matrix { rows, cols, data: values })
+}
+
+/// Bytes read and decoded at a time (a multiple of both value widths).
+const BLOCK: usize = 1 << 16;
+
+/// The header text of a `.npy` file and the number of bytes up to its data, read from its start.
+fn read_header(reader: &mut impl Read) -> Option<(String, u64)> {
+    let mut lead = [0u8; 8];
+    reader.read_exact(&mut lead).ok()?;
+    if &lead[..6] != b"\x93NUMPY" {
+        return None;
+    }
+    let (len, start) = match lead[6] {
+        1 => {
+            let mut len = [0u8; 2];
+            reader.read_exact(&mut len).ok()?;
+            (u16::from_le_bytes(len) as usize, 10)
+        }
+        2 | 3 => {
+            let mut len = [0u8; 4];
+            reader.read_exact(&mut len).ok()?;
+            (u32::from_le_bytes(len) as usize, 12)
+        }
+        _ => return None,
+    };
+    let mut header = Vec::new();
+    reader.take(len as u64).read_to_end(&mut header).ok()?;
+    let header = String::from_utf8(header).ok().filter(|h| h.len() == len)?;
+    Some((header, (start + len) as u64))
 }
 
 /// Writes an int64 matrix (`rows × cols`), row-major.
@@ -68,19 +122,6 @@ pub fn write_i64(path: &Path, rows: usize, cols: usize, data: &[i64]) -> Result<
     f.write_all(&out)?;
     f.sync_all()?;
     fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))
-}
-
-fn split(bytes: &[u8]) -> Option<(&str, &[u8])> {
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return None;
-    }
-    let (len, start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 => (u32::from_le_bytes(bytes.get(8..12)?.try_into().ok()?) as usize, 12),
-        _ => return None,
-    };
-    let header = std::str::from_utf8(bytes.get(start..start + len)?).ok()?;
-    Some((header, &bytes[start + len..]))
 }
 
 fn field(header: &str, key: &str) -> Option<String> {
@@ -177,6 +218,18 @@ mod tests {
         assert_eq!((m.rows, m.cols, m.row(1)), (2, 3, &[4.0, 5.0, 6.0][..]));
         fs::write(&path, &bytes[..bytes.len() - 2]).unwrap();
         assert!(read_f32(&path).unwrap_err().to_string().contains("truncated"));
+        fs::write(&path, [&bytes[..], &[0; 4]].concat()).unwrap();
+        assert!(read_f32(&path).unwrap_err().to_string().contains("28 data bytes"));
+        // Larger than one block of reading, as float64.
+        let rows = 3000;
+        let header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, 7), }}");
+        let mut big = b"\x93NUMPY\x01\x00".to_vec();
+        big.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        big.extend_from_slice(header.as_bytes());
+        big.extend((0..rows * 7).flat_map(|i| (i as f64 * 0.5).to_le_bytes()));
+        fs::write(&path, &big).unwrap();
+        let m = read_f32(&path).unwrap();
+        assert_eq!((m.rows, m.cols, m.row(rows - 1)[6]), (rows, 7, (rows * 7 - 1) as f32 * 0.5));
 
         let ids = dir.path().join("ids.npy");
         write_i64(&ids, 1, 2, &[7, -1]).unwrap();
