@@ -38,26 +38,24 @@ fn import_and_search_by_vector_file() {
     let q = dir.path().join("q.npy");
     write_npy(&q, 3, 4, &vectors[40..52]);
     let ids = dir.path().join("ids.npy");
-    ok(kin(&data)
-        .args(["search", "vecs", "-k", "5", "--vector-file"])
-        .arg(&q)
-        .arg("--output")
-        .arg(&ids)
-        .output()
-        .unwrap());
-    let got = read_ids(&ids);
+    let search_ids = |args: &[&str]| {
+        ok(kin(&data)
+            .args(["search", "vecs"])
+            .args(args)
+            .arg("--vector-file")
+            .arg(&q)
+            .arg("--output")
+            .arg(&ids)
+            .output()
+            .unwrap());
+        read_ids(&ids)
+    };
+    let got = search_ids(&["-k", "5"]);
     assert_eq!(got.len(), 15);
     assert_eq!((got[0], got[5], got[10]), (10, 11, 12));
 
     // Fewer matches than k: each row ends in -1. 250 of the 500 items are odd.
-    ok(kin(&data)
-        .args(["search", "vecs", "-k", "300", "--exact", "--filter", "odd == true", "--vector-file"])
-        .arg(&q)
-        .arg("--output")
-        .arg(&ids)
-        .output()
-        .unwrap());
-    let got = read_ids(&ids);
+    let got = search_ids(&["-k", "300", "--exact", "--filter", "odd == true"]);
     assert_eq!(got.len(), 900);
     for row in got.chunks(300) {
         assert!(row[..250].iter().all(|id| id % 2 == 1), "{row:?}");
