@@ -51,10 +51,10 @@ pub fn run(store: &dyn Backend, args: SearchArgs) -> Result<()> {
     if let (Some(path), Some(names)) = (&args.output, &names) {
         write_run(path, names, &results)?;
     } else if let Some(path) = &args.output {
-        let mut ids = Vec::with_capacity(results.len() * args.k);
-        for hits in &results {
-            for i in 0..args.k {
-                ids.push(hits.get(i).map_or(Ok(-1), |h| npy_id(&h.best.id))?);
+        let mut ids = id_table(results.len(), args.k)?;
+        for (row, hits) in ids.chunks_mut(args.k.max(1)).zip(&results) {
+            for (cell, hit) in row.iter_mut().zip(hits) {
+                *cell = npy_id(&hit.best.id)?;
             }
         }
         npy::write_i64(path, results.len(), args.k, &ids)?;
@@ -133,7 +133,7 @@ fn write_ids(
     let set = QuerySet::of_matrix(npy::read_f32(file)?);
     let queries = set.queries(&args.retrieval)?;
     let k = args.k;
-    let mut ids = vec![-1i64; queries.len() * k];
+    let mut ids = id_table(queries.len(), k)?;
     if k > 0 {
         ids.par_chunks_mut(k).zip(&queries).try_for_each(|(row, query)| -> Result<()> {
             for (cell, hit) in row.iter_mut().zip(collection.find(query, params)?) {
@@ -143,6 +143,20 @@ fn write_ids(
         })?;
     }
     npy::write_i64(path, queries.len(), k, &ids)
+}
+
+/// The cells of an int64 `.npy` file of results, `rows × k`, each -1 until a hit fills it; an
+/// error, not an abort, when they cannot be held (`-k` is not bounded by the collection's size).
+fn id_table(rows: usize, k: usize) -> Result<Vec<i64>> {
+    let cells = rows.checked_mul(k).filter(|cells| cells.checked_mul(8).is_some());
+    let mut ids = Vec::new();
+    match cells {
+        Some(cells) if ids.try_reserve_exact(cells).is_ok() => {
+            ids.resize(cells, -1);
+            Ok(ids)
+        }
+        _ => bail!("-k {k} for {rows} queries: a table of {rows} × {k} result ids does not fit in memory"),
+    }
 }
 
 /// An item id as a cell of an int64 `.npy` file of results.

@@ -61,6 +61,18 @@ fn import_and_search_by_vector_file() {
         assert!(row[..250].iter().all(|id| id % 2 == 1), "{row:?}");
         assert!(row[250..].iter().all(|&id| id == -1), "{row:?}");
     }
+    // A k no table of ids can hold is an error, not an abort.
+    fails(
+        kin(&data)
+            .args(["search", "vecs", "-k", "4000000000000000000", "--vector-file"])
+            .arg(&q)
+            .arg("--output")
+            .arg(&ids)
+            .output()
+            .unwrap(),
+        1,
+        "does not fit in memory",
+    );
     fails(
         kin(&data)
             .args(["search", "vecs", "--mode", "text", "--vector-file"])
