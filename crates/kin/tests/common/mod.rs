@@ -77,6 +77,14 @@ pub fn ok(out: Output) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Asserts that `out` failed with exit `code` and an error containing `needle`, without a panic.
+pub fn fails(out: Output, code: i32, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert!(err.contains(needle), "expected {needle:?} in {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 /// A float32 `.npy` of `rows` × `cols`.
 pub fn write_npy(path: &Path, rows: usize, cols: usize, data: &[f32]) {
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}").into_bytes();
