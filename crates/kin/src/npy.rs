@@ -25,8 +25,9 @@ impl Matrix {
 /// The values are decoded as the file is read, a block at a time: the file's bytes are never held
 /// whole beside the matrix (fresh memory costs more than the copy into it).
 pub fn read_f32(path: &Path) -> Result<Matrix> {
-    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let meta = file.metadata().with_context(|| format!("cannot read {}", path.display()))?;
+    let cannot_read = || format!("cannot read {}", path.display());
+    let file = File::open(path).with_context(cannot_read)?;
+    let meta = file.metadata().with_context(cannot_read)?;
     let mut reader = BufReader::with_capacity(BLOCK, file);
     let (header, header_len) =
         read_header(&mut reader).with_context(|| format!("{}: not a .npy file", path.display()))?;
@@ -61,7 +62,7 @@ pub fn read_f32(path: &Path) -> Result<Matrix> {
         let bytes = &mut block[..((n - values.len()) * width).min(BLOCK)];
         match reader.read_exact(bytes) {
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(truncated("fewer".into())),
-            read => read.with_context(|| format!("cannot read {}", path.display()))?,
+            read => read.with_context(cannot_read)?,
         }
         if width == 4 {
             values.extend(bytes.as_chunks::<4>().0.iter().map(|&b| f32::from_le_bytes(b)));
@@ -69,7 +70,7 @@ pub fn read_f32(path: &Path) -> Result<Matrix> {
             values.extend(bytes.as_chunks::<8>().0.iter().map(|&b| f64::from_le_bytes(b) as f32));
         }
     }
-    if reader.read(&mut block[..1]).with_context(|| format!("cannot read {}", path.display()))? > 0 {
+    if reader.read(&mut block[..1]).with_context(cannot_read)? > 0 {
         return Err(truncated("more".into()));
     }
     Ok(Matrix { rows, cols, data: values })

@@ -132,17 +132,15 @@ fn write_ids(
     use rayon::prelude::*;
     let set = QuerySet::of_matrix(npy::read_f32(file)?);
     let queries = set.queries(&args.retrieval)?;
-    let k = args.k;
-    let mut ids = id_table(queries.len(), k)?;
-    if k > 0 {
-        ids.par_chunks_mut(k).zip(&queries).try_for_each(|(row, query)| -> Result<()> {
-            for (cell, hit) in row.iter_mut().zip(collection.find(query, params)?) {
-                *cell = npy_id(&hit.id)?;
-            }
-            Ok(())
-        })?;
-    }
-    npy::write_i64(path, queries.len(), k, &ids)
+    let mut ids = id_table(queries.len(), args.k)?;
+    // With k 0 the table is empty and no query is searched.
+    ids.par_chunks_mut(args.k.max(1)).zip(&queries).try_for_each(|(row, query)| -> Result<()> {
+        for (cell, hit) in row.iter_mut().zip(collection.find(query, params)?) {
+            *cell = npy_id(&hit.id)?;
+        }
+        Ok(())
+    })?;
+    npy::write_i64(path, queries.len(), args.k, &ids)
 }
 
 /// The cells of an int64 `.npy` file of results, `rows × k`, each -1 until a hit fills it; an
